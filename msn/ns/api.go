@@ -1,0 +1,191 @@
+// Package ns implements the client side of an MSN Messenger Notification Server (NS) session for
+// MSNP2 … MSNP18: login (MD5, TWN and SSO families), the contact list, presence, profile updates,
+// switchboard requests and keep-alive upkeep.
+//
+// A [Session] is created by [Login] and delivers [Event] values in order to Config.OnEvent from
+// one goroutine. All methods of Session are safe for concurrent use.
+package ns
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/msnbridge/msnbridge/msn/wire"
+)
+
+// Endpoints are the HTTP service URLs a session uses beside the NS connection.
+type Endpoints struct {
+	Nexus, Login, RST, Sharing, AddressBook, Storage, RSI, OIM string
+}
+
+// ClientInfo holds the CVR fields; zero fields take sane defaults for the negotiated version.
+type ClientInfo struct {
+	LCID, OSType, OSVersion, Arch, ClientName, ClientVersion, Brand string
+}
+
+// Config configures [Login].
+type Config struct {
+	// Server is the dispatch or NS address "host:port".
+	Server string
+	// Versions are the protocol versions offered, highest first; default 18, 17, …, 8.
+	Versions []int
+	// Endpoints are the HTTP services (Passport nexus/login, RST, ABCH, storage, RSI, OIM).
+	Endpoints Endpoints
+	// HTTPClient is used for every HTTP request; nil means a default with timeouts and verified TLS.
+	HTTPClient *http.Client
+	// InsecureSkipVerify disables TLS verification of the default HTTP client (tests only).
+	InsecureSkipVerify bool
+	// Client holds the CVR fields.
+	Client ClientInfo
+	// MachineGUID "{…}" is sent with USR SSO on MSNP16+; it should be stable per account.
+	MachineGUID string
+	// DialTimeout bounds each TCP connect (default 15 s).
+	DialTimeout time.Duration
+	// RequestTimeout bounds each request/reply exchange (default 30 s).
+	RequestTimeout time.Duration
+	// LoginTimeout bounds the whole login (default 90 s).
+	LoginTimeout time.Duration
+	// Limits bounds the wire reader.
+	Limits wire.Limits
+	// InitialStatus is the status set at the end of login (default Online).
+	InitialStatus Status
+	// Logger receives structured logs; secrets never reach it.
+	Logger zerolog.Logger
+	// OnEvent is called from one goroutine in order; it must not block long.
+	OnEvent func(Event)
+}
+
+// Status is an MSN presence status code.
+type Status string
+
+// Presence statuses.
+const (
+	Online      Status = "NLN"
+	Busy        Status = "BSY"
+	Idle        Status = "IDL"
+	BeRightBack Status = "BRB"
+	Away        Status = "AWY"
+	OnThePhone  Status = "PHN"
+	OutToLunch  Status = "LUN"
+	Hidden      Status = "HDN"
+	Offline     Status = "FLN"
+)
+
+// ListBits is a set of contact lists.
+type ListBits uint8
+
+// Contact lists.
+const (
+	FL ListBits = 1  // forward list: people I have added
+	AL ListBits = 2  // allow list
+	BL ListBits = 4  // block list
+	RL ListBits = 8  // reverse list: people who have added me
+	PL ListBits = 16 // pending list
+)
+
+// Contact is one entry of the contact list with its last known presence.
+type Contact struct {
+	Passport, FriendlyName, PersonalMessage, CurrentMedia, MSNObject, ContactID string
+	Lists                                                                        ListBits
+	Status                                                                       Status
+	Caps                                                                         string
+	Groups                                                                       []string
+}
+
+// SwitchboardTicket is the answer to XFR SB: where to connect and with which cookie.
+type SwitchboardTicket struct {
+	Addr, Cookie string
+}
+
+// Event is something that happened on the session; see the concrete types.
+type Event interface{ isEvent() }
+
+// PresenceEvent reports a contact's (or, with Self, our own endpoint's) presence change.
+// Initial is set for the ILN burst answering our first CHG.
+type PresenceEvent struct {
+	Contact       Contact
+	Initial, Self bool
+}
+
+// ProfileEvent reports a friendly-name, personal-message or media change.
+type ProfileEvent struct {
+	Passport, FriendlyName, PersonalMessage, CurrentMedia string
+	Self                                                  bool
+}
+
+// ListChangeEvent reports a change of our own lists (confirmed add/remove, or server-side).
+type ListChangeEvent struct {
+	Passport       string
+	Added, Removed ListBits
+}
+
+// AddedByEvent reports that someone added us to their contact list.
+type AddedByEvent struct{ Passport, FriendlyName string }
+
+// RemovedByEvent reports that someone removed us from their contact list.
+type RemovedByEvent struct{ Passport string }
+
+// SwitchboardInviteEvent reports an RNG: someone invites us to a switchboard session.
+type SwitchboardInviteEvent struct {
+	SessionID, Addr, Cookie, Inviter, InviterName string
+}
+
+// MailDataEvent carries a mail-data (OIM metadata) MSG payload; Initial for the login one.
+type MailDataEvent struct {
+	Payload []byte
+	Initial bool
+}
+
+// OfflineMessageNotifyEvent carries an OIM notification MSG payload.
+type OfflineMessageNotifyEvent struct{ Payload []byte }
+
+// SystemMessageEvent reports a system message (e.g. maintenance: Type "1", Arg minutes).
+type SystemMessageEvent struct{ Type, Arg string }
+
+// DisconnectEvent is delivered once when the session ends; Err is the cause (nil after Close).
+type DisconnectEvent struct{ Err error }
+
+func (*PresenceEvent) isEvent()             {}
+func (*ProfileEvent) isEvent()              {}
+func (*ListChangeEvent) isEvent()           {}
+func (*AddedByEvent) isEvent()              {}
+func (*RemovedByEvent) isEvent()            {}
+func (*SwitchboardInviteEvent) isEvent()    {}
+func (*MailDataEvent) isEvent()             {}
+func (*OfflineMessageNotifyEvent) isEvent() {}
+func (*SystemMessageEvent) isEvent()        {}
+func (*DisconnectEvent) isEvent()           {}
+
+// Errors of the session.
+var (
+	// ErrSignedInElsewhere: the server logged us out because the account signed in elsewhere (OUT OTH).
+	ErrSignedInElsewhere = errors.New("msn: signed in elsewhere")
+	// ErrServerShutdown: the server is shutting down (OUT SSD).
+	ErrServerShutdown = errors.New("msn: server shutting down")
+	// ErrTimeout: a request or the login did not complete in time.
+	ErrTimeout = errors.New("msn: request timed out")
+	// ErrNotSupported: the operation does not exist in the negotiated protocol version.
+	ErrNotSupported = errors.New("msn: not supported by this protocol version")
+	// ErrClosed: the session is closed.
+	ErrClosed = errors.New("msn: session closed")
+)
+
+// DisconnectError is a disconnect for another reason (other OUT reasons, UBN goawyplzthxbye,
+// read errors, missed keep-alives).
+type DisconnectError struct {
+	Reason string
+	Err    error
+}
+
+func (e *DisconnectError) Error() string {
+	if e.Err != nil {
+		return "msn: disconnected: " + e.Reason + ": " + e.Err.Error()
+	}
+	return "msn: disconnected: " + e.Reason
+}
+
+// Unwrap returns the underlying cause, if any.
+func (e *DisconnectError) Unwrap() error { return e.Err }
