@@ -89,10 +89,10 @@ const (
 // Contact is one entry of the contact list with its last known presence.
 type Contact struct {
 	Passport, FriendlyName, PersonalMessage, CurrentMedia, MSNObject, ContactID string
-	Lists                                                                        ListBits
-	Status                                                                       Status
-	Caps                                                                         string
-	Groups                                                                       []string
+	Lists                                                                       ListBits
+	Status                                                                      Status
+	Caps                                                                        string
+	Groups                                                                      []string
 }
 
 // SwitchboardTicket is the answer to XFR SB: where to connect and with which cookie.
