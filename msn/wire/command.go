@@ -141,7 +141,8 @@ func secretArg(c *Command, i int) bool {
 	case "XFR":
 		return i == 3 && c.Arg(0) == "SB"
 	case "RNG":
-		return i == 2
+		// RNG sessid host:port CKI cookie email friendly
+		return i == 3
 	}
 	return false
 }

@@ -134,7 +134,7 @@ func ParseLine(line string, dir Direction) (*Command, int, error) {
 		return nil, -1, &ProtocolError{Reason: "empty command line"}
 	}
 	name := fields[0]
-	if len(name) != 3 {
+	if len(name) != 3 || !isAlnum(name) {
 		return nil, -1, &ProtocolError{Reason: fmt.Sprintf("malformed command code %q", truncate(name, 16))}
 	}
 	cmd := &Command{Name: name}
@@ -191,12 +191,13 @@ func hasPayload(cmd *Command, dir Direction) bool {
 	return true
 }
 
-// splitFields splits on runs of spaces (the server emits exactly one; be tolerant).
+// splitFields splits on runs of spaces (the server emits exactly one; be tolerant). Tabs and
+// stray CRs separate too, so that no parsed argument holds a control separator.
 func splitFields(s string) []string {
 	out := make([]string, 0, 8)
 	start := -1
 	for i := 0; i < len(s); i++ {
-		if s[i] == ' ' || s[i] == '\t' {
+		if s[i] == ' ' || s[i] == '\t' || s[i] == '\r' {
 			if start >= 0 {
 				out = append(out, s[start:i])
 				start = -1
@@ -211,6 +212,16 @@ func splitFields(s string) []string {
 		out = append(out, s[start:])
 	}
 	return out
+}
+
+func isAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func truncate(s string, n int) string {
