@@ -13,7 +13,7 @@ const maxFormatLen = 1024
 // Format is the X-MMS-IM-Format of a text message.
 type Format struct {
 	// Font is the font name, decoded (FN is URL-encoded on the wire).
-	Font                           string
+	Font                            string
 	Bold, Italic, Underline, Strike bool
 	// Color is the text colour as 0xRRGGBB. The wire carries a Windows COLORREF (BBGGRR hex).
 	Color    uint32
