@@ -374,5 +374,5 @@ func checkMember(role Role, passport string) (string, error) {
 	return checkPassport(passport)
 }
 
-// isBlank reports whether data has nothing but whitespace (used by tests and parsers).
+// isBlank reports whether data has nothing but whitespace.
 func isBlank(data []byte) bool { return len(bytes.TrimSpace(data)) == 0 }
