@@ -48,6 +48,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// LoginTimeout bounds the whole login (default 90 s).
 	LoginTimeout time.Duration
+	// PingInterval is the keep-alive interval until the server names one with "QNG n"
+	// (default 60 s). The session is considered dead when no QNG comes within twice the interval.
+	PingInterval time.Duration
 	// Limits bounds the wire reader.
 	Limits wire.Limits
 	// InitialStatus is the status set at the end of login (default Online).

@@ -2,102 +2,466 @@ package ns
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/msnbridge/msnbridge/msn/abch"
+	"github.com/msnbridge/msnbridge/msn/wire"
 )
 
-var errNotImplemented = errors.New("ns: not implemented yet")
+const (
+	maxQueuedEvents = 8192
+	pendingBuffer   = 64
+	maxQNGInterval  = 10 * time.Minute
+)
 
-// Session is a logged-in Notification Server session.
+// Session is a logged-in Notification Server session. All methods are safe for concurrent use.
 type Session struct {
-	mu       sync.Mutex
-	version  int
+	cfg      Config
+	logp     atomic.Pointer[zerolog.Logger]
 	passport string
-	name     string
-	contacts map[string]*Contact
-	done     chan struct{}
-	err      error
+
+	conn net.Conn
+	rd   *wire.Reader
+	w    *wire.Writer
+	wmu  sync.Mutex
+	trid atomic.Uint32
+
+	mu          sync.Mutex
+	version     int
+	name        string
+	status      Status
+	psm         string
+	contacts    map[string]*Contact
+	groups      map[string]string
+	mspauth     string
+	tickets     map[string]string
+	twnTicket   string
+	pending     map[uint32]chan *wire.Command
+	sync        *syncState
+	loggedIn    bool
+	closedByMe  bool
+	machineGUID string
+	ab          *abch.Client
+
+	done      chan struct{}
+	err       error
+	closeOnce sync.Once
+
+	evMu     sync.Mutex
+	evQueue  []Event
+	evClosed bool
+	evSignal chan struct{}
+	evDone   chan struct{}
+
+	qng chan int
 }
 
-// Login connects to cfg.Server, negotiates a version, authenticates and fetches the contact list.
-func Login(ctx context.Context, cfg Config, passport, password string) (*Session, error) {
-	return nil, errNotImplemented
+// syncState tracks a SYN (MSNP ≤ 12) in progress.
+type syncState struct {
+	trid               uint32
+	gotReply           bool
+	nContacts, nGroups int
+	seenLST, seenLSG   int
+	done               chan struct{}
+	finished           bool
 }
+
+func newSession(cfg Config, passport string, conn net.Conn) *Session {
+	s := &Session{
+		cfg:      cfg,
+		passport: strings.ToLower(passport),
+		conn:     conn,
+		rd:       wire.NewReader(conn, wire.FromServer, cfg.Limits),
+		w:        wire.NewWriter(conn),
+		contacts: map[string]*Contact{},
+		groups:   map[string]string{},
+		tickets:  map[string]string{},
+		pending:  map[uint32]chan *wire.Command{},
+		done:     make(chan struct{}),
+		evSignal: make(chan struct{}, 1),
+		evDone:   make(chan struct{}),
+		qng:      make(chan int, 1),
+		status:   cfg.InitialStatus,
+	}
+	l := cfg.Logger.With().Str("passport", s.passport).Logger()
+	s.logp.Store(&l)
+	go s.dispatch()
+	go s.readLoop()
+	return s
+}
+
+func (s *Session) logger() *zerolog.Logger { return s.logp.Load() }
 
 // Version returns the negotiated protocol version.
-func (s *Session) Version() int { return s.version }
+func (s *Session) Version() int { s.mu.Lock(); defer s.mu.Unlock(); return s.version }
 
-// Passport returns the account's passport (e-mail).
+// Passport returns the account's passport (e-mail), lower-case.
 func (s *Session) Passport() string { return s.passport }
 
 // FriendlyName returns our own friendly name.
 func (s *Session) FriendlyName() string { s.mu.Lock(); defer s.mu.Unlock(); return s.name }
 
-// Contacts returns a snapshot of the contact list.
-func (s *Session) Contacts() []Contact { return nil }
-
-// Contact returns one contact by passport.
-func (s *Session) Contact(passport string) (Contact, bool) { return Contact{}, false }
-
-// SetStatus changes our presence status.
-func (s *Session) SetStatus(ctx context.Context, st Status) error { return errNotImplemented }
-
-// SetFriendlyName changes our friendly name.
-func (s *Session) SetFriendlyName(ctx context.Context, name string) error { return errNotImplemented }
-
-// SetPersonalMessage changes our personal message (MSNP11+).
-func (s *Session) SetPersonalMessage(ctx context.Context, psm string) error {
-	return errNotImplemented
+// Contacts returns a snapshot of the contact list (every known handle with any list bit).
+func (s *Session) Contacts() []Contact {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Contact, 0, len(s.contacts))
+	for _, c := range s.contacts {
+		out = append(out, copyContact(c))
+	}
+	return out
 }
 
-// AddContact adds passport to the forward and allow lists.
-func (s *Session) AddContact(ctx context.Context, passport string) error { return errNotImplemented }
-
-// RemoveContact removes passport from the forward list.
-func (s *Session) RemoveContact(ctx context.Context, passport string) error {
-	return errNotImplemented
+// Contact returns one contact by passport (case-insensitive).
+func (s *Session) Contact(passport string) (Contact, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.contacts[strings.ToLower(passport)]
+	if !ok {
+		return Contact{}, false
+	}
+	return copyContact(c), true
 }
 
-// Block moves passport from the allow to the block list.
-func (s *Session) Block(ctx context.Context, passport string) error { return errNotImplemented }
-
-// Unblock moves passport from the block to the allow list.
-func (s *Session) Unblock(ctx context.Context, passport string) error { return errNotImplemented }
-
-// AcceptAddedBy allows someone who added us, optionally adding them back to the forward list.
-func (s *Session) AcceptAddedBy(ctx context.Context, passport string, addBack bool) error {
-	return errNotImplemented
+func copyContact(c *Contact) Contact {
+	out := *c
+	out.Groups = append([]string(nil), c.Groups...)
+	return out
 }
 
-// IgnoreAddedBy acknowledges an add without allowing (puts the contact on the block list).
-func (s *Session) IgnoreAddedBy(ctx context.Context, passport string) error {
-	return errNotImplemented
+// contactLocked returns the contact entry for passport, creating it. s.mu must be held.
+func (s *Session) contactLocked(passport string) *Contact {
+	c, ok := s.contacts[passport]
+	if !ok {
+		c = &Contact{Passport: passport, FriendlyName: passport, Status: Offline}
+		s.contacts[passport] = c
+	}
+	return c
 }
 
-// RequestSwitchboard asks for a new switchboard session (XFR SB).
-func (s *Session) RequestSwitchboard(ctx context.Context) (SwitchboardTicket, error) {
-	return SwitchboardTicket{}, errNotImplemented
+// Ticket returns the SSO ticket for a domain (MSNP15+) or the TWN ticket (MSNP8–14), or "".
+func (s *Session) Ticket(domain string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tickets[domain]; ok {
+		return t
+	}
+	return s.twnTicket
 }
 
-// SendOfflineText sends a text to an offline contact via UUM (MSNP18 only).
-func (s *Session) SendOfflineText(ctx context.Context, to, text string) error {
-	return errNotImplemented
+// MSPAuth returns the MSPAuth value of the login profile message.
+func (s *Session) MSPAuth() string { s.mu.Lock(); defer s.mu.Unlock(); return s.mspauth }
+
+// ChallengeAnswer computes the answer to a challenge for the negotiated version (also the OIM
+// lock key).
+func (s *Session) ChallengeAnswer(chl string) (productID, answer string) {
+	return challengeResponse(s.Version(), chl)
 }
-
-// Ticket returns the SSO/TWN ticket for a domain, or "".
-func (s *Session) Ticket(domain string) string { return "" }
-
-// MSPAuth returns the MSPAuth value of the profile message.
-func (s *Session) MSPAuth() string { return "" }
-
-// ChallengeAnswer computes the answer to a challenge for the negotiated version.
-func (s *Session) ChallengeAnswer(chl string) (productID, answer string) { return "", "" }
-
-// Close logs out (OUT) and closes the connection.
-func (s *Session) Close() error { return errNotImplemented }
 
 // Done is closed when the session ends.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
-// Err returns the disconnect cause after Done is closed.
+// Err returns the disconnect cause after Done is closed (nil after Close).
 func (s *Session) Err() error { s.mu.Lock(); defer s.mu.Unlock(); return s.err }
+
+// Close logs out (OUT) and closes the connection. It is safe to call more than once.
+func (s *Session) Close() error {
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	s.mu.Lock()
+	s.closedByMe = true
+	s.mu.Unlock()
+	err := s.send(wire.NewNoTrID("OUT"))
+	s.fail(nil)
+	if err != nil {
+		return fmt.Errorf("msn: logout: %w", err)
+	}
+	return nil
+}
+
+// fail ends the session once with cause (nil for a clean Close).
+func (s *Session) fail(cause error) {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.err = cause
+		loggedIn := s.loggedIn
+		for id, c := range s.contacts {
+			_ = id
+			c.Status = Offline
+		}
+		s.mu.Unlock()
+		_ = s.conn.Close()
+		close(s.done)
+		if cause != nil {
+			s.logger().Warn().Err(cause).Msg("NS session ended")
+		} else {
+			s.logger().Info().Msg("NS session closed")
+		}
+		if loggedIn {
+			s.emit(&DisconnectEvent{Err: cause})
+		}
+		s.evMu.Lock()
+		s.evClosed = true
+		s.evMu.Unlock()
+		s.signalEvents()
+	})
+}
+
+// closedError is what a request gets when the session has ended.
+func (s *Session) closedError() error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	return ErrClosed
+}
+
+// send writes one command with a write deadline.
+func (s *Session) send(cmd *wire.Command) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout))
+	s.logger().Trace().Stringer("cmd", cmd).Msg("send")
+	if err := s.w.WriteCommand(cmd); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *Session) nextTrID() uint32 {
+	for {
+		if id := s.trid.Add(1); id != 0 {
+			return id
+		}
+	}
+}
+
+// register allocates a TrID for cmd and a reply channel.
+func (s *Session) register(cmd *wire.Command) (chan *wire.Command, error) {
+	cmd.TrID, cmd.HasTrID = s.nextTrID(), true
+	ch := make(chan *wire.Command, pendingBuffer)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return nil, s.closedErrorLocked()
+	default:
+	}
+	s.pending[cmd.TrID] = ch
+	return ch, nil
+}
+
+func (s *Session) closedErrorLocked() error {
+	if s.err != nil {
+		return s.err
+	}
+	return ErrClosed
+}
+
+func (s *Session) unregister(trid uint32) {
+	s.mu.Lock()
+	delete(s.pending, trid)
+	s.mu.Unlock()
+}
+
+// roundTrip sends cmd with a fresh TrID and feeds every reply with that TrID to accept until it
+// reports done. Error replies end the exchange as *wire.ServerError. The wait is bounded by
+// RequestTimeout and ctx.
+func (s *Session) roundTrip(ctx context.Context, cmd *wire.Command, accept func(*wire.Command) (bool, error)) error {
+	ch, err := s.register(cmd)
+	if err != nil {
+		return err
+	}
+	defer s.unregister(cmd.TrID)
+	if err := s.send(cmd); err != nil {
+		return fmt.Errorf("msn: send %s: %w", cmd.Name, err)
+	}
+	return s.wait(ctx, cmd.Name, ch, accept, nil)
+}
+
+// wait feeds replies to accept until it is done, doneCh closes, or the request times out.
+func (s *Session) wait(ctx context.Context, name string, ch chan *wire.Command, accept func(*wire.Command) (bool, error), doneCh <-chan struct{}) error {
+	timer := time.NewTimer(s.cfg.RequestTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case r := <-ch:
+			if r.IsError() {
+				return fmt.Errorf("msn: %s: %w", name, r.Err())
+			}
+			done, err := accept(r)
+			if err != nil || done {
+				return err
+			}
+		case <-doneCh:
+			return nil
+		case <-timer.C:
+			return fmt.Errorf("msn: %s: no reply within %v: %w", name, s.cfg.RequestTimeout, ErrTimeout)
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("msn: %s: %w: %w", name, ErrTimeout, ctx.Err())
+			}
+			return fmt.Errorf("msn: %s: %w", name, ctx.Err())
+		case <-s.done:
+			return fmt.Errorf("msn: %s: %w", name, s.closedError())
+		}
+	}
+}
+
+// request sends cmd and returns the first reply whose name is one of names.
+func (s *Session) request(ctx context.Context, cmd *wire.Command, names ...string) (*wire.Command, error) {
+	var got *wire.Command
+	err := s.roundTrip(ctx, cmd, func(r *wire.Command) (bool, error) {
+		for _, n := range names {
+			if r.Name == n {
+				got = r
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	return got, err
+}
+
+// deliver hands a reply to the request waiting for its TrID; it reports whether one was found.
+func (s *Session) deliver(cmd *wire.Command) bool {
+	if !cmd.HasTrID || cmd.TrID == 0 {
+		return false
+	}
+	s.mu.Lock()
+	ch, ok := s.pending[cmd.TrID]
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	select {
+	case ch <- cmd:
+	default:
+		s.logger().Warn().Stringer("cmd", cmd).Msg("reply queue full; reply dropped")
+	}
+	return true
+}
+
+// emit queues an event for in-order delivery to Config.OnEvent.
+func (s *Session) emit(ev Event) {
+	s.evMu.Lock()
+	if s.evClosed {
+		s.evMu.Unlock()
+		return
+	}
+	if len(s.evQueue) >= maxQueuedEvents {
+		s.evMu.Unlock()
+		s.logger().Error().Str("event", fmt.Sprintf("%T", ev)).Msg("event queue full; event dropped (OnEvent too slow)")
+		return
+	}
+	s.evQueue = append(s.evQueue, ev)
+	s.evMu.Unlock()
+	s.signalEvents()
+}
+
+func (s *Session) signalEvents() {
+	select {
+	case s.evSignal <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch delivers queued events from one goroutine, in order.
+func (s *Session) dispatch() {
+	defer close(s.evDone)
+	for {
+		s.evMu.Lock()
+		if len(s.evQueue) == 0 {
+			closed := s.evClosed
+			s.evMu.Unlock()
+			if closed {
+				return
+			}
+			<-s.evSignal
+			continue
+		}
+		ev := s.evQueue[0]
+		s.evQueue[0] = nil
+		s.evQueue = s.evQueue[1:]
+		s.evMu.Unlock()
+		if s.cfg.OnEvent != nil {
+			s.cfg.OnEvent(ev)
+		}
+	}
+}
+
+// readLoop is the connection's only reader.
+func (s *Session) readLoop() {
+	for {
+		cmd, err := s.rd.ReadCommand()
+		if err != nil {
+			select {
+			case <-s.done:
+				return
+			default:
+			}
+			s.fail(&DisconnectError{Reason: "connection lost", Err: err})
+			return
+		}
+		s.logger().Trace().Stringer("cmd", cmd).Msg("recv")
+		if stop := s.handle(cmd); stop {
+			return
+		}
+	}
+}
+
+// keepAlive pings on the server's interval and ends the session when QNG stops coming.
+func (s *Session) keepAlive() {
+	interval := s.cfg.PingInterval
+	for {
+		t := time.NewTimer(interval)
+		select {
+		case <-t.C:
+		case <-s.done:
+			t.Stop()
+			return
+		}
+		if err := s.send(wire.NewNoTrID("PNG")); err != nil {
+			s.fail(&DisconnectError{Reason: "keep-alive write failed", Err: err})
+			return
+		}
+		dead := time.NewTimer(2 * interval)
+		select {
+		case n := <-s.qng:
+			dead.Stop()
+			if n > 0 {
+				interval = min(time.Duration(n)*time.Second, maxQNGInterval)
+			}
+		case <-dead.C:
+			s.fail(&DisconnectError{Reason: fmt.Sprintf("no QNG within %v", 2*interval)})
+			return
+		case <-s.done:
+			dead.Stop()
+			return
+		}
+	}
+}
+
+func defaultHTTPClient(cfg Config) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if cfg.InsecureSkipVerify {
+		if tr.TLSClientConfig == nil {
+			tr.TLSClientConfig = &tls.Config{}
+		}
+		tr.TLSClientConfig.InsecureSkipVerify = true
+	}
+	tr.ResponseHeaderTimeout = cfg.RequestTimeout
+	return &http.Client{Transport: tr, Timeout: cfg.RequestTimeout}
+}
