@@ -3,12 +3,19 @@ package message
 import (
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/msnbridge/msnbridge/msn/wire"
 )
 
-// maxFormatLen bounds the X-MMS-IM-Format value ParseFormat looks at.
-const maxFormatLen = 1024
+// Bounds of ParseFormat: the value looked at, the font name (Windows allows 31 characters) and
+// the CS/PF fields (small numbers).
+const (
+	maxFormatLen = 1024
+	maxFontLen   = 96
+	maxNumLen    = 16
+)
 
 // Format is the X-MMS-IM-Format of a text message.
 type Format struct {
@@ -42,7 +49,7 @@ func ParseFormat(s string) Format {
 		v = strings.TrimSpace(v)
 		switch strings.ToUpper(strings.TrimSpace(k)) {
 		case "FN":
-			f.Font = wire.DecodeParam(v)
+			f.Font = clip(wire.DecodeParam(v), maxFontLen)
 		case "EF":
 			for _, c := range v {
 				switch c {
@@ -69,9 +76,9 @@ func ParseFormat(s string) Format {
 			f.Color = uint32(bgr&0xff)<<16 | uint32(bgr&0xff00) | uint32(bgr>>16)
 			f.HasColor = true
 		case "CS":
-			f.CharSet = v
+			f.CharSet = clip(fieldSafe(v), maxNumLen)
 		case "PF":
-			f.PitchFamily = v
+			f.PitchFamily = clip(fieldSafe(v), maxNumLen)
 		case "RL":
 			f.RightToLeft = v == "1"
 		}
@@ -129,10 +136,20 @@ func orZero(s string) string {
 // fieldSafe drops characters that would break the field list or the header line.
 func fieldSafe(s string) string {
 	return strings.Map(func(r rune) rune {
-		switch r {
-		case ';', '=', '\r', '\n', ' ':
+		if r == ';' || r == '=' || unicode.IsSpace(r) || unicode.IsControl(r) {
 			return -1
 		}
 		return r
 	}, s)
+}
+
+// clip cuts s to at most n bytes on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
