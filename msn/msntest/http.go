@@ -229,13 +229,11 @@ func (s *Server) handleSharing(w http.ResponseWriter, r *http.Request) {
 					continue
 				}
 				e := a.entry(b.passport, true)
-				was := b.visible() && b.allows(a.passport)
 				if act.name == "AddMember" {
 					e.lists |= bit
 				} else {
 					e.lists &^= bit
 				}
-				_ = was
 			}
 		}
 		writeXML(w, http.StatusOK, s.abHeader(r)+"\t\t<"+act.name+"Response xmlns=\"http://www.msn.com/webservices/AddressBook\" />"+abFooter)

@@ -349,3 +349,32 @@ func sleepCtx(ctx context.Context, s *Server, ms int) error {
 		return fmt.Errorf("msntest: server closed")
 	}
 }
+
+// IdleOutSwitchboards drops every switchboard connection of passport as the server does for
+// idle participants: the others get "BYE <email> 1".
+func (s *Server) IdleOutSwitchboards(passport string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.sortedSB() {
+		if c.part != nil && c.part.acct.passport == normPassport(passport) {
+			s.dropSB(c, true)
+			n++
+		}
+	}
+	return n
+}
+
+// CloseSwitchboards closes every switchboard connection of passport; the others get BYE.
+func (s *Server) CloseSwitchboards(passport string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.sortedSB() {
+		if c.part != nil && c.part.acct.passport == normPassport(passport) {
+			s.dropSB(c, false)
+			n++
+		}
+	}
+	return n
+}

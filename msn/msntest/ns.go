@@ -99,13 +99,10 @@ func (s *Server) serveNS(conn net.Conn) {
 		if silent {
 			continue
 		}
-		if dropAfter > 0 && count >= dropAfter {
-			return
-		}
 		s.mu.Lock()
 		closeIt := s.safeHandleNS(c, cmd)
 		s.mu.Unlock()
-		if closeIt {
+		if closeIt || (dropAfter > 0 && count >= dropAfter) {
 			return
 		}
 	}

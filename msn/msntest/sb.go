@@ -371,7 +371,10 @@ func (s *Server) sbCAL(c *sbConn, cmd *wire.Command) {
 // ring invites callee into ss on behalf of inviter: a scripted contact joins at once, a real
 // account gets RNG on each online NS session (mu held).
 func (s *Server) ring(ss *sbSession, callee, inviter *Account) {
-	if callee.virtual && callee.contact != nil {
+	if callee.virtual {
+		if callee.contact == nil {
+			callee.contact = &Contact{s: s, passport: callee.passport, ch: make(chan Message, 256)}
+		}
 		s.join(ss, &sbPart{acct: callee, virt: callee.contact})
 		return
 	}
