@@ -139,6 +139,14 @@ func (w *walker) text(se xml.StartElement) (string, error) {
 	}
 }
 
+// skip consumes the rest of the element whose start was just read.
+func (w *walker) skip() error {
+	if err := w.dec.Skip(); err != nil {
+		return malformed("%v", err)
+	}
+	return nil
+}
+
 // decode unmarshals se into v.
 func (w *walker) decode(v any, se xml.StartElement) error {
 	if err := w.dec.DecodeElement(v, &se); err != nil {
@@ -188,7 +196,7 @@ func walkEnvelope(data []byte, want string, visit visitFunc) (*envelope, error) 
 			if local == "Header" || local == "Body" {
 				return false, nil
 			}
-			return true, w.dec.Skip()
+			return true, w.skip()
 		case local == "ServiceHeader" && w.under("Envelope", "Header"):
 			var h serviceHeader
 			if err := w.decode(&h, se); err != nil {
