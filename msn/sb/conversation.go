@@ -1,0 +1,560 @@
+package sb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/msnbridge/msnbridge/msn/message"
+)
+
+// Conversation is a one-to-one or multi-party conversation. It outlives the switchboards it
+// is carried on: the manager opens, reuses and closes them as needed. Methods are safe for
+// concurrent use.
+type Conversation struct {
+	m     *Manager
+	id    string
+	peer  string // one-to-one: the contact's passport
+	group bool
+	log   zerolog.Logger
+	reasm *message.Reassembler
+
+	mu           sync.Mutex
+	members      []Participant // group: who is in the conversation; one-to-one: the peer
+	active       *switchboard  // the switchboard messages go out on (nil: none ready)
+	opening      bool
+	queue        []*part
+	closed       bool
+	lastActivity time.Time
+	idleTimer    *time.Timer
+}
+
+func newConversation(m *Manager, id, peer string, group bool, members []Participant) *Conversation {
+	c := &Conversation{
+		m:       m,
+		id:      id,
+		peer:    peer,
+		group:   group,
+		members: append([]Participant(nil), members...),
+		reasm:   message.NewReassembler(message.ReassemblerConfig{}),
+	}
+	c.log = m.log.With().Str("conversation", id).Logger()
+	return c
+}
+
+// ID is the contact's passport for a one-to-one conversation, or the manager-made id of a
+// multi-party one.
+func (c *Conversation) ID() string { return c.id }
+
+// IsGroup reports whether this is a multi-party conversation.
+func (c *Conversation) IsGroup() bool { return c.group }
+
+// Peer returns the contact's passport of a one-to-one conversation ("" for a group).
+func (c *Conversation) Peer() string { return c.peer }
+
+// Participants returns the other participants: the live switchboard's roster when there is
+// one, else the members the next switchboard will invite.
+func (c *Conversation) Participants() []Participant {
+	c.mu.Lock()
+	s := c.active
+	members := append([]Participant(nil), c.members...)
+	c.mu.Unlock()
+	if s != nil {
+		if ps := s.participants(); len(ps) > 0 {
+			return ps
+		}
+	}
+	return members
+}
+
+// Connected reports whether a switchboard with someone on it is live for the conversation.
+func (c *Conversation) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.active != nil && !c.active.isClosing()
+}
+
+// SendText sends a text message (see Send).
+func (c *Conversation) SendText(ctx context.Context, text string, f message.Format) *Result {
+	return c.Send(ctx, Outgoing{Kind: OutText, Text: text, Format: f})
+}
+
+// SendTyping sends a typing notification (see Send).
+func (c *Conversation) SendTyping(ctx context.Context) *Result {
+	return c.Send(ctx, Outgoing{Kind: OutTyping})
+}
+
+// SendNudge sends a nudge (see Send).
+func (c *Conversation) SendNudge(ctx context.Context) *Result {
+	return c.Send(ctx, Outgoing{Kind: OutNudge})
+}
+
+// Send queues a message and returns at once. It goes out on the live switchboard, or on one
+// opened for it (messages queued meanwhile go out in order once someone joined). The Result
+// ends Delivered when every MSG of it was acknowledged (or written, for ack types without an
+// answer), Offline when the contact is offline, Failed otherwise. If ctx ends before anything
+// was written the message is dropped and fails with ctx's cause; Config.SendTimeout bounds
+// the whole journey.
+func (c *Conversation) Send(ctx context.Context, out Outgoing) *Result {
+	payloads, ack, err := out.encode(c.m.self())
+	if err != nil {
+		res := newResult(1)
+		res.resolve(Failed, err)
+		return res
+	}
+	res := newResult(len(payloads))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.m.isClosed() {
+		res.resolve(Failed, ErrClosed)
+		return res
+	}
+	for _, p := range payloads {
+		c.queue = append(c.queue, &part{res: res, conv: c, ack: ack, payload: p})
+	}
+	res.arm(ctx, c.m.cfg.SendTimeout)
+	c.flushLocked()
+	return res
+}
+
+// Invite calls a contact into the conversation (CAL on the live switchboard). A one-to-one
+// conversation needs a live switchboard (ErrNotConnected otherwise); when the contact joins,
+// a new multi-party conversation takes over the switchboard (BecameGroupEvent). A group
+// conversation without a live switchboard records the contact and calls them with the others
+// when the next message opens one.
+func (c *Conversation) Invite(ctx context.Context, passport string) error {
+	passport, _ = splitID(passport)
+	if !validPassport(passport) {
+		return &CallError{Passport: passport, Err: ErrInvalidUser}
+	}
+	c.mu.Lock()
+	s := c.active
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if s == nil {
+		if !c.group {
+			c.mu.Unlock()
+			return ErrNotConnected
+		}
+		c.addMemberLocked(Participant{Passport: passport})
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.Unlock()
+	if _, err := s.call(ctx, "CAL", passport); err != nil {
+		return newCallError(passport, err)
+	}
+	if c.group {
+		c.mu.Lock()
+		c.addMemberLocked(Participant{Passport: passport})
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// Leave closes the conversation's switchboard (OUT). Queued messages fail with ErrClosed. A
+// one-to-one conversation stays usable (the next Send reopens); a multi-party conversation is
+// finished and forgotten by the manager.
+func (c *Conversation) Leave() error {
+	c.mu.Lock()
+	s := c.active
+	c.active = nil
+	c.stopIdleLocked()
+	queue := c.queue
+	c.queue = nil
+	if c.group {
+		c.closed = true
+	}
+	c.mu.Unlock()
+	for _, p := range queue {
+		p.res.resolve(Failed, ErrClosed)
+	}
+	if c.group {
+		c.m.dropGroup(c)
+	}
+	if s != nil {
+		s.leave()
+		c.m.emit(&ClosedEvent{Conv: c})
+	}
+	return nil
+}
+
+// shutdown is Leave for the manager's Close.
+func (c *Conversation) shutdown() {
+	c.mu.Lock()
+	c.closed = true
+	s := c.active
+	c.active = nil
+	c.stopIdleLocked()
+	queue := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	for _, p := range queue {
+		p.res.resolve(Failed, ErrClosed)
+	}
+	if s != nil {
+		s.leave()
+	}
+}
+
+// flushLocked sends what is queued on the live switchboard, or starts opening one.
+func (c *Conversation) flushLocked() {
+	if c.closed {
+		for _, p := range c.queue {
+			p.res.resolve(Failed, ErrClosed)
+		}
+		c.queue = nil
+		return
+	}
+	if c.active != nil {
+		sent := false
+		for len(c.queue) > 0 {
+			p := c.queue[0]
+			if p.res.resolved() {
+				c.queue = c.queue[1:]
+				continue
+			}
+			if c.active.isClosing() {
+				break // the close will bring us back here without it
+			}
+			_ = c.active.sendPart(p)
+			// Written, or in flight on a dying connection whose end re-queues it.
+			c.queue = c.queue[1:]
+			sent = true
+		}
+		if sent {
+			c.touchLocked()
+		}
+		return
+	}
+	// Drop what already ended (timeouts, cancelled) before deciding to open.
+	kept := c.queue[:0]
+	for _, p := range c.queue {
+		if !p.res.resolved() {
+			kept = append(kept, p)
+		}
+	}
+	c.queue = kept
+	if len(c.queue) > 0 && !c.opening {
+		c.opening = true
+		go c.open()
+	}
+}
+
+// open gets a switchboard for the queued messages: XFR SB, USR, CAL every member, first JOI.
+func (c *Conversation) open() {
+	ctx, cancel := context.WithTimeout(c.m.ctx, c.m.cfg.OpenTimeout)
+	defer cancel()
+	s, err := c.openSwitchboard(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.opening = false
+	if err != nil {
+		outcome := Failed
+		if !c.group && errors.Is(err, ErrOffline) {
+			outcome = Offline
+		}
+		c.log.Debug().Err(err).Msg("could not open a switchboard")
+		for _, p := range c.queue {
+			p.res.resolve(outcome, err)
+		}
+		c.queue = nil
+		return
+	}
+	if c.closed {
+		go s.leave()
+		c.flushLocked()
+		return
+	}
+	if old := c.active; old != nil && old != s {
+		go old.retire()
+	}
+	c.active = s
+	c.touchLocked()
+	c.flushLocked()
+}
+
+func (c *Conversation) openSwitchboard(ctx context.Context) (*switchboard, error) {
+	c.mu.Lock()
+	members := make([]string, 0, len(c.members))
+	for _, p := range c.members {
+		members = append(members, p.Passport)
+	}
+	c.mu.Unlock()
+	if len(members) == 0 {
+		return nil, ErrNoParticipants
+	}
+	m := c.m
+	if err := m.throttle(ctx); err != nil {
+		return nil, err
+	}
+	t, err := m.ns.RequestSwitchboard(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sb: request switchboard: %w", err)
+	}
+	s, err := m.dial(ctx, t.Addr)
+	if err != nil {
+		return nil, err
+	}
+	s.route(c)
+	if _, err := s.call(ctx, "USR", m.selfID(), t.Cookie); err != nil {
+		s.shutdown(err)
+		return nil, fmt.Errorf("sb: authenticate: %w", err)
+	}
+	var errs []error
+	for _, p := range members {
+		if _, err := s.call(ctx, "CAL", p); err != nil {
+			errs = append(errs, newCallError(p, err))
+		}
+	}
+	if len(errs) == len(members) {
+		s.leave()
+		return nil, errors.Join(errs...)
+	}
+	select {
+	case <-s.joined:
+	case <-s.done:
+		return nil, fmt.Errorf("sb: waiting for %v to join: %w", members, closedCause(s.cause()))
+	case <-ctx.Done():
+		s.leave()
+		return nil, fmt.Errorf("sb: waiting for %v to join: %w", members, ErrTimeout)
+	}
+	if s.conv.Load() != c {
+		// Someone else joined first and the switchboard became a group conversation.
+		return nil, errors.New("sb: switchboard was taken over by a group conversation")
+	}
+	return s, nil
+}
+
+// attach makes an accepted switchboard the conversation's live one.
+func (c *Conversation) attach(s *switchboard) {
+	s.route(c)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		s.leave()
+		return
+	}
+	old := c.active
+	if s.conv.Load() == c {
+		c.active = s
+		c.touchLocked()
+		c.flushLocked()
+	}
+	c.mu.Unlock()
+	if old != nil && old != s {
+		old.retire()
+	}
+}
+
+// requeue takes back parts that were in flight on a switchboard that ended: each is sent once
+// more, in its original order, ahead of what is queued; a part already sent twice fails.
+func (c *Conversation) requeue(parts []*part, cause error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	again := make([]*part, 0, len(parts))
+	for _, p := range parts {
+		if p.res.resolved() {
+			continue
+		}
+		if p.attempts >= 2 || c.closed {
+			p.res.resolve(Failed, fmt.Errorf("%w: %w", ErrConnectionLost, closedCause(cause)))
+			continue
+		}
+		again = append(again, p)
+	}
+	if len(again) == 0 {
+		return
+	}
+	c.log.Debug().Int("parts", len(again)).Msg("re-sending unacknowledged messages")
+	c.queue = append(again, c.queue...)
+	c.flushLocked()
+}
+
+// onClosed is told that a switchboard carrying this conversation ended.
+func (c *Conversation) onClosed(s *switchboard, cause error) {
+	c.mu.Lock()
+	if c.active != s {
+		c.mu.Unlock()
+		return
+	}
+	c.active = nil
+	c.stopIdleLocked()
+	c.flushLocked()
+	c.mu.Unlock()
+	var err error
+	if cause != errLocalClose {
+		err = cause
+	}
+	c.m.emit(&ClosedEvent{Conv: c, Err: err})
+}
+
+// onNote handles a roster change or message from one of the conversation's switchboards.
+func (c *Conversation) onNote(s *switchboard, n note) {
+	c.mu.Lock()
+	if s == c.active {
+		c.touchLocked()
+	}
+	switch n.kind {
+	case noteJoined:
+		if !c.group && n.p.Passport != c.peer {
+			c.becomeGroupLocked(s)
+			c.mu.Unlock()
+			return
+		}
+		if c.group {
+			c.addMemberLocked(n.p)
+		} else if len(c.members) == 1 {
+			c.members[0] = n.p
+		}
+		c.mu.Unlock()
+		c.m.emit(&JoinedEvent{Conv: c, Participant: n.p})
+	case noteLeft:
+		if c.group && !n.idle {
+			c.removeMemberLocked(n.p.Passport)
+		}
+		c.mu.Unlock()
+		c.m.emit(&LeftEvent{Conv: c, Passport: n.p.Passport, Idle: n.idle})
+	case noteMessage:
+		c.mu.Unlock()
+		c.handleMessage(n.p, n.payload)
+	default:
+		c.mu.Unlock()
+	}
+}
+
+// becomeGroupLocked moves switchboard s, where a third participant just joined, to a new
+// multi-party conversation.
+func (c *Conversation) becomeGroupLocked(s *switchboard) {
+	ps := s.participants()
+	g := c.m.newGroup(ps)
+	s.conv.Store(g)
+	g.mu.Lock()
+	g.active = s
+	g.mu.Unlock()
+	if c.active == s {
+		c.active = nil
+		c.stopIdleLocked()
+		c.flushLocked()
+	}
+	c.log.Debug().Str("group", g.id).Int("participants", len(ps)).Msg("switchboard became a group conversation")
+	c.m.emit(&BecameGroupEvent{Conv: g, From: c, Participants: ps})
+	for _, p := range ps {
+		c.m.emit(&JoinedEvent{Conv: g, Participant: p})
+	}
+}
+
+// handleMessage decodes an incoming MSG payload into events.
+func (c *Conversation) handleMessage(from Participant, payload []byte) {
+	self := c.m.self()
+	fromSelf := from.Passport == self
+	msg, err := message.Parse(payload)
+	if err == nil {
+		msg, err = c.reasm.Add(from.Passport, msg)
+		if err == nil && msg == nil {
+			return // more chunks to come
+		}
+	}
+	if err != nil {
+		c.log.Debug().Err(err).Str("from", from.Passport).Msg("unparseable switchboard message")
+		c.m.emit(&ContentEvent{Conv: c, Sender: from, Kind: message.KindUnknown, Payload: payload, ParseErr: err})
+		return
+	}
+	switch msg.Kind {
+	case message.KindText:
+		c.m.emit(&MessageEvent{Conv: c, Sender: from, Text: msg.Text.Body, Format: msg.Text.Format, FromSelf: fromSelf})
+	case message.KindTyping:
+		if !fromSelf {
+			c.m.emit(&TypingEvent{Conv: c, Sender: from, Recording: msg.Recording})
+		}
+	case message.KindNudge:
+		c.m.emit(&NudgeEvent{Conv: c, Sender: from})
+	case message.KindKeepAlive, message.KindClientCaps:
+		// Nothing to show.
+	case message.KindP2P:
+		if msg.P2P != nil && msg.P2P.Dest != "" {
+			if dest, _ := splitID(msg.P2P.Dest); dest != self {
+				return // for someone else in a multi-party switchboard
+			}
+		}
+		c.m.emit(&ContentEvent{Conv: c, Sender: from, Kind: msg.Kind, Message: msg, Payload: payload})
+	default:
+		c.m.emit(&ContentEvent{Conv: c, Sender: from, Kind: msg.Kind, Message: msg, Payload: payload})
+	}
+}
+
+func (c *Conversation) addMemberLocked(p Participant) {
+	for i, q := range c.members {
+		if q.Passport == p.Passport {
+			if p.FriendlyName != "" {
+				c.members[i] = p
+			}
+			return
+		}
+	}
+	if len(c.members) < maxParticipants {
+		c.members = append(c.members, p)
+	}
+}
+
+func (c *Conversation) removeMemberLocked(passport string) {
+	for i, q := range c.members {
+		if q.Passport == passport {
+			c.members = append(c.members[:i], c.members[i+1:]...)
+			return
+		}
+	}
+}
+
+// touchLocked records activity and (one-to-one only) re-arms the idle close.
+func (c *Conversation) touchLocked() {
+	c.lastActivity = time.Now()
+	idle := c.m.cfg.IdleTimeout
+	if c.group || idle <= 0 || c.active == nil {
+		return
+	}
+	if c.idleTimer == nil {
+		c.idleTimer = time.AfterFunc(idle, c.idleCheck)
+		return
+	}
+	c.idleTimer.Reset(idle)
+}
+
+func (c *Conversation) stopIdleLocked() {
+	if c.idleTimer != nil {
+		c.idleTimer.Stop()
+	}
+}
+
+// idleCheck closes a one-to-one switchboard that had no traffic for Config.IdleTimeout and
+// has nothing waiting; the next Send reopens one.
+func (c *Conversation) idleCheck() {
+	idle := c.m.cfg.IdleTimeout
+	c.mu.Lock()
+	s := c.active
+	if s == nil {
+		c.mu.Unlock()
+		return
+	}
+	since := time.Since(c.lastActivity)
+	if since < idle || s.busy() || len(c.queue) > 0 {
+		wait := idle - since
+		if wait <= 0 {
+			wait = idle
+		}
+		c.idleTimer.Reset(wait)
+		c.mu.Unlock()
+		return
+	}
+	c.active = nil
+	c.mu.Unlock()
+	c.log.Debug().Msg("closing idle switchboard")
+	s.leave()
+	c.m.emit(&ClosedEvent{Conv: c, Idle: true})
+}

@@ -1,0 +1,19 @@
+// Package sb is the switchboard (SB) side of the MSNP client: the connections on which MSN
+// conversations take place, and the conversation objects a caller keeps across them.
+//
+// A [Manager] belongs to one Notification Server session. It opens switchboards on demand
+// (XFR SB → USR → CAL → JOI), accepts invitations (RNG → ANS → IRO), keeps the roster of each
+// switchboard (MSNP16+ "email;{guid}" endpoints and the client's own JOI folded into one
+// participant per passport), closes idle one-to-one switchboards and reopens them
+// transparently on the next message.
+//
+// A [Conversation] is either one-to-one (keyed by the contact's passport) or multi-party
+// (keyed by an id the manager makes). It outlives every switchboard it is carried on.
+// [Conversation.Send] returns a [Result] that ends Delivered, Failed or Offline: no message
+// vanishes silently. Messages sent while the switchboard is being opened are queued and sent in
+// order; messages still waiting for their ACK when a switchboard drops are sent once more on a
+// new switchboard; long text is split into several MSGs of at most [MaxPayload] bytes.
+//
+// Everything that happens in conversations reaches the caller as an [Event] through
+// Config.OnEvent, called from one goroutine in order.
+package sb

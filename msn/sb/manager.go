@@ -1,0 +1,435 @@
+package sb
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/msnbridge/msnbridge/msn/wire"
+)
+
+// Ticket is the answer to XFR SB: where the new switchboard is and the cookie for USR. It has
+// the fields of ns.SwitchboardTicket, so sb.Ticket(t) converts one.
+type Ticket struct {
+	Addr, Cookie string
+}
+
+// Invitation is an invitation to a switchboard (an RNG on the NS). It has the fields of
+// ns.SwitchboardInviteEvent, so sb.Invitation(*ev) converts one.
+type Invitation struct {
+	SessionID, Addr, Cookie, Inviter, InviterName string
+}
+
+// NotificationServer is what the manager needs from the NS session. The package does not
+// import msn/ns; wrapping *ns.Session takes one method (see the package example).
+type NotificationServer interface {
+	// Passport is the account's own e-mail address.
+	Passport() string
+	// Version is the negotiated MSNP version (switchboard identities change at 16).
+	Version() int
+	// RequestSwitchboard asks the NS for a new switchboard (XFR SB).
+	RequestSwitchboard(ctx context.Context) (Ticket, error)
+}
+
+// Config tunes a Manager. Zero fields take the defaults in brackets.
+type Config struct {
+	// MachineGUID is the NS login's machine GUID ("{…}"), sent as "email;{guid}" on MSNP16+.
+	MachineGUID string
+	// DialTimeout bounds the TCP connect [10 s].
+	DialTimeout time.Duration
+	// RequestTimeout bounds USR/ANS/CAL answers and each write [15 s].
+	RequestTimeout time.Duration
+	// OpenTimeout bounds opening a switchboard: XFR, connect, USR, CAL, first JOI [60 s].
+	OpenTimeout time.Duration
+	// SendTimeout bounds a message from Send to its outcome [90 s].
+	SendTimeout time.Duration
+	// IdleTimeout closes a one-to-one switchboard after that long without traffic [3 min];
+	// negative: never. Multi-party switchboards are never closed for idleness.
+	IdleTimeout time.Duration
+	// XFRInterval is the least time between two XFR SB of this manager [1 s]; negative: none.
+	XFRInterval time.Duration
+	// Limits bounds what the server may send [4 KiB lines, 16 KiB payloads].
+	Limits wire.Limits
+	// Dial connects to a switchboard [net.Dialer].
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Logger gets structured logs; cookies never appear in them.
+	Logger zerolog.Logger
+	// OnEvent receives the events of all conversations, from one goroutine, in order. It must
+	// not block for long. Nil: events are dropped.
+	OnEvent func(Event)
+}
+
+func (cfg Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.DialTimeout, 10*time.Second)
+	def(&cfg.RequestTimeout, 15*time.Second)
+	def(&cfg.OpenTimeout, 60*time.Second)
+	def(&cfg.SendTimeout, 90*time.Second)
+	def(&cfg.IdleTimeout, 3*time.Minute)
+	def(&cfg.XFRInterval, time.Second)
+	if cfg.Limits.MaxLine <= 0 {
+		cfg.Limits.MaxLine = 4 << 10
+	}
+	if cfg.Limits.MaxPayload <= 0 {
+		cfg.Limits.MaxPayload = 16 << 10
+	}
+	if cfg.Dial == nil {
+		d := &net.Dialer{}
+		cfg.Dial = d.DialContext
+	}
+	if cfg.MachineGUID != "" && !strings.HasPrefix(cfg.MachineGUID, "{") {
+		cfg.MachineGUID = "{" + cfg.MachineGUID + "}"
+	}
+	return cfg
+}
+
+// Manager runs the switchboards of one NS session: it opens them for conversations, accepts
+// invitations and routes them, and delivers events.
+type Manager struct {
+	ns       NotificationServer
+	cfg      Config
+	log      zerolog.Logger
+	passport string
+	ctx      context.Context
+	cancel   context.CancelFunc
+	sbSeq    atomic.Uint64
+
+	mu     sync.Mutex
+	closed bool
+	direct map[string]*Conversation
+	groups map[string]*Conversation
+	sbs    map[*switchboard]struct{}
+
+	xfrMu   sync.Mutex
+	lastXFR time.Time
+
+	evMu     sync.Mutex
+	evQueue  []Event
+	evSignal chan struct{}
+	evDone   chan struct{}
+}
+
+// NewManager returns a manager for the NS session nsrv.
+func NewManager(nsrv NotificationServer, cfg Config) *Manager {
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Manager{
+		ns:       nsrv,
+		cfg:      cfg,
+		passport: strings.ToLower(nsrv.Passport()),
+		ctx:      ctx,
+		cancel:   cancel,
+		direct:   make(map[string]*Conversation),
+		groups:   make(map[string]*Conversation),
+		sbs:      make(map[*switchboard]struct{}),
+		evSignal: make(chan struct{}, 1),
+		evDone:   make(chan struct{}),
+	}
+	m.log = cfg.Logger.With().Str("component", "switchboard").Logger()
+	go m.eventLoop()
+	return m
+}
+
+// self is our passport in lower case.
+func (m *Manager) self() string { return m.passport }
+
+// selfID is how we name ourselves in USR/ANS: "email;{guid}" on MSNP16+.
+func (m *Manager) selfID() string {
+	if m.ns.Version() >= 16 && m.cfg.MachineGUID != "" {
+		return m.ns.Passport() + ";" + m.cfg.MachineGUID
+	}
+	return m.ns.Passport()
+}
+
+func (m *Manager) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
+
+// Conversation returns the one-to-one conversation with passport, creating it if needed.
+func (m *Manager) Conversation(passport string) *Conversation {
+	passport, _ = splitID(passport)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.direct[passport]; ok {
+		return c
+	}
+	c := newConversation(m, passport, passport, false, []Participant{{Passport: passport}})
+	m.direct[passport] = c
+	return c
+}
+
+// Group returns the multi-party conversation with that id, or nil.
+func (m *Manager) Group(id string) *Conversation {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.groups[id]
+}
+
+// NewGroup starts a multi-party conversation with these contacts; its first Send opens a
+// switchboard and calls them all.
+func (m *Manager) NewGroup(passports ...string) *Conversation {
+	ps := make([]Participant, 0, len(passports))
+	seen := map[string]bool{}
+	for _, p := range passports {
+		p, _ = splitID(p)
+		if validPassport(p) && p != m.self() && !seen[p] {
+			seen[p] = true
+			ps = append(ps, Participant{Passport: p})
+		}
+	}
+	return m.newGroup(ps)
+}
+
+// Conversations returns every conversation the manager knows.
+func (m *Manager) Conversations() []*Conversation {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Conversation, 0, len(m.direct)+len(m.groups))
+	for _, c := range m.direct {
+		out = append(out, c)
+	}
+	for _, c := range m.groups {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+func (m *Manager) newGroup(ps []Participant) *Conversation {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	id := "group-" + hex.EncodeToString(b[:])
+	c := newConversation(m, id, "", true, ps)
+	m.mu.Lock()
+	m.groups[id] = c
+	m.mu.Unlock()
+	return c
+}
+
+func (m *Manager) dropGroup(c *Conversation) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.groups[c.id] == c {
+		delete(m.groups, c.id)
+	}
+}
+
+// groupFor finds the multi-party conversation with exactly these participants, or makes one.
+func (m *Manager) groupFor(ps []Participant) *Conversation {
+	want := map[string]bool{}
+	for _, p := range ps {
+		want[p.Passport] = true
+	}
+	m.mu.Lock()
+	var found *Conversation
+	for _, c := range m.groups {
+		c.mu.Lock()
+		same := len(c.members) == len(want)
+		for _, p := range c.members {
+			same = same && want[p.Passport]
+		}
+		closed := c.closed
+		c.mu.Unlock()
+		if same && !closed && (found == nil || c.id < found.id) {
+			found = c
+		}
+	}
+	m.mu.Unlock()
+	if found != nil {
+		return found
+	}
+	return m.newGroup(ps)
+}
+
+// HandleInvite accepts an invitation (an RNG from the NS) in the background; the
+// conversation's events report what follows. Failures are logged.
+func (m *Manager) HandleInvite(inv Invitation) {
+	go func() {
+		if _, err := m.Accept(m.ctx, inv); err != nil {
+			m.log.Warn().Err(err).Str("inviter", inv.Inviter).Msg("could not accept switchboard invitation")
+		}
+	}()
+}
+
+// Accept answers an invitation (ANS), reads the roster (IRO) and routes the switchboard: one
+// other participant → that contact's one-to-one conversation; several → the multi-party
+// conversation with the same participants, or a new one.
+func (m *Manager) Accept(ctx context.Context, inv Invitation) (*Conversation, error) {
+	if m.isClosed() {
+		return nil, ErrClosed
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.OpenTimeout)
+	defer cancel()
+	s, err := m.dial(ctx, inv.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("sb: invitation from %s: %w", inv.Inviter, err)
+	}
+	if _, err := s.call(ctx, "ANS", m.selfID(), inv.Cookie, inv.SessionID); err != nil {
+		s.shutdown(err)
+		return nil, fmt.Errorf("sb: answer invitation from %s: %w", inv.Inviter, err)
+	}
+	ps := s.participants()
+	var c *Conversation
+	switch len(ps) {
+	case 0:
+		s.leave()
+		return nil, fmt.Errorf("sb: invitation from %s: %w", inv.Inviter, ErrNoParticipants)
+	case 1:
+		c = m.Conversation(ps[0].Passport)
+	default:
+		c = m.groupFor(ps)
+	}
+	c.attach(s)
+	return c, nil
+}
+
+// dial connects to a switchboard and starts its reader.
+func (m *Manager) dial(ctx context.Context, addr string) (*switchboard, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("sb: bad switchboard address %q: %w", addr, err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
+	defer cancel()
+	nc, err := m.cfg.Dial(dctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("sb: connect to %s: %w", addr, err)
+	}
+	s := newSwitchboard(m, nc)
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		_ = nc.Close()
+		return nil, ErrClosed
+	}
+	m.sbs[s] = struct{}{}
+	m.mu.Unlock()
+	go s.readLoop()
+	return s, nil
+}
+
+func (m *Manager) forget(s *switchboard) {
+	m.mu.Lock()
+	delete(m.sbs, s)
+	m.mu.Unlock()
+}
+
+// throttle spaces XFR SB requests by Config.XFRInterval.
+func (m *Manager) throttle(ctx context.Context) error {
+	if m.cfg.XFRInterval <= 0 {
+		return nil
+	}
+	m.xfrMu.Lock()
+	defer m.xfrMu.Unlock()
+	if wait := time.Until(m.lastXFR.Add(m.cfg.XFRInterval)); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return fmt.Errorf("sb: waiting to request a switchboard: %w", ctx.Err())
+		}
+	}
+	m.lastXFR = time.Now()
+	return nil
+}
+
+// Close leaves every switchboard, fails queued messages with ErrClosed, and stops delivering
+// events once those already queued were delivered.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	convs := make([]*Conversation, 0, len(m.direct)+len(m.groups))
+	for _, c := range m.direct {
+		convs = append(convs, c)
+	}
+	for _, c := range m.groups {
+		convs = append(convs, c)
+	}
+	sbs := make([]*switchboard, 0, len(m.sbs))
+	for s := range m.sbs {
+		sbs = append(sbs, s)
+	}
+	m.mu.Unlock()
+	for _, c := range convs {
+		c.shutdown()
+	}
+	for _, s := range sbs {
+		s.leave()
+	}
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	var err error
+	for _, s := range sbs {
+		select {
+		case <-s.done:
+		case <-deadline.C:
+			err = errors.New("sb: switchboards did not close in time")
+		}
+		if err != nil {
+			break
+		}
+	}
+	m.cancel()
+	<-m.evDone
+	return err
+}
+
+// emit queues an event for OnEvent; it never blocks.
+func (m *Manager) emit(ev Event) {
+	m.evMu.Lock()
+	m.evQueue = append(m.evQueue, ev)
+	m.evMu.Unlock()
+	select {
+	case m.evSignal <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Manager) eventLoop() {
+	defer close(m.evDone)
+	for {
+		stopping := false
+		select {
+		case <-m.evSignal:
+		case <-m.ctx.Done():
+			stopping = true
+		}
+		for {
+			m.evMu.Lock()
+			batch := m.evQueue
+			m.evQueue = nil
+			m.evMu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			for _, ev := range batch {
+				if m.cfg.OnEvent != nil {
+					m.cfg.OnEvent(ev)
+				}
+			}
+		}
+		if stopping {
+			return
+		}
+	}
+}

@@ -1,0 +1,482 @@
+package sb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/msnbridge/msnbridge/msn/wire"
+)
+
+// maxEarlyNotes bounds what a switchboard buffers before it is routed to a conversation.
+const maxEarlyNotes = 256
+
+// errLocalClose is the close cause when this side closed the switchboard on purpose.
+var errLocalClose = errors.New("sb: closed by this client")
+
+// noteKind is what a switchboard tells its conversation.
+type noteKind int
+
+const (
+	noteJoined noteKind = iota
+	noteLeft
+	noteMessage
+)
+
+// note is one roster change or message, in wire order.
+type note struct {
+	kind    noteKind
+	p       Participant
+	idle    bool // noteLeft: "BYE email 1"
+	payload []byte
+}
+
+// switchboard is one SB connection: one reader goroutine, serialised writes, the roster, the
+// requests waiting for their reply and the MSGs waiting for ACK/NAK.
+type switchboard struct {
+	m    *Manager
+	id   uint64
+	nc   net.Conn
+	r    *wire.Reader
+	w    *wire.Writer
+	log  zerolog.Logger
+	self string // our own passport, lower case
+
+	conv atomic.Pointer[Conversation]
+
+	// noteMu orders note delivery: notes buffered before routing are delivered first.
+	noteMu sync.Mutex
+	routed bool
+	early  []note
+
+	mu         sync.Mutex
+	trid       uint32
+	calls      map[uint32]chan *wire.Command
+	inflight   map[uint32]*part
+	roster     roster
+	closing    bool // shutdown started: no new writes
+	retired    bool // replaced by a newer switchboard: close once nothing is in flight
+	err        error
+	joinedOnce bool
+	joined     chan struct{} // closed at the first JOI/IRO of someone else
+	done       chan struct{} // closed when the reader has finished
+}
+
+func newSwitchboard(m *Manager, nc net.Conn) *switchboard {
+	id := m.sbSeq.Add(1)
+	s := &switchboard{
+		m:        m,
+		id:       id,
+		nc:       nc,
+		r:        wire.NewReader(nc, wire.FromServer, m.cfg.Limits),
+		w:        wire.NewWriter(nc),
+		log:      m.log.With().Uint64("switchboard", id).Logger(),
+		self:     m.self(),
+		calls:    make(map[uint32]chan *wire.Command),
+		inflight: make(map[uint32]*part),
+		joined:   make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	return s
+}
+
+// readLoop is the connection's only reader. It ends when the connection does, then settles
+// everything still waiting on this switchboard.
+func (s *switchboard) readLoop() {
+	var err error
+	for {
+		var cmd *wire.Command
+		cmd, err = s.r.ReadCommand()
+		if err != nil {
+			break
+		}
+		s.log.Trace().Str("cmd", cmd.String()).Msg("received")
+		s.handle(cmd)
+	}
+	s.finish(err)
+}
+
+// handle dispatches one command from the server. It never panics on odd input: unknown or
+// malformed lines are logged and skipped.
+func (s *switchboard) handle(cmd *wire.Command) {
+	if cmd.IsError() {
+		s.handleError(cmd)
+		return
+	}
+	switch cmd.Name {
+	case "USR", "ANS", "CAL":
+		s.reply(cmd)
+	case "IRO":
+		// IRO t <index> <total> <id> <friendly> [caps]
+		s.handleJoin(cmd.Arg(2), cmd.Arg(3), cmd.Arg(4))
+	case "JOI":
+		// JOI <id> <friendly> [caps]
+		s.handleJoin(cmd.Arg(0), cmd.Arg(1), cmd.Arg(2))
+	case "BYE":
+		s.handleBye(cmd)
+	case "MSG":
+		s.handleMSG(cmd)
+	case "ACK":
+		s.handleAck(cmd, true)
+	case "NAK":
+		s.handleAck(cmd, false)
+	case "OUT":
+		s.log.Debug().Msg("server closed the switchboard (OUT)")
+		s.shutdown(fmt.Errorf("sb: server sent OUT: %w", ErrConnectionLost))
+	default:
+		s.log.Debug().Str("cmd", cmd.String()).Msg("ignoring unexpected switchboard command")
+	}
+}
+
+func (s *switchboard) reply(cmd *wire.Command) {
+	if !cmd.HasTrID {
+		return
+	}
+	s.mu.Lock()
+	ch := s.calls[cmd.TrID]
+	s.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- cmd:
+		default:
+		}
+	}
+}
+
+func (s *switchboard) handleError(cmd *wire.Command) {
+	if !cmd.HasTrID {
+		s.log.Debug().Str("cmd", cmd.String()).Msg("error without transaction id")
+		return
+	}
+	s.mu.Lock()
+	ch := s.calls[cmd.TrID]
+	p := s.inflight[cmd.TrID]
+	delete(s.inflight, cmd.TrID)
+	s.mu.Unlock()
+	switch {
+	case ch != nil:
+		select {
+		case ch <- cmd:
+		default:
+		}
+	case p != nil:
+		p.failed(s, cmd.Err())
+	default:
+		s.log.Debug().Int("code", cmd.ErrorCode()).Msg("unsolicited error")
+	}
+}
+
+func (s *switchboard) handleJoin(id, name, caps string) {
+	passport, guid := splitID(id)
+	if !validPassport(passport) {
+		return
+	}
+	if passport == s.self {
+		// Our own JOI (MSNP16+ answering endpoint) or another endpoint of ours: not a peer.
+		return
+	}
+	if len(caps) > 64 {
+		caps = caps[:64]
+	}
+	s.mu.Lock()
+	p, added := s.roster.add(passport, guid, decodeName(name), caps)
+	first := added && !s.joinedOnce
+	if first {
+		s.joinedOnce = true
+	}
+	s.mu.Unlock()
+	if !added {
+		return
+	}
+	if first {
+		close(s.joined)
+	}
+	s.deliver(note{kind: noteJoined, p: p})
+}
+
+func (s *switchboard) handleBye(cmd *wire.Command) {
+	passport, guid := splitID(cmd.Arg(0))
+	if !validPassport(passport) || passport == s.self {
+		return
+	}
+	s.mu.Lock()
+	removed := s.roster.remove(passport, guid)
+	empty := s.roster.len() == 0
+	s.mu.Unlock()
+	if !removed {
+		return
+	}
+	s.deliver(note{kind: noteLeft, p: Participant{Passport: passport}, idle: cmd.Arg(1) == "1"})
+	if empty {
+		// Nobody left to talk to: close, the conversation reopens on the next message.
+		s.leave()
+	}
+}
+
+func (s *switchboard) handleMSG(cmd *wire.Command) {
+	passport, _ := splitID(cmd.Arg(0))
+	if !validPassport(passport) {
+		return
+	}
+	s.deliver(note{kind: noteMessage, p: Participant{Passport: passport, FriendlyName: decodeName(cmd.Arg(1))}, payload: cmd.Payload})
+}
+
+func (s *switchboard) handleAck(cmd *wire.Command, ok bool) {
+	if !cmd.HasTrID {
+		return
+	}
+	s.mu.Lock()
+	p := s.inflight[cmd.TrID]
+	delete(s.inflight, cmd.TrID)
+	drained := s.retired && len(s.inflight) == 0
+	s.mu.Unlock()
+	if drained {
+		defer s.leave()
+	}
+	if p == nil {
+		return
+	}
+	if ok {
+		p.delivered()
+		return
+	}
+	p.naked(s)
+}
+
+// deliver passes a note to the conversation, or buffers it until the switchboard is routed.
+func (s *switchboard) deliver(n note) {
+	s.noteMu.Lock()
+	defer s.noteMu.Unlock()
+	if !s.routed {
+		if len(s.early) < maxEarlyNotes {
+			s.early = append(s.early, n)
+		}
+		return
+	}
+	if c := s.conv.Load(); c != nil {
+		c.onNote(s, n)
+	}
+}
+
+// route attaches the switchboard to a conversation and delivers what arrived before.
+func (s *switchboard) route(c *Conversation) {
+	s.noteMu.Lock()
+	defer s.noteMu.Unlock()
+	s.conv.Store(c)
+	s.routed = true
+	early := s.early
+	s.early = nil
+	for _, n := range early {
+		if cur := s.conv.Load(); cur != nil {
+			cur.onNote(s, n)
+		}
+	}
+}
+
+// call sends a request and waits for the reply with the same TrID (or an error reply).
+func (s *switchboard) call(ctx context.Context, name string, args ...string) (*wire.Command, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.m.cfg.RequestTimeout)
+	defer cancel()
+	s.mu.Lock()
+	if s.closing {
+		err := s.err
+		s.mu.Unlock()
+		return nil, fmt.Errorf("sb: %s: %w", name, closedCause(err))
+	}
+	s.trid++
+	t := s.trid
+	ch := make(chan *wire.Command, 1)
+	s.calls[t] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.calls, t)
+		s.mu.Unlock()
+	}()
+	if err := s.write(wire.New(name, t, args...)); err != nil {
+		return nil, err
+	}
+	select {
+	case cmd := <-ch:
+		if cmd.IsError() {
+			return cmd, fmt.Errorf("sb: %s: %w", name, cmd.Err())
+		}
+		return cmd, nil
+	case <-s.done:
+		return nil, fmt.Errorf("sb: %s: %w", name, closedCause(s.cause()))
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("sb: %s: %w", name, ErrTimeout)
+		}
+		return nil, fmt.Errorf("sb: %s: %w", name, ctx.Err())
+	}
+}
+
+// sendPart writes one MSG. Parts with an acknowledgement stay in flight until ACK/NAK or the
+// end of the connection; the others are delivered once written.
+func (s *switchboard) sendPart(p *part) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return closedCause(s.err)
+	}
+	s.trid++
+	t := s.trid
+	p.attempts++
+	p.trid = t
+	if p.ack != AckNone && p.ack != AckNegative {
+		s.inflight[t] = p
+	}
+	s.mu.Unlock()
+	err := s.write(wire.NewPayload("MSG", t, p.payload, string(p.ack)))
+	if err != nil {
+		// The reader's finish settles parts still in flight; others fail here.
+		if p.ack == AckNone || p.ack == AckNegative {
+			p.failed(s, err)
+		}
+		return err
+	}
+	p.res.markWritten()
+	if p.ack == AckNone || p.ack == AckNegative {
+		p.delivered()
+	}
+	return nil
+}
+
+// write sends one command with a write deadline; a failed write shuts the connection down.
+func (s *switchboard) write(cmd *wire.Command) error {
+	_ = s.nc.SetWriteDeadline(time.Now().Add(s.m.cfg.RequestTimeout))
+	if err := s.w.WriteCommand(cmd); err != nil {
+		s.shutdown(fmt.Errorf("sb: write: %w: %w", ErrConnectionLost, err))
+		return fmt.Errorf("sb: %w", err)
+	}
+	s.log.Trace().Str("cmd", cmd.String()).Msg("sent")
+	return nil
+}
+
+// retire closes a switchboard another one replaced, once its messages are acknowledged.
+func (s *switchboard) retire() {
+	s.mu.Lock()
+	s.retired = true
+	idle := len(s.inflight) == 0
+	s.mu.Unlock()
+	if idle {
+		s.leave()
+	}
+}
+
+// leave says OUT and closes the connection.
+func (s *switchboard) leave() {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if !closing {
+		_ = s.write(wire.NewNoTrID("OUT"))
+	}
+	s.shutdown(errLocalClose)
+}
+
+// shutdown records the cause and closes the socket; the reader then finishes.
+func (s *switchboard) shutdown(err error) {
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		s.err = err
+	}
+	s.mu.Unlock()
+	_ = s.nc.Close()
+}
+
+// finish runs once, on the reader goroutine, after the connection ended.
+func (s *switchboard) finish(readErr error) {
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		s.err = fmt.Errorf("%w: %w", ErrConnectionLost, readErr)
+	}
+	parts := make([]*part, 0, len(s.inflight))
+	for _, p := range s.inflight {
+		parts = append(parts, p)
+	}
+	s.inflight = map[uint32]*part{}
+	s.mu.Unlock()
+	_ = s.nc.Close()
+	close(s.done)
+	s.m.forget(s)
+	sort.Slice(parts, func(i, j int) bool { return parts[i].trid < parts[j].trid })
+	cause := s.cause()
+	if cause == errLocalClose {
+		s.log.Debug().Msg("switchboard closed")
+	} else {
+		s.log.Debug().Err(cause).Msg("switchboard connection ended")
+	}
+	// Parts still waiting for their ACK: back to their conversation for one more try.
+	byConv := map[*Conversation][]*part{}
+	var order []*Conversation
+	for _, p := range parts {
+		if _, ok := byConv[p.conv]; !ok {
+			order = append(order, p.conv)
+		}
+		byConv[p.conv] = append(byConv[p.conv], p)
+	}
+	for _, c := range order {
+		c.requeue(byConv[c], cause)
+	}
+	if c := s.conv.Load(); c != nil {
+		c.onClosed(s, cause)
+	}
+}
+
+func (s *switchboard) cause() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *switchboard) participants() []Participant {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.roster.list()
+}
+
+func (s *switchboard) hasParticipant(passport string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.roster.has(passport)
+}
+
+func (s *switchboard) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.inflight) > 0
+}
+
+func (s *switchboard) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// closedCause turns a close cause into what callers see.
+func closedCause(err error) error {
+	if err == nil || err == errLocalClose {
+		return ErrClosed
+	}
+	return err
+}
+
+func decodeName(s string) string {
+	n := wire.DecodeParam(s)
+	if len(n) > 512 {
+		n = strings.ToValidUTF8(n[:512], "")
+	}
+	return n
+}
