@@ -1,0 +1,466 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/msnbridge/msnbridge/msn/message"
+	"github.com/msnbridge/msnbridge/msn/msntest"
+)
+
+// Item is something a scripted contact received, as listed by GET /v1/received.
+type Item struct {
+	// Index is the item's position in the contact's list; the next cursor is Index+1.
+	Index int `json:"index"`
+	// From is the sender's passport.
+	From string `json:"from"`
+	// Kind is text, typing, nudge, oim, or other:<content type>.
+	Kind string `json:"kind"`
+	// Text is the body of text and oim items (chunked messages reassembled).
+	Text string `json:"text,omitempty"`
+	// Format is the X-MMS-IM-Format of text items.
+	Format *FormatJSON `json:"format,omitempty"`
+	// At is when the fake server got it.
+	At time.Time `json:"at"`
+}
+
+// FormatJSON is the JSON form of message.Format.
+type FormatJSON struct {
+	Font      string `json:"font,omitempty"`
+	Color     string `json:"color,omitempty"` // RRGGBB
+	Bold      bool   `json:"bold,omitempty"`
+	Italic    bool   `json:"italic,omitempty"`
+	Underline bool   `json:"underline,omitempty"`
+	Strike    bool   `json:"strike,omitempty"`
+}
+
+func formatToJSON(f message.Format) *FormatJSON {
+	out := &FormatJSON{Font: f.Font, Bold: f.Bold, Italic: f.Italic, Underline: f.Underline, Strike: f.Strike}
+	if f.HasColor {
+		out.Color = fmt.Sprintf("%06x", f.Color&0xffffff)
+	}
+	return out
+}
+
+func (j *FormatJSON) format() (message.Format, error) {
+	f := message.DefaultFormat
+	if j == nil {
+		return f, nil
+	}
+	if j.Font != "" {
+		f.Font = j.Font
+	}
+	f.Bold, f.Italic, f.Underline, f.Strike = j.Bold, j.Italic, j.Underline, j.Strike
+	if j.Color != "" {
+		c, err := strconv.ParseUint(strings.TrimPrefix(j.Color, "#"), 16, 32)
+		if err != nil || len(strings.TrimPrefix(j.Color, "#")) != 6 {
+			return f, fmt.Errorf("color %q is not RRGGBB", j.Color)
+		}
+		f.Color, f.HasColor = uint32(c), true
+	}
+	return f, nil
+}
+
+// maxItems bounds what is kept per contact.
+const maxItems = 10000
+
+// recorder keeps what one scripted contact received, and answers for an echo contact.
+type recorder struct {
+	c    *msntest.Contact
+	srv  *msntest.Server
+	echo bool
+	log  zerolog.Logger
+
+	mu      sync.Mutex
+	items   []Item
+	oimSeen map[string]bool
+	changed chan struct{}
+}
+
+func newRecorder(srv *msntest.Server, c *msntest.Contact, echo bool, log zerolog.Logger) *recorder {
+	return &recorder{c: c, srv: srv, echo: echo, log: log, oimSeen: map[string]bool{}, changed: make(chan struct{})}
+}
+
+func (r *recorder) add(it Item) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.items) >= maxItems {
+		return
+	}
+	it.Index = len(r.items)
+	r.items = append(r.items, it)
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// run records every message the contact receives until ctx ends.
+func (r *recorder) run(ctx context.Context) {
+	ra := message.NewReassembler(message.ReassemblerConfig{})
+	for {
+		m, err := r.c.Next(ctx)
+		if err != nil {
+			return
+		}
+		it := Item{From: m.From, At: time.Now()}
+		parsed, err := message.Parse(m.Payload)
+		if err != nil {
+			it.Kind = "other:" + m.ContentType
+			r.add(it)
+			continue
+		}
+		if parsed.Header(message.HeaderMessageID) != "" {
+			full, err := ra.Add(m.From, parsed)
+			if err != nil {
+				r.log.Warn().Err(err).Str("from", m.From).Msg("bad chunked message")
+				continue
+			}
+			if full == nil {
+				continue // more chunks to come
+			}
+			parsed = full
+		}
+		switch parsed.Kind {
+		case message.KindText:
+			it.Kind, it.Text, it.Format = "text", parsed.Text.Body, formatToJSON(parsed.Text.Format)
+		case message.KindTyping:
+			it.Kind = "typing"
+		case message.KindNudge:
+			it.Kind = "nudge"
+		default:
+			it.Kind = "other:" + parsed.ContentType
+		}
+		r.add(it)
+		if r.echo && it.Kind == "text" {
+			go r.answer(ctx, m.From, it.Text)
+		}
+	}
+}
+
+func (r *recorder) answer(ctx context.Context, to, text string) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := sendText(ctx, r.c, to, text, message.DefaultFormat); err != nil {
+		r.log.Warn().Err(err).Str("to", to).Msg("echo failed")
+	}
+}
+
+// pullOIMs appends the offline messages stored for the contact since the last call.
+func (r *recorder) pullOIMs() {
+	for _, o := range r.srv.OfflineMessages(r.c.Passport()) {
+		r.mu.Lock()
+		seen := r.oimSeen[o.ID]
+		r.oimSeen[o.ID] = true
+		r.mu.Unlock()
+		if !seen {
+			r.add(Item{From: o.From, Kind: "oim", Text: o.Text, At: o.Time})
+		}
+	}
+}
+
+// since returns the items from index on, waiting up to wait for at least one.
+func (r *recorder) since(ctx context.Context, index int, wait time.Duration) ([]Item, int) {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	oimTick := time.NewTicker(100 * time.Millisecond) // OIMs arrive over HTTP, not through Next
+	defer oimTick.Stop()
+	for {
+		r.pullOIMs()
+		r.mu.Lock()
+		n, ch := len(r.items), r.changed
+		var out []Item
+		if index < n {
+			out = append(out, r.items[max(index, 0):]...)
+		}
+		r.mu.Unlock()
+		if len(out) > 0 || wait <= 0 {
+			return out, n
+		}
+		select {
+		case <-ch:
+		case <-oimTick.C:
+		case <-deadline.C:
+			return nil, n
+		case <-ctx.Done():
+			return nil, n
+		}
+	}
+}
+
+// sendText sends text as one message, or as chunks when it does not fit one switchboard payload.
+func sendText(ctx context.Context, c *msntest.Contact, to, text string, f message.Format) error {
+	payloads, err := message.ChunkedTextPayloads(text, f, "", message.MaxSBPayload)
+	if err != nil {
+		return err
+	}
+	for _, p := range payloads {
+		if err := c.Send(ctx, to, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// control is the loopback HTTP API that scripts the fake server.
+type control struct {
+	srv       *msntest.Server
+	gate      *gate
+	recorders map[string]*recorder
+	passports []string // every account
+	log       zerolog.Logger
+}
+
+// maxBody bounds a control request body (a 5,000-character message fits easily).
+const maxBody = 1 << 20
+
+func (ctl *control) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { reply(w, map[string]bool{"ok": true}) })
+	mux.HandleFunc("POST /v1/message", ctl.post(ctl.message))
+	mux.HandleFunc("POST /v1/typing", ctl.post(ctl.typing))
+	mux.HandleFunc("POST /v1/nudge", ctl.post(ctl.nudge))
+	mux.HandleFunc("POST /v1/presence", ctl.post(ctl.presence))
+	mux.HandleFunc("POST /v1/join", ctl.post(ctl.join))
+	mux.HandleFunc("POST /v1/oim", ctl.post(ctl.oim))
+	mux.HandleFunc("POST /v1/restart", ctl.post(ctl.restart))
+	mux.HandleFunc("GET /v1/received", ctl.received)
+	mux.HandleFunc("GET /v1/logins", ctl.logins)
+	return mux
+}
+
+// request is the union of the POST bodies.
+type request struct {
+	From   string      `json:"from"`
+	To     string      `json:"to"`
+	With   string      `json:"with"`
+	Who    string      `json:"who"`
+	Text   string      `json:"text"`
+	Format *FormatJSON `json:"format"`
+	Status string      `json:"status"`
+	PSM    string      `json:"psm"`
+	Name   string      `json:"name"`
+	DownMS int64       `json:"down_ms"`
+}
+
+// httpError is an error with the HTTP status to answer.
+type httpError struct {
+	status int
+	err    error
+}
+
+func (e *httpError) Error() string { return e.err.Error() }
+
+func badRequest(format string, args ...any) error {
+	return &httpError{http.StatusBadRequest, fmt.Errorf(format, args...)}
+}
+
+func (ctl *control) post(f func(context.Context, *request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			fail(w, badRequest("bad JSON body: %v", err))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		out, err := f(ctx, &req)
+		if err != nil {
+			ctl.log.Warn().Err(err).Str("path", r.URL.Path).Msg("control request failed")
+			fail(w, err)
+			return
+		}
+		if out == nil {
+			out = map[string]bool{"ok": true}
+		}
+		reply(w, out)
+	}
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func fail(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	var he *httpError
+	if errors.As(err, &he) {
+		status = he.status
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}
+
+// scripted returns the recorder of a scripted contact.
+func (ctl *control) scripted(passport string) (*recorder, error) {
+	r := ctl.recorders[strings.ToLower(strings.TrimSpace(passport))]
+	if r == nil {
+		return nil, badRequest("%q is not a scripted contact", passport)
+	}
+	return r, nil
+}
+
+func need(fields map[string]string) error {
+	for name, v := range fields {
+		if strings.TrimSpace(v) == "" {
+			return badRequest("%s is required", name)
+		}
+	}
+	return nil
+}
+
+func (ctl *control) message(ctx context.Context, req *request) (any, error) {
+	if err := need(map[string]string{"from": req.From, "to": req.To, "text": req.Text}); err != nil {
+		return nil, err
+	}
+	rec, err := ctl.scripted(req.From)
+	if err != nil {
+		return nil, err
+	}
+	f, err := req.Format.format()
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	// "with" only documents the conversation: a scripted contact has one conversation with "to",
+	// which holds everybody who joined it.
+	return nil, sendText(ctx, rec.c, req.To, req.Text, f)
+}
+
+func (ctl *control) typing(ctx context.Context, req *request) (any, error) {
+	if err := need(map[string]string{"from": req.From, "to": req.To}); err != nil {
+		return nil, err
+	}
+	rec, err := ctl.scripted(req.From)
+	if err != nil {
+		return nil, err
+	}
+	return nil, rec.c.Typing(ctx, req.To)
+}
+
+func (ctl *control) nudge(ctx context.Context, req *request) (any, error) {
+	if err := need(map[string]string{"from": req.From, "to": req.To}); err != nil {
+		return nil, err
+	}
+	rec, err := ctl.scripted(req.From)
+	if err != nil {
+		return nil, err
+	}
+	return nil, rec.c.Nudge(ctx, req.To)
+}
+
+func (ctl *control) presence(_ context.Context, req *request) (any, error) {
+	if err := need(map[string]string{"who": req.Who}); err != nil {
+		return nil, err
+	}
+	if _, err := ctl.scripted(req.Who); err != nil {
+		return nil, err
+	}
+	if req.Name != "" {
+		if err := ctl.srv.SetFriendlyName(req.Who, req.Name); err != nil {
+			return nil, err
+		}
+	}
+	if req.PSM != "" {
+		if err := ctl.srv.SetPersonalMessage(req.Who, req.PSM); err != nil {
+			return nil, err
+		}
+	}
+	if req.Status != "" {
+		st := strings.ToUpper(req.Status)
+		if !validStatus[st] {
+			return nil, badRequest("unknown status %q", req.Status)
+		}
+		if err := ctl.srv.SetPresence(req.Who, st); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+func (ctl *control) join(ctx context.Context, req *request) (any, error) {
+	if err := need(map[string]string{"who": req.Who, "to": req.To, "with": req.With}); err != nil {
+		return nil, err
+	}
+	host, err := ctl.scripted(req.With)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ctl.scripted(req.Who); err != nil {
+		return nil, err
+	}
+	return nil, host.c.Invite(ctx, req.To, strings.ToLower(req.Who))
+}
+
+func (ctl *control) oim(_ context.Context, req *request) (any, error) {
+	if err := need(map[string]string{"from": req.From, "to": req.To, "text": req.Text}); err != nil {
+		return nil, err
+	}
+	id, err := ctl.srv.QueueOfflineMessage(req.From, req.To, req.Text, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"id": id}, nil
+}
+
+func (ctl *control) restart(_ context.Context, req *request) (any, error) {
+	if req.DownMS < 0 || req.DownMS > 60_000 {
+		return nil, badRequest("down_ms must be within 0..60000")
+	}
+	dropped := ctl.gate.restart(time.Duration(req.DownMS) * time.Millisecond)
+	for _, p := range ctl.passports {
+		dropped += ctl.srv.DropConnections(p)
+	}
+	ctl.log.Info().Int("dropped", dropped).Int64("down_ms", req.DownMS).Msg("restart: connections dropped")
+	return map[string]int{"dropped": dropped}, nil
+}
+
+func (ctl *control) received(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	rec, err := ctl.scripted(q.Get("contact"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	since, err := strconv.Atoi(q.Get("since"))
+	if q.Get("since") == "" {
+		since, err = 0, nil
+	}
+	if err != nil || since < 0 {
+		fail(w, badRequest("since must be a non-negative integer"))
+		return
+	}
+	waitMS, err := strconv.Atoi(q.Get("wait_ms"))
+	if q.Get("wait_ms") == "" {
+		waitMS, err = 0, nil
+	}
+	if err != nil || waitMS < 0 || waitMS > 120_000 {
+		fail(w, badRequest("wait_ms must be within 0..120000"))
+		return
+	}
+	items, next := rec.since(r.Context(), since, time.Duration(waitMS)*time.Millisecond)
+	if items == nil {
+		items = []Item{}
+	}
+	reply(w, map[string]any{"items": items, "next": next})
+}
+
+func (ctl *control) logins(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Query().Get("passport")
+	if p == "" {
+		fail(w, badRequest("passport is required"))
+		return
+	}
+	reply(w, map[string]any{"logins": ctl.srv.Logins(p), "status": ctl.srv.Status(p)})
+}

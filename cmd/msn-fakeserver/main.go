@@ -1,0 +1,221 @@
+// Command msn-fakeserver runs the fake MSN server of package msn/msntest as a process, for the
+// bridge's end-to-end tests and `make demo`.
+//
+// It serves the notification server (MSNP) and the HTTP services (Passport, SSO, ABCH, OIM) on
+// loopback addresses, with accounts from a JSON file (-accounts) or a built-in demo set (-demo),
+// and a loopback-only HTTP control API that scripts the contacts:
+//
+//	POST /v1/message  {"from","to","text","format":{"font","color":"RRGGBB","bold",…}}  a contact says something
+//	POST /v1/typing   {"from","to"}                    a contact types
+//	POST /v1/nudge    {"from","to"}                    a contact nudges
+//	POST /v1/presence {"who","status","psm","name"}    a contact changes status, personal message or name
+//	POST /v1/join     {"who","to","with"}              who joins the conversation of with and to
+//	POST /v1/oim      {"from","to","text"}             queue an offline message
+//	POST /v1/restart  {"down_ms"}                      drop every connection and refuse new ones for a while
+//	GET  /v1/received?contact=&since=&wait_ms=         what a scripted contact received (long poll)
+//	GET  /v1/logins?passport=                          an account's login count and status
+//
+// The NS and HTTP listeners are fronts that forward to the in-process server, so that the
+// addresses stay fixed across a simulated restart.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/msnbridge/msnbridge/msn/msntest"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "msn-fakeserver:", err)
+		os.Exit(1)
+	}
+}
+
+// Ready is written as JSON to -ready-file once every listener is up.
+type Ready struct {
+	NS      string `json:"ns"`      // host:port of the notification server
+	HTTP    string `json:"http"`    // base URL of the HTTP services
+	Control string `json:"control"` // base URL of the control API
+	SB      string `json:"sb"`      // switchboard host:port (given to clients by the NS)
+}
+
+func run() error {
+	nsAddr := flag.String("ns", "127.0.0.1:1863", "loopback `address` of the notification server")
+	httpAddr := flag.String("http", "127.0.0.1:8081", "loopback `address` of the HTTP services")
+	controlAddr := flag.String("control", "127.0.0.1:8082", "loopback `address` of the control API")
+	accountsPath := flag.String("accounts", "", "JSON account `file` ({\"accounts\":[{passport,password,name,psm,status,contacts,scripted,echo}]})")
+	demo := flag.Bool("demo", false, "serve the built-in demo accounts (demo@example.com / demo-password, with an echo contact)")
+	readyFile := flag.String("ready-file", "", "write the listen addresses as JSON to this `file` once ready")
+	debug := flag.Bool("debug", false, "log every server event")
+	flag.Parse()
+
+	level := zerolog.InfoLevel
+	if *debug {
+		level = zerolog.DebugLevel
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly, NoColor: true}).Level(level).With().Timestamp().Logger()
+
+	var accounts []Account
+	switch {
+	case *accountsPath != "" && *demo:
+		return errors.New("-accounts and -demo exclude each other")
+	case *accountsPath != "":
+		var err error
+		if accounts, err = loadAccounts(*accountsPath); err != nil {
+			return err
+		}
+	case *demo:
+		accounts = demoAccounts()
+	default:
+		return errors.New("give -accounts FILE or -demo")
+	}
+
+	for _, a := range []string{*nsAddr, *httpAddr, *controlAddr} {
+		if err := checkLoopback(a); err != nil {
+			return err
+		}
+	}
+
+	srvLog := log.With().Str("component", "msntest").Logger()
+	srv, err := msntest.New(msntest.Options{Logger: &srvLog})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("starting the fake server: %w", err)
+	}
+	defer srv.Close()
+	if err := applyAccounts(srv, accounts); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	g := newGate()
+	nsLn, err := net.Listen("tcp", *nsAddr)
+	if err != nil {
+		return fmt.Errorf("NS listener: %w", err)
+	}
+	nsProxy := &tcpProxy{ln: nsLn, upstream: srv.NSAddr(), gate: g, log: log.With().Str("component", "ns-front").Logger()}
+	go nsProxy.serve()
+	defer nsProxy.close()
+
+	front, err := httpFront(srv.HTTPURL(), g, log)
+	if err != nil {
+		return err
+	}
+	httpLn, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP listener: %w", err)
+	}
+	httpSrv := &http.Server{Handler: front, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = httpSrv.Serve(httpLn) }()
+	defer httpSrv.Close()
+
+	ctl := &control{srv: srv, gate: g, recorders: map[string]*recorder{}, log: log.With().Str("component", "control").Logger()}
+	for _, a := range accounts {
+		ctl.passports = append(ctl.passports, a.Passport)
+		if a.Scripted {
+			rec := newRecorder(srv, srv.Contact(a.Passport), a.Echo, log.With().Str("contact", a.Passport).Logger())
+			ctl.recorders[a.Passport] = rec
+			go rec.run(ctx)
+		}
+	}
+	ctlLn, err := net.Listen("tcp", *controlAddr)
+	if err != nil {
+		return fmt.Errorf("control listener: %w", err)
+	}
+	ctlSrv := &http.Server{Handler: ctl.handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = ctlSrv.Serve(ctlLn) }()
+	defer ctlSrv.Close()
+
+	ready := Ready{
+		NS:      nsLn.Addr().String(),
+		HTTP:    "http://" + httpLn.Addr().String(),
+		Control: "http://" + ctlLn.Addr().String(),
+		SB:      srv.SBAddr(),
+	}
+	if *readyFile != "" {
+		if err := writeReady(*readyFile, ready); err != nil {
+			return err
+		}
+	}
+	log.Info().Str("ns", ready.NS).Str("http", ready.HTTP).Str("control", ready.Control).Str("sb", ready.SB).
+		Int("accounts", len(accounts)).Msg("fake MSN server ready")
+	printAccounts(accounts)
+
+	<-ctx.Done()
+	log.Info().Msg("shutting down")
+	return nil
+}
+
+// checkLoopback refuses listen addresses off the loopback interface: this server has no
+// authentication at all.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("listen address %q is not a loopback address", addr)
+	}
+	return nil
+}
+
+// writeReady writes the ready file atomically.
+func writeReady(path string, r Ready) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ready-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// printAccounts lists the client accounts (the ones a person logs in with) on stdout.
+func printAccounts(accounts []Account) {
+	sorted := append([]Account(nil), accounts...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Passport < sorted[j].Passport })
+	for _, a := range sorted {
+		switch {
+		case !a.Scripted:
+			fmt.Printf("MSN account: %s (contacts: %d)\n", a.Passport, len(a.Contacts))
+		case a.Echo:
+			fmt.Printf("  echo contact: %s\n", a.Passport)
+		default:
+			fmt.Printf("  scripted contact: %s (%s)\n", a.Passport, a.Status)
+		}
+	}
+}
