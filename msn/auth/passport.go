@@ -201,6 +201,9 @@ func parsePassportParams(s string) ([]passportParam, error) {
 		if strings.HasPrefix(s, "'") {
 			closing := strings.IndexByte(s[1:], '\'')
 			if closing < 0 {
+				if len(key) > 32 {
+					key = key[:32]
+				}
 				return out, fmt.Errorf("unterminated quoted value for %q", key)
 			}
 			value, s = s[1:1+closing], s[2+closing:]

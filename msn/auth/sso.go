@@ -29,9 +29,9 @@ const (
 	domainPassportTB = "http://Passport.NET/tb"
 )
 
-// DefaultPolicy is the policy requested for messengerclear.live.com when Login gets none; it is
+// defaultPolicy is the policy requested for messengerclear.live.com when Login gets none; it is
 // what the server announces in "USR … SSO S MBI_KEY_OLD <nonce>".
-const DefaultPolicy = "MBI_KEY_OLD"
+const defaultPolicy = "MBI_KEY_OLD"
 
 // maxSSORedirects bounds the psf:Redirect faults followed by one Login.
 const maxSSORedirects = 3
@@ -90,12 +90,12 @@ var ssoRequests = []ssoRequest{
 }
 
 // Login posts a RequestMultipleSecurityTokens envelope for passport/password and returns the
-// issued tokens. policy is the policy of "USR … SSO S <policy> <nonce>" (DefaultPolicy when
+// issued tokens. policy is the policy of "USR … SSO S <policy> <nonce>" ("MBI_KEY_OLD" when
 // empty). A rejected password gives an error matching ErrBadCredentials. The result always
 // holds a ticket for messengerclear.live.com.
 func (s *SSO) Login(ctx context.Context, passport, password, policy string) (*SSOResult, error) {
 	if policy == "" {
-		policy = DefaultPolicy
+		policy = defaultPolicy
 	}
 	if s.URL == "" {
 		return nil, &Error{Op: "sso login", Err: errors.New("no RST URL configured")}
