@@ -178,7 +178,7 @@ func (s *Server) idleKick(ss *sbSession) {
 	default:
 	}
 	for len(ss.parts) > 0 {
-		p := ss.parts[0]
+		p := ss.parts[len(ss.parts)-1]
 		if p.conn != nil {
 			s.dropSB(p.conn, true)
 		} else {
