@@ -1,0 +1,489 @@
+package ns
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msnbridge/msnbridge/msn/auth"
+	"github.com/msnbridge/msnbridge/msn/wire"
+)
+
+func loginMSNP7(t *testing.T) (*Session, *peer, *events) {
+	t.Helper()
+	ns := newFakeNS(t)
+	ev := newEvents()
+	res := startLogin(testConfig(ns.addr(), ev, 7), "Me@x.com", "pw")
+	p := ns.accept()
+	scriptMSNP7Login(p)
+	s, err := waitLogin(t, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, p, ev
+}
+
+func TestLoginMSNP7ScriptedListAndPresence(t *testing.T) {
+	ns := newFakeNS(t)
+	ev := newEvents()
+	res := startLogin(testConfig(ns.addr(), ev, 7), "Me@x.com", "pw")
+	p := ns.accept()
+	c := p.expect("VER")
+	if got := strings.Join(c.Args, " "); got != "MSNP7 CVR0" {
+		t.Errorf("VER args %q", got)
+	}
+	p.send("VER %d MSNP7", c.TrID)
+	c = p.expect("INF")
+	p.send("INF %d MD5", c.TrID)
+	c = p.expect("CVR")
+	if len(c.Args) != 7 || c.Args[0] != "0x0409" || c.Args[4] != "MSNMSGR" {
+		t.Errorf("CVR args %v", c.Args)
+	}
+	p.send("CVR %d 4.7.3001 4.7.3001 4.7.3001 http://x http://x", c.TrID)
+	c = p.expect("USR")
+	if strings.Join(c.Args, " ") != "MD5 I me@x.com" {
+		t.Errorf("USR I args %v", c.Args)
+	}
+	p.send("USR %d MD5 S salt123", c.TrID)
+	c = p.expect("USR")
+	if c.Arg(2) != auth.MD5Response("salt123", "pw") {
+		t.Errorf("MD5 answer %q", c.Arg(2))
+	}
+	p.send("USR %d OK me@x.com Me%%20Myself 1", c.TrID)
+	p.sendPayload("MSG Hotmail Hotmail", profilePayload)
+	c = p.expect("SYN")
+	tr := c.TrID
+	p.send("SYN %d 3", tr)
+	p.send("GTC %d 3 A", tr)
+	p.send("BLP %d 3 AL", tr)
+	p.send("LSG %d 3 1 1 0 Other%%20Contacts 0", tr)
+	p.send("LST %d FL 3 1 1 bob@x.com Bob 0", tr)
+	p.send("LST %d AL 3 1 1 bob@x.com Bob", tr)
+	p.send("LST %d BL 3 0 0", tr)
+	p.send("LST %d RL 3 1 2 bob@x.com Bob", tr)
+	p.send("LST %d RL 3 2 2 carol@x.com Carol", tr)
+	c = p.expect("CHG")
+	if strings.Join(c.Args, " ") != "NLN" {
+		t.Errorf("MSNP7 CHG args %v", c.Args)
+	}
+	p.send("CHG %d NLN", c.TrID)
+	p.send("ILN %d AWY bob@x.com Bob%%20B", c.TrID)
+	s, err := waitLogin(t, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Version() != 7 || s.FriendlyName() != "Me Myself" || s.MSPAuth() != "secretauth" {
+		t.Errorf("version %d name %q mspauth %q", s.Version(), s.FriendlyName(), s.MSPAuth())
+	}
+	bob, ok := s.Contact("BOB@x.com")
+	if !ok || bob.Lists != FL|AL|RL || len(bob.Groups) != 1 || bob.Groups[0] != "0" {
+		t.Errorf("bob %+v", bob)
+	}
+	carol, _ := s.Contact("carol@x.com")
+	if carol.Lists != RL {
+		t.Errorf("carol %+v", carol)
+	}
+	pe := waitFor(t, ev, func(e *PresenceEvent) bool { return e.Contact.Passport == "bob@x.com" })
+	if !pe.Initial || pe.Contact.Status != Away || pe.Contact.FriendlyName != "Bob B" {
+		t.Errorf("presence %+v", pe)
+	}
+	pr := waitFor(t, ev, func(e *ProfileEvent) bool { return e.Passport == "bob@x.com" })
+	if pr.FriendlyName != "Bob B" {
+		t.Errorf("profile %+v", pr)
+	}
+}
+
+func TestRepliesMatchedByTrIDOutOfOrderWithAsyncInterleaved(t *testing.T) {
+	s, p, ev := loginMSNP7(t)
+	ctx := context.Background()
+	type res struct {
+		tk  SwitchboardTicket
+		err error
+	}
+	sb := make(chan res, 1)
+	rea := make(chan error, 1)
+	go func() { tk, err := s.RequestSwitchboard(ctx); sb <- res{tk, err} }()
+	first := p.expect("XFR")
+	go func() { rea <- s.SetFriendlyName(ctx, "New Name") }()
+	second := p.expect("REA")
+	if first.TrID == second.TrID {
+		t.Fatal("TrIDs not unique")
+	}
+	if second.Arg(1) != "New%20Name" {
+		t.Errorf("REA args %v", second.Args)
+	}
+	// Reply to the second request first, with asynchronous commands in between.
+	p.send("NLN NLN bob@x.com Bobby")
+	p.send("REA %d 5 me@x.com New%%20Name", second.TrID)
+	p.send("FLN bob@x.com")
+	p.send("XFR %d SB 10.0.0.1:1864 CKI cookie123", first.TrID)
+	if err := <-rea; err != nil {
+		t.Fatal(err)
+	}
+	r := <-sb
+	if r.err != nil || r.tk.Addr != "10.0.0.1:1864" || r.tk.Cookie != "cookie123" {
+		t.Fatalf("switchboard %+v", r)
+	}
+	if s.FriendlyName() != "New Name" {
+		t.Errorf("name %q", s.FriendlyName())
+	}
+	waitFor(t, ev, func(e *PresenceEvent) bool { return e.Contact.Status == Online && e.Contact.FriendlyName == "Bobby" })
+	waitFor(t, ev, func(e *ProfileEvent) bool { return e.Passport == "bob@x.com" && e.FriendlyName == "Bobby" })
+	waitFor(t, ev, func(e *PresenceEvent) bool { return e.Contact.Status == Offline })
+}
+
+func TestSwitchboardRefusedWhileHiddenIsTyped(t *testing.T) {
+	s, p, _ := loginMSNP7(t)
+	errc := make(chan error, 1)
+	go func() { _, err := s.RequestSwitchboard(context.Background()); errc <- err }()
+	c := p.expect("XFR")
+	p.send("913 %d", c.TrID)
+	err := <-errc
+	if !errors.Is(err, &wire.ServerError{Code: 913}) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestRequestTimeout(t *testing.T) {
+	s, p, _ := loginMSNP7(t)
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() { errc <- s.SetStatus(context.Background(), Busy) }()
+	p.expect("CHG") // never answered
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("err %v", err)
+		}
+		if d := time.Since(start); d > s.cfg.RequestTimeout+2*time.Second {
+			t.Errorf("timeout after %v", d)
+		}
+	case <-time.After(2 * testWait):
+		t.Fatal("request never timed out")
+	}
+}
+
+func TestOutOTHEndsSessionOnce(t *testing.T) {
+	s, p, ev := loginMSNP7(t)
+	p.send("OUT OTH")
+	de := waitFor[*DisconnectEvent](t, ev, nil)
+	if !errors.Is(de.Err, ErrSignedInElsewhere) {
+		t.Fatalf("disconnect %v", de.Err)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(testWait):
+		t.Fatal("Done not closed")
+	}
+	if !errors.Is(s.Err(), ErrSignedInElsewhere) {
+		t.Errorf("Err %v", s.Err())
+	}
+	if err := s.SetStatus(context.Background(), Away); !errors.Is(err, ErrSignedInElsewhere) {
+		t.Errorf("request after disconnect: %v", err)
+	}
+	// No second DisconnectEvent.
+	select {
+	case e := <-ev.ch:
+		if _, ok := e.(*DisconnectEvent); ok {
+			t.Fatal("second DisconnectEvent")
+		}
+	default:
+	}
+}
+
+func TestOutReasons(t *testing.T) {
+	for _, tc := range []struct {
+		line  string
+		check func(error) bool
+	}{
+		{"OUT SSD", func(err error) bool { return errors.Is(err, ErrServerShutdown) }},
+		{"OUT RCT 5", func(err error) bool { var d *DisconnectError; return errors.As(err, &d) && strings.Contains(d.Reason, "RCT") }},
+	} {
+		t.Run(tc.line, func(t *testing.T) {
+			_, p, ev := loginMSNP7(t)
+			p.send("%s", tc.line)
+			de := waitFor[*DisconnectEvent](t, ev, nil)
+			if !tc.check(de.Err) {
+				t.Fatalf("disconnect %v", de.Err)
+			}
+		})
+	}
+}
+
+func TestConnectionDropIsDisconnectError(t *testing.T) {
+	_, p, ev := loginMSNP7(t)
+	p.conn.Close()
+	de := waitFor[*DisconnectEvent](t, ev, nil)
+	var d *DisconnectError
+	if !errors.As(de.Err, &d) {
+		t.Fatalf("disconnect %v", de.Err)
+	}
+}
+
+func TestCloseSendsOUT(t *testing.T) {
+	s, p, ev := loginMSNP7(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p.expect("OUT")
+	de := waitFor[*DisconnectEvent](t, ev, nil)
+	if de.Err != nil || s.Err() != nil {
+		t.Errorf("clean close gave %v / %v", de.Err, s.Err())
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestServerClosingMidLogin(t *testing.T) {
+	ns := newFakeNS(t)
+	res := startLogin(testConfig(ns.addr(), newEvents(), 7), "me@x.com", "pw")
+	p := ns.accept()
+	c := p.expect("VER")
+	p.send("VER %d MSNP7", c.TrID)
+	p.expect("INF")
+	p.conn.Close()
+	_, err := waitLogin(t, res)
+	if err == nil {
+		t.Fatal("login succeeded")
+	}
+}
+
+func TestServerNeverAnswersTimesOut(t *testing.T) {
+	ns := newFakeNS(t)
+	cfg := testConfig(ns.addr(), newEvents(), 18)
+	cfg.RequestTimeout = 10 * time.Second
+	cfg.LoginTimeout = 500 * time.Millisecond
+	start := time.Now()
+	res := startLogin(cfg, "me@x.com", "pw")
+	p := ns.accept()
+	p.expect("VER")
+	_, err := waitLogin(t, res)
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err %v", err)
+	}
+	if d := time.Since(start); d > cfg.LoginTimeout+2*time.Second {
+		t.Errorf("login gave up after %v", d)
+	}
+}
+
+func TestNoCommonVersion(t *testing.T) {
+	ns := newFakeNS(t)
+	res := startLogin(testConfig(ns.addr(), newEvents(), 8), "me@x.com", "pw")
+	p := ns.accept()
+	c := p.expect("VER")
+	p.send("VER %d 0", c.TrID)
+	if _, err := waitLogin(t, res); !errors.Is(err, ErrNoCommonVersion) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestWrongPasswordMD5(t *testing.T) {
+	ns := newFakeNS(t)
+	res := startLogin(testConfig(ns.addr(), newEvents(), 7), "me@x.com", "bad")
+	p := ns.accept()
+	c := p.expect("VER")
+	p.send("VER %d MSNP7", c.TrID)
+	c = p.expect("INF")
+	p.send("INF %d MD5", c.TrID)
+	c = p.expect("CVR")
+	p.send("CVR %d 1 1 1 x x", c.TrID)
+	c = p.expect("USR")
+	p.send("USR %d MD5 S salt", c.TrID)
+	c = p.expect("USR")
+	p.send("911 %d", c.TrID)
+	_, err := waitLogin(t, res)
+	if !errors.Is(err, auth.ErrBadCredentials) || wire.ErrorCode(err) != 911 {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestWrongPasswordTWN(t *testing.T) {
+	ns := newFakeNS(t)
+	h := newFakeHTTP(t, "good", "tick3t")
+	cfg := testConfig(ns.addr(), newEvents(), 12)
+	cfg.Endpoints = h.endpoints()
+	res := startLogin(cfg, "me@x.com", "bad")
+	p := ns.accept()
+	c := p.expect("VER")
+	p.send("VER %d MSNP12", c.TrID)
+	c = p.expect("CVR")
+	if len(c.Args) != 8 || c.Args[7] != "me@x.com" || c.Args[5] != "7.5.0324" {
+		t.Errorf("CVR args %v", c.Args)
+	}
+	p.send("CVR %d 1 1 1 x x", c.TrID)
+	c = p.expect("USR")
+	p.send("USR %d TWN S ct=1,rver=1,wp=FS_40SEC_0_COMPACT,lc=1,id=1", c.TrID)
+	_, err := waitLogin(t, res)
+	if !errors.Is(err, auth.ErrBadCredentials) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestWrongPasswordSSO(t *testing.T) {
+	ns := newFakeNS(t)
+	h := newFakeHTTP(t, "good", "")
+	cfg := testConfig(ns.addr(), newEvents(), 18)
+	cfg.Endpoints = h.endpoints()
+	res := startLogin(cfg, "me@x.com", "bad")
+	p := ns.accept()
+	c := p.expect("VER")
+	p.send("VER %d MSNP18", c.TrID)
+	c = p.expect("CVR")
+	p.send("CVR %d 1 1 1 x x", c.TrID)
+	c = p.expect("USR")
+	p.sendPayload("GCF 0", "<Policies/>")
+	p.send("USR %d SSO S MBI_KEY_OLD %s", c.TrID, strings.Repeat("A", 64))
+	_, err := waitLogin(t, res)
+	if !errors.Is(err, auth.ErrBadCredentials) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestWrongBlobSSO911(t *testing.T) {
+	ns := newFakeNS(t)
+	h := newFakeHTTP(t, "good", "")
+	cfg := testConfig(ns.addr(), newEvents(), 18)
+	cfg.Endpoints = h.endpoints()
+	res := startLogin(cfg, "me@x.com", "good")
+	p := ns.accept()
+	c := p.expect("VER")
+	p.send("VER %d MSNP18", c.TrID)
+	c = p.expect("CVR")
+	p.send("CVR %d 1 1 1 x x", c.TrID)
+	c = p.expect("USR")
+	p.send("USR %d SSO S MBI_KEY_OLD %s", c.TrID, strings.Repeat("A", 64))
+	c = p.expect("USR")
+	if len(c.Args) != 5 || !strings.HasPrefix(c.Args[3], "HAAAAAEAAAADZgAABIAAAAgAAAAUAAAASAAAA") || c.Args[4] != "{CA3270CD-85DC-5C21-AA06-CCDC6B86E963}" {
+		t.Errorf("USR SSO S args %v", c.Args)
+	}
+	p.send("911 %d", c.TrID)
+	_, err := waitLogin(t, res)
+	if !errors.Is(err, auth.ErrBadCredentials) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestXFRNSRedirect(t *testing.T) {
+	ds := newFakeNS(t)
+	nsrv := newFakeNS(t)
+	ev := newEvents()
+	res := startLogin(testConfig(ds.addr(), ev, 7), "me@x.com", "pw")
+	p := ds.accept()
+	c := p.expect("VER")
+	p.send("VER %d MSNP7", c.TrID)
+	c = p.expect("INF")
+	p.send("INF %d MD5", c.TrID)
+	c = p.expect("CVR")
+	p.send("CVR %d 1 1 1 x x", c.TrID)
+	c = p.expect("USR")
+	p.send("XFR %d NS %s 0", c.TrID, nsrv.addr())
+	scriptMSNP7Login(nsrv.accept())
+	s, err := waitLogin(t, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Contact("bob@x.com"); !ok {
+		t.Error("contact list missing after redirect")
+	}
+}
+
+func TestChallengeAnswered(t *testing.T) {
+	s, p, _ := loginMSNP7(t)
+	p.send("CHL 0 15570131571988941333")
+	c := p.expect("QRY")
+	id, answer := auth.ChallengeResponse(7, "15570131571988941333")
+	if c.Arg(0) != id || string(c.Payload) != answer || len(c.Payload) != 32 {
+		t.Errorf("QRY %v %q", c.Args, c.Payload)
+	}
+	if gid, ga := s.ChallengeAnswer("15570131571988941333"); gid != id || ga != answer {
+		t.Error("ChallengeAnswer differs")
+	}
+}
+
+func TestKeepAlive(t *testing.T) {
+	ns := newFakeNS(t)
+	ev := newEvents()
+	cfg := testConfig(ns.addr(), ev, 7)
+	cfg.PingInterval = 50 * time.Millisecond
+	res := startLogin(cfg, "me@x.com", "pw")
+	p := ns.accept()
+	scriptMSNP7Login(p)
+	if _, err := waitLogin(t, res); err != nil {
+		t.Fatal(err)
+	}
+	p.expect("PNG")
+	p.send("QNG")
+	p.expect("PNG") // pings continue after a bare QNG
+	// no QNG now: dead after 2× interval
+	de := waitFor[*DisconnectEvent](t, ev, nil)
+	var d *DisconnectError
+	if !errors.As(de.Err, &d) || !strings.Contains(d.Reason, "QNG") {
+		t.Fatalf("disconnect %v", de.Err)
+	}
+}
+
+func TestAddedAndRemovedBy(t *testing.T) {
+	s, p, ev := loginMSNP7(t)
+	p.send("ADD 0 RL 12 dave@x.com Dave%%20D")
+	a := waitFor[*AddedByEvent](t, ev, nil)
+	if a.Passport != "dave@x.com" || a.FriendlyName != "Dave D" {
+		t.Errorf("added %+v", a)
+	}
+	if c, _ := s.Contact("dave@x.com"); c.Lists != RL {
+		t.Errorf("dave lists %v", c.Lists)
+	}
+	p.send("REM 0 RL 13 dave@x.com")
+	r := waitFor[*RemovedByEvent](t, ev, nil)
+	if r.Passport != "dave@x.com" {
+		t.Errorf("removed %+v", r)
+	}
+	// accept with add-back: ADD AL then ADD FL
+	errc := make(chan error, 1)
+	go func() { errc <- s.AcceptAddedBy(context.Background(), "dave@x.com", true) }()
+	c := p.expect("ADD")
+	if strings.Join(c.Args, " ") != "AL dave@x.com dave@x.com" {
+		t.Errorf("ADD args %v", c.Args)
+	}
+	p.send("ADD %d AL 14 dave@x.com dave@x.com", c.TrID)
+	c = p.expect("ADD")
+	p.send("ADD %d FL 15 dave@x.com Dave", c.TrID)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Contact("dave@x.com"); c.Lists != FL|AL || c.FriendlyName != "Dave" {
+		t.Errorf("dave %+v", c)
+	}
+}
+
+func TestRNGAndSystemMessages(t *testing.T) {
+	_, p, ev := loginMSNP7(t)
+	p.send("RNG 11752013 10.0.0.2:1864 CKI 849102291.520491 carol@x.com Carol%%20C")
+	inv := waitFor[*SwitchboardInviteEvent](t, ev, nil)
+	if inv.SessionID != "11752013" || inv.Addr != "10.0.0.2:1864" || inv.Cookie != "849102291.520491" || inv.Inviter != "carol@x.com" || inv.InviterName != "Carol C" {
+		t.Errorf("invite %+v", inv)
+	}
+	p.sendPayload("MSG Hotmail Hotmail", "MIME-Version: 1.0\r\nContent-Type: application/x-msmsgssystemmessage\r\n\r\nType: 1\r\nArg1: 5\r\n")
+	sm := waitFor[*SystemMessageEvent](t, ev, nil)
+	if sm.Type != "1" || sm.Arg != "5" {
+		t.Errorf("system %+v", sm)
+	}
+	md := "MIME-Version: 1.0\r\nContent-Type: text/x-msmsgsoimnotification; charset=UTF-8\r\n\r\nMail-Data: <MD></MD>\r\n"
+	p.sendPayload("MSG Hotmail Hotmail", md)
+	o := waitFor[*OfflineMessageNotifyEvent](t, ev, nil)
+	if string(o.Payload) != md {
+		t.Errorf("oim payload %q", o.Payload)
+	}
+}
+
+func TestPersonalMessageNotSupportedBeforeMSNP11(t *testing.T) {
+	s, _, _ := loginMSNP7(t)
+	if err := s.SetPersonalMessage(context.Background(), "hi"); !errors.Is(err, ErrNotSupported) {
+		t.Fatalf("err %v", err)
+	}
+	if err := s.SendOfflineText(context.Background(), "bob@x.com", "hi"); !errors.Is(err, ErrNotSupported) {
+		t.Fatalf("err %v", err)
+	}
+}
