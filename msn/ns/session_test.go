@@ -199,7 +199,10 @@ func TestOutReasons(t *testing.T) {
 		check func(error) bool
 	}{
 		{"OUT SSD", func(err error) bool { return errors.Is(err, ErrServerShutdown) }},
-		{"OUT RCT 5", func(err error) bool { var d *DisconnectError; return errors.As(err, &d) && strings.Contains(d.Reason, "RCT") }},
+		{"OUT RCT 5", func(err error) bool {
+			var d *DisconnectError
+			return errors.As(err, &d) && strings.Contains(d.Reason, "RCT")
+		}},
 	} {
 		t.Run(tc.line, func(t *testing.T) {
 			_, p, ev := loginMSNP7(t)
