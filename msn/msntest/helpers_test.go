@@ -47,10 +47,11 @@ func must(t *testing.T, err error) {
 
 // client is a raw MSNP client used to drive the server with literal wire commands.
 type client struct {
-	t    *testing.T
-	name string
-	conn net.Conn
-	r    *wire.Reader
+	t      *testing.T
+	name   string
+	conn   net.Conn
+	r      *wire.Reader
+	ticket string // login ticket (TWN token or SSO ticket), for SOAP calls
 }
 
 func dial(t *testing.T, name, addr string) *client {
@@ -261,12 +262,14 @@ func login(t *testing.T, s *Server, ver int, email, pw, guid string) *client {
 			c.expect("GCF 0 *")
 		}
 		c.expect("USR 3 TWN S " + twnChallenge)
-		c.send("USR 4 TWN S " + twnLogin(t, s, email, pw))
+		c.ticket = "t=" + twnLogin(t, s, email, pw)
+		c.send("USR 4 TWN S " + c.ticket[2:])
 	default:
 		c.send("USR 3 SSO I " + email)
 		c.expect("GCF 0 *")
 		nonce := c.expect("USR 3 SSO S MBI_KEY_OLD *").Args[3]
 		ticket, secret, _ := ssoLogin(t, s, email, pw)
+		c.ticket = ticket
 		line := "USR 4 SSO S " + ticket + " " + mbiFor(t, secret, nonce)
 		if ver >= 16 {
 			line += " " + guid

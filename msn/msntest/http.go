@@ -532,7 +532,7 @@ func (s *Server) handleAB(w http.ResponseWriter, r *http.Request) {
 			cid := strings.TrimSpace(id.text.String())
 			var found *listEntry
 			for _, e := range a.entries {
-				if e.contactID == cid {
+				if e.contactID == cid && (e.inAB || e.lists&FL != 0) {
 					found = e
 				}
 			}
