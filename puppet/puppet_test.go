@@ -1,0 +1,237 @@
+package puppet
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+func TestNormalizePassport(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"Alice@Example.COM", "alice@example.com", true},
+		{"  bob+tag@hotmail.com ", "bob+tag@hotmail.com", true},
+		{"first.last@msn.com", "first.last@msn.com", true},
+		{"", "", false},
+		{"noat", "", false},
+		{"@example.com", "", false},
+		{"a@", "", false},
+		{"a@b@c", "", false},
+		{"a b@c.com", "", false},
+		{"a<b>@c.com", "", false},
+		{"a\x00@c.com", "", false},
+		{strings.Repeat("a", 120) + "@example.com", "", false},
+	}
+	for _, tt := range tests {
+		got, err := NormalizePassport(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("NormalizePassport(%q) = %q, %v; want %q ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestGhostID(t *testing.T) {
+	tests := []struct {
+		passport string
+		hashed   bool
+	}{
+		{"alice@example.com", false},
+		{"Bob.Smith+msn@Hotmail.com", false},
+		{strings.Repeat("x", 64) + "@" + strings.Repeat("y", 60) + ".com", false},
+		{strings.Repeat("é", 32) + "@" + strings.Repeat("ü", 30) + ".de", true},
+		{strings.Repeat("!", 64) + "@" + strings.Repeat("y", 60) + ".com", true},
+	}
+	for _, tt := range tests {
+		gid := GhostID(tt.passport)
+		enc := id.EncodeUserLocalpart(string(gid))
+		if len(enc) > MaxEncodedIDLength {
+			t.Errorf("GhostID(%q) encodes to %d bytes > %d", tt.passport, len(enc), MaxEncodedIDLength)
+		}
+		if dec, err := id.DecodeUserLocalpart(enc); err != nil || dec != string(gid) {
+			t.Errorf("GhostID(%q) localpart %q does not round-trip: %q, %v", tt.passport, enc, dec, err)
+		}
+		if IsHashedID(gid) != tt.hashed {
+			t.Errorf("GhostID(%q) = %q hashed=%v, want %v", tt.passport, gid, IsHashedID(gid), tt.hashed)
+		}
+		if !tt.hashed {
+			if string(gid) != strings.ToLower(tt.passport) {
+				t.Errorf("GhostID(%q) = %q, want lower-cased passport", tt.passport, gid)
+			}
+			if p, ok := PassportFromID(gid); !ok || p != strings.ToLower(tt.passport) {
+				t.Errorf("PassportFromID(%q) = %q, %v", gid, p, ok)
+			}
+		} else if _, ok := PassportFromID(gid); ok {
+			t.Errorf("PassportFromID(%q) must fail for hashed ids", gid)
+		}
+		if GhostID(strings.ToUpper(tt.passport)) != gid {
+			t.Errorf("GhostID is not case-insensitive for %q", tt.passport)
+		}
+	}
+	a := GhostID(strings.Repeat("!", 64) + "@" + strings.Repeat("a", 60))
+	b := GhostID(strings.Repeat("!", 64) + "@" + strings.Repeat("b", 60))
+	if a == b {
+		t.Errorf("different long passports got the same id %q", a)
+	}
+}
+
+func TestDisplayName(t *testing.T) {
+	tmpl, err := ParseNameTemplate("{{or .FriendlyName .Passport}} (MSN)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ friendly, passport, want string }{
+		{"Alice%20Smith", "alice@example.com", "Alice Smith (MSN)"},
+		{"", "bob@example.com", "bob@example.com (MSN)"},
+		{"100%", "c@example.com", "100% (MSN)"},
+		{"line\nbreak\x01", "d@example.com", "line break (MSN)"},
+		{"%E2%99%A5 love", "e@example.com", "♥ love (MSN)"},
+	}
+	for _, tt := range tests {
+		if got := DisplayName(tmpl, tt.friendly, tt.passport); got != tt.want {
+			t.Errorf("DisplayName(%q) = %q, want %q", tt.friendly, got, tt.want)
+		}
+	}
+	long := DisplayName(tmpl, strings.Repeat("ab", 1000), "x@y.z")
+	if len(long) > MaxDisplayNameBytes {
+		t.Errorf("display name not bounded: %d bytes", len(long))
+	}
+	if _, err := ParseNameTemplate("{{.Nope"); err == nil {
+		t.Error("broken template accepted")
+	}
+	if _, err := ParseNameTemplate("{{.Unknown}}"); err == nil {
+		t.Error("template with unknown field accepted")
+	}
+}
+
+func TestMapPresence(t *testing.T) {
+	tests := []struct {
+		status, psm string
+		state       event.Presence
+		msg         string
+	}{
+		{StatusOnline, "", event.PresenceOnline, ""},
+		{StatusOnline, "hello", event.PresenceOnline, "hello"},
+		{StatusAway, "", event.PresenceUnavailable, "Away"},
+		{StatusBusy, "working", event.PresenceUnavailable, "Busy — working"},
+		{StatusIdle, "", event.PresenceUnavailable, "Idle"},
+		{StatusBeRightBack, "", event.PresenceUnavailable, "Be right back"},
+		{StatusOutToLunch, "", event.PresenceUnavailable, "Out to lunch"},
+		{StatusOnThePhone, "", event.PresenceUnavailable, "On the phone"},
+		{StatusHidden, "secret", event.PresenceOffline, ""},
+		{StatusOffline, "bye", event.PresenceOffline, ""},
+		{"XYZ", "", event.PresenceOffline, ""},
+	}
+	for _, tt := range tests {
+		got := MapPresence(tt.status, tt.psm)
+		if got.State != tt.state || got.StatusMsg != tt.msg {
+			t.Errorf("MapPresence(%q, %q) = %+v, want %s %q", tt.status, tt.psm, got, tt.state, tt.msg)
+		}
+	}
+	if got := MapPresence(StatusBusy, strings.Repeat("x", 5000)); len(got.StatusMsg) > MaxStatusMessageBytes {
+		t.Errorf("status message not bounded: %d", len(got.StatusMsg))
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	for in, want := range map[string]string{"online": StatusOnline, "Away": StatusAway, "busy": StatusBusy, "brb": StatusBeRightBack,
+		"lunch": StatusOutToLunch, "phone": StatusOnThePhone, "idle": StatusIdle, "invisible": StatusHidden} {
+		if got, ok := ParseStatus(in); !ok || got != want {
+			t.Errorf("ParseStatus(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	if _, ok := ParseStatus("offline-ish"); ok {
+		t.Error("unknown status accepted")
+	}
+}
+
+type recorder struct {
+	mu   sync.Mutex
+	key  string
+	got  chan call
+	fail bool
+}
+
+type call struct {
+	key string
+	req mautrix.ReqPresence
+}
+
+func (r *recorder) SetPresence(_ context.Context, req mautrix.ReqPresence) error {
+	r.got <- call{r.key, req}
+	return nil
+}
+
+func TestPusherCoalescesAndLimits(t *testing.T) {
+	calls := make(chan call, 100)
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	p := NewPusher(PusherConfig{
+		MinInterval: time.Hour, // second push for a ghost must wait: only coalescing is visible
+		Burst:       2,
+		Rate:        0.0001,
+		Refresh:     -1,
+		Resolve: func(_ context.Context, key string) (PresenceSetter, error) {
+			return &recorder{key: key, got: calls}, nil
+		},
+		Now: clock,
+	})
+	p.Update("a", Presence{State: event.PresenceOnline})
+	p.Update("a", Presence{State: event.PresenceUnavailable, StatusMsg: "Away"})
+	p.Start()
+	defer p.Stop()
+	first := waitCall(t, calls)
+	if first.key != "a" || first.req.Presence != event.PresenceUnavailable || first.req.StatusMsg != "Away" {
+		t.Fatalf("first push = %+v, want the latest state of a", first)
+	}
+	p.Update("b", Presence{State: event.PresenceOnline})
+	if c := waitCall(t, calls); c.key != "b" || c.req.Presence != event.PresenceOnline {
+		t.Fatalf("second push = %+v, want b online", c)
+	}
+	// The burst is spent and a's interval has not passed: nothing more may be pushed.
+	p.Update("c", Presence{State: event.PresenceOnline})
+	p.Update("a", Presence{State: event.PresenceOffline})
+	select {
+	case c := <-calls:
+		t.Fatalf("push beyond rate limit: %+v", c)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestPusherSkipsUnchanged(t *testing.T) {
+	calls := make(chan call, 10)
+	p := NewPusher(PusherConfig{
+		MinInterval: time.Nanosecond, Refresh: -1,
+		Resolve: func(_ context.Context, key string) (PresenceSetter, error) {
+			return &recorder{key: key, got: calls}, nil
+		},
+	})
+	p.Start()
+	defer p.Stop()
+	p.Update("a", Presence{State: event.PresenceOnline})
+	waitCall(t, calls)
+	p.Update("a", Presence{State: event.PresenceOnline})
+	p.Update("b", Presence{State: event.PresenceOffline})
+	if c := waitCall(t, calls); c.key != "b" {
+		t.Fatalf("unchanged presence of a was pushed again: %+v", c)
+	}
+}
+
+func waitCall(t *testing.T, calls chan call) call {
+	t.Helper()
+	select {
+	case c := <-calls:
+		return c
+	case <-time.After(5 * time.Second):
+		t.Fatal("no presence push within 5 s")
+	}
+	return call{}
+}
