@@ -12,6 +12,9 @@ import (
 	"github.com/msnbridge/msnbridge/msn/message"
 )
 
+// maxQueue bounds the MSGs waiting in one conversation for a switchboard.
+const maxQueue = 1024
+
 // Conversation is a one-to-one or multi-party conversation. It outlives the switchboards it
 // is carried on: the manager opens, reuses and closes them as needed. Methods are safe for
 // concurrent use.
@@ -111,6 +114,10 @@ func (c *Conversation) Send(ctx context.Context, out Outgoing) *Result {
 	defer c.mu.Unlock()
 	if c.closed || c.m.isClosed() {
 		res.resolve(Failed, ErrClosed)
+		return res
+	}
+	if len(c.queue)+len(payloads) > maxQueue {
+		res.resolve(Failed, ErrQueueFull)
 		return res
 	}
 	for _, p := range payloads {
@@ -220,10 +227,9 @@ func (c *Conversation) flushLocked() {
 				c.queue = c.queue[1:]
 				continue
 			}
-			if c.active.isClosing() {
-				break // the close will bring us back here without it
+			if err := c.active.sendPart(p); errors.Is(err, errNotSent) {
+				break // the switchboard is closing; its end brings us back here without it
 			}
-			_ = c.active.sendPart(p)
 			// Written, or in flight on a dying connection whose end re-queues it.
 			c.queue = c.queue[1:]
 			sent = true

@@ -30,6 +30,8 @@ var (
 	ErrNoParticipants = errors.New("sb: conversation has no participants")
 	// ErrNotConnected: the operation needs a live switchboard and there is none.
 	ErrNotConnected = errors.New("sb: no live switchboard")
+	// ErrQueueFull: too many messages are already waiting for a switchboard.
+	ErrQueueFull = errors.New("sb: too many messages waiting")
 	// ErrMessageTooLarge: a raw payload is larger than MaxPayload.
 	ErrMessageTooLarge = errors.New("sb: payload larger than the switchboard limit")
 )

@@ -19,6 +19,9 @@ import (
 // maxEarlyNotes bounds what a switchboard buffers before it is routed to a conversation.
 const maxEarlyNotes = 256
 
+// errNotSent: the switchboard was already closing, the part was not taken.
+var errNotSent = errors.New("sb: switchboard closing")
+
 // errLocalClose is the close cause when this side closed the switchboard on purpose.
 var errLocalClose = errors.New("sb: closed by this client")
 
@@ -321,12 +324,14 @@ func (s *switchboard) call(ctx context.Context, name string, args ...string) (*w
 }
 
 // sendPart writes one MSG. Parts with an acknowledgement stay in flight until ACK/NAK or the
-// end of the connection; the others are delivered once written.
+// end of the connection; the others are delivered once written. An error wrapping errNotSent
+// means the part was not taken and is still the caller's.
 func (s *switchboard) sendPart(p *part) error {
 	s.mu.Lock()
 	if s.closing {
+		err := s.err
 		s.mu.Unlock()
-		return closedCause(s.err)
+		return fmt.Errorf("%w: %w", errNotSent, closedCause(err))
 	}
 	s.trid++
 	t := s.trid
