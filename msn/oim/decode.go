@@ -82,7 +82,8 @@ func decodeBody(body []byte, cte string) ([]byte, error) {
 			}
 			return r
 		}, body)
-		dec := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
+		// RawStdEncoding's length bound covers inputs without padding too.
+		dec := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean))+3)
 		n, err := base64.StdEncoding.Decode(dec, clean)
 		if err != nil {
 			n, err = base64.RawStdEncoding.Decode(dec, bytes.TrimRight(clean, "="))

@@ -147,6 +147,8 @@ func TestDecodeMessageVariants(t *testing.T) {
 			OfflineMessage{From: "plain@x.org", Time: time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC), Text: "a\nb"}},
 		{"Escargot UUM: plain text under a base64 header", "From: =?utf-8?B?QWxpY2U=?= <alice@example.com>\r\nContent-Transfer-Encoding: base64\r\n\r\nOffline hello to Bob",
 			OfflineMessage{From: "alice@example.com", FromName: "Alice", Text: "Offline hello to Bob"}},
+		{"unpadded base64 (fuzz regression)", "From: u@x.org\r\nContent-Transfer-Encoding: base64\r\n\r\naGk",
+			OfflineMessage{From: "u@x.org", Text: "hi"}},
 		{"latin-1 8bit", "From: <l@x.org>\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nJ\xf6rg",
 			OfflineMessage{From: "l@x.org", Text: "Jörg"}},
 		{"quoted-printable", "From: q@x.org\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nJ=C3=B6rg=\r\n!",
