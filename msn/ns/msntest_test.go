@@ -1,0 +1,207 @@
+package ns_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/msnbridge/msnbridge/msn/auth"
+	"github.com/msnbridge/msnbridge/msn/msntest"
+	"github.com/msnbridge/msnbridge/msn/ns"
+)
+
+const wait = 5 * time.Second
+
+func startServer(t *testing.T) *msntest.Server {
+	t.Helper()
+	srv, err := msntest.New(msntest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	for _, a := range [][3]string{{"alice@example.com", "alicepass", "Alice"}, {"bob@example.com", "bobpass", "Bob"}} {
+		if err := srv.AddAccount(a[0], a[1], a[2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.AddContact("alice@example.com", "bob@example.com", msntest.FL|msntest.AL); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AddContact("bob@example.com", "alice@example.com", msntest.FL|msntest.AL); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func clientConfig(srv *msntest.Server, version int, events chan ns.Event) ns.Config {
+	u := srv.HTTPURL()
+	return ns.Config{
+		Server:   srv.NSAddr(),
+		Versions: []int{version},
+		Endpoints: ns.Endpoints{
+			Login: u + "/login", RST: u + "/RST.srf",
+			Sharing: u + "/abservice/SharingService.asmx", AddressBook: u + "/abservice/abservice.asmx",
+			RSI: u + "/rsi/rsi.asmx", OIM: u + "/OimWS/oim.asmx",
+		},
+		MachineGUID:    "{5E3EDFE5-440D-5132-A3F3-A7AE35275C64}",
+		RequestTimeout: 5 * time.Second,
+		LoginTimeout:   15 * time.Second,
+		OnEvent: func(e ns.Event) {
+			select {
+			case events <- e:
+			default:
+			}
+		},
+	}
+}
+
+func next[T ns.Event](t *testing.T, events chan ns.Event, match func(T) bool) T {
+	t.Helper()
+	deadline := time.After(wait)
+	for {
+		select {
+		case e := <-events:
+			if x, ok := e.(T); ok && match(x) {
+				return x
+			}
+		case <-deadline:
+			var zero T
+			t.Fatalf("no matching %T within %v", zero, wait)
+			return zero
+		}
+	}
+}
+
+// TestFullLoginThroughFakeServer logs in through the fake server for each auth family and
+// list era, then checks the contact list and a contact's presence and personal message.
+func TestFullLoginThroughFakeServer(t *testing.T) {
+	for _, v := range []int{7, 8, 12, 13, 15, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t)
+			if err := srv.SetPresence("bob@example.com", "BSY"); err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.SetPersonalMessage("bob@example.com", "at work & busy"); err != nil {
+				t.Fatal(err)
+			}
+			events := make(chan ns.Event, 256)
+			ctx := context.Background()
+			s, err := ns.Login(ctx, clientConfig(srv, v, events), "alice@example.com", "alicepass")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if s.Version() != v {
+				t.Fatalf("version %d", s.Version())
+			}
+			bob, ok := s.Contact("bob@example.com")
+			if !ok || bob.Lists&(ns.FL|ns.AL) != ns.FL|ns.AL {
+				t.Fatalf("bob %+v (contacts %+v)", bob, s.Contacts())
+			}
+			p := next(t, events, func(e *ns.PresenceEvent) bool { return e.Contact.Passport == "bob@example.com" })
+			if p.Contact.Status != ns.Busy || p.Self {
+				t.Errorf("presence %+v", p)
+			}
+			if v >= 11 {
+				pr := next(t, events, func(e *ns.ProfileEvent) bool { return e.Passport == "bob@example.com" && e.PersonalMessage != "" })
+				if pr.PersonalMessage != "at work & busy" {
+					t.Errorf("PSM %q", pr.PersonalMessage)
+				}
+			}
+			// A later change arrives as NLN.
+			if err := srv.SetPresence("bob@example.com", "AWY"); err != nil {
+				t.Fatal(err)
+			}
+			next(t, events, func(e *ns.PresenceEvent) bool {
+				return e.Contact.Passport == "bob@example.com" && e.Contact.Status == ns.Away
+			})
+			if err := srv.SetPresence("bob@example.com", "FLN"); err != nil {
+				t.Fatal(err)
+			}
+			next(t, events, func(e *ns.PresenceEvent) bool {
+				return e.Contact.Passport == "bob@example.com" && e.Contact.Status == ns.Offline
+			})
+			if v >= 11 {
+				if err := s.SetPersonalMessage(ctx, "hello from the bridge"); err != nil {
+					t.Fatal(err)
+				}
+				if got := srv.PersonalMessage("alice@example.com"); got != "hello from the bridge" {
+					t.Errorf("server PSM %q", got)
+				}
+			}
+			if err := s.SetFriendlyName(ctx, "Alice Bridge"); err != nil {
+				t.Fatal(err)
+			}
+			if got := srv.FriendlyName("alice@example.com"); got != "Alice Bridge" {
+				t.Errorf("server name %q", got)
+			}
+			tk, err := s.RequestSwitchboard(ctx)
+			if err != nil || tk.Addr == "" || tk.Cookie == "" {
+				t.Errorf("switchboard %+v %v", tk, err)
+			}
+		})
+	}
+}
+
+func TestWrongPasswordThroughFakeServer(t *testing.T) {
+	for _, v := range []int{7, 8, 13, 15, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t)
+			_, err := ns.Login(context.Background(), clientConfig(srv, v, make(chan ns.Event, 8)), "alice@example.com", "wrong")
+			if !errors.Is(err, auth.ErrBadCredentials) {
+				t.Fatalf("err %v", err)
+			}
+		})
+	}
+}
+
+func TestSignedInElsewhereThroughFakeServer(t *testing.T) {
+	srv := startServer(t)
+	events := make(chan ns.Event, 64)
+	s, err := ns.Login(context.Background(), clientConfig(srv, 12, events), "alice@example.com", "alicepass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Kick("alice@example.com", "OTH"); n != 1 {
+		t.Fatalf("kicked %d", n)
+	}
+	d := next(t, events, func(*ns.DisconnectEvent) bool { return true })
+	if !errors.Is(d.Err, ns.ErrSignedInElsewhere) || !errors.Is(s.Err(), ns.ErrSignedInElsewhere) {
+		t.Fatalf("disconnect %v", d.Err)
+	}
+}
+
+func TestAddedByThroughFakeServer(t *testing.T) {
+	for _, v := range []int{8, 12, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t)
+			if err := srv.AddAccount("carol@example.com", "carolpass", "Carol"); err != nil {
+				t.Fatal(err)
+			}
+			events := make(chan ns.Event, 64)
+			s, err := ns.Login(context.Background(), clientConfig(srv, v, events), "alice@example.com", "alicepass")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := srv.AddedBy("alice@example.com", "carol@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			a := next(t, events, func(*ns.AddedByEvent) bool { return true })
+			if a.Passport != "carol@example.com" {
+				t.Errorf("added by %+v", a)
+			}
+			if err := s.AcceptAddedBy(context.Background(), "carol@example.com", true); err != nil {
+				t.Fatal(err)
+			}
+			if l := srv.Lists("alice@example.com", "carol@example.com"); l&(msntest.FL|msntest.AL) != msntest.FL|msntest.AL {
+				t.Errorf("server lists %05b", l)
+			}
+		})
+	}
+}
