@@ -157,6 +157,12 @@ func (c *Client) call(ctx context.Context, endpoint, method, scenario, body stri
 		return nil, fmt.Errorf("abch: %s: empty ticket", method)
 	}
 	env := buildEnvelope(c.appID(), scenario, c.CacheKey(), ticket, body)
+	if _, ok := ctx.Deadline(); !ok {
+		// A caller-supplied HTTP client may have no timeout; never wait forever.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(env))
 	if err != nil {
