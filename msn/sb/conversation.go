@@ -313,10 +313,23 @@ func (c *Conversation) openSwitchboard(ctx context.Context) (*switchboard, error
 		s.shutdown(err)
 		return nil, fmt.Errorf("sb: authenticate: %w", err)
 	}
+	// All CALs go out at once; then their answers are collected.
 	var errs []error
-	for _, p := range members {
-		if _, err := s.call(ctx, "CAL", p); err != nil {
+	calls := make([]*pendingCall, len(members))
+	for i, p := range members {
+		pc, err := s.start("CAL", p)
+		if err != nil {
 			errs = append(errs, newCallError(p, err))
+			continue
+		}
+		calls[i] = pc
+	}
+	for i, pc := range calls {
+		if pc == nil {
+			continue
+		}
+		if _, err := s.await(ctx, pc); err != nil {
+			errs = append(errs, newCallError(members[i], err))
 		}
 	}
 	if len(errs) == len(members) {

@@ -286,8 +286,22 @@ func (s *switchboard) route(c *Conversation) {
 
 // call sends a request and waits for the reply with the same TrID (or an error reply).
 func (s *switchboard) call(ctx context.Context, name string, args ...string) (*wire.Command, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.m.cfg.RequestTimeout)
-	defer cancel()
+	pc, err := s.start(name, args...)
+	if err != nil {
+		return nil, err
+	}
+	return s.await(ctx, pc)
+}
+
+// pendingCall is a request written and waiting for its reply.
+type pendingCall struct {
+	name string
+	trid uint32
+	ch   chan *wire.Command
+}
+
+// start writes a request and registers for its reply; await must follow.
+func (s *switchboard) start(name string, args ...string) (*pendingCall, error) {
 	s.mu.Lock()
 	if s.closing {
 		err := s.err
@@ -295,32 +309,41 @@ func (s *switchboard) call(ctx context.Context, name string, args ...string) (*w
 		return nil, fmt.Errorf("sb: %s: %w", name, closedCause(err))
 	}
 	s.trid++
-	t := s.trid
-	ch := make(chan *wire.Command, 1)
-	s.calls[t] = ch
+	pc := &pendingCall{name: name, trid: s.trid, ch: make(chan *wire.Command, 1)}
+	s.calls[pc.trid] = pc.ch
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.calls, t)
-		s.mu.Unlock()
-	}()
-	if err := s.write(wire.New(name, t, args...)); err != nil {
+	if err := s.write(wire.New(name, pc.trid, args...)); err != nil {
+		s.forgetCall(pc)
 		return nil, err
 	}
+	return pc, nil
+}
+
+// await waits up to Config.RequestTimeout for the reply to a started request.
+func (s *switchboard) await(ctx context.Context, pc *pendingCall) (*wire.Command, error) {
+	defer s.forgetCall(pc)
+	ctx, cancel := context.WithTimeout(ctx, s.m.cfg.RequestTimeout)
+	defer cancel()
 	select {
-	case cmd := <-ch:
+	case cmd := <-pc.ch:
 		if cmd.IsError() {
-			return cmd, fmt.Errorf("sb: %s: %w", name, cmd.Err())
+			return cmd, fmt.Errorf("sb: %s: %w", pc.name, cmd.Err())
 		}
 		return cmd, nil
 	case <-s.done:
-		return nil, fmt.Errorf("sb: %s: %w", name, closedCause(s.cause()))
+		return nil, fmt.Errorf("sb: %s: %w", pc.name, closedCause(s.cause()))
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("sb: %s: %w", name, ErrTimeout)
+			return nil, fmt.Errorf("sb: %s: %w", pc.name, ErrTimeout)
 		}
-		return nil, fmt.Errorf("sb: %s: %w", name, ctx.Err())
+		return nil, fmt.Errorf("sb: %s: %w", pc.name, ctx.Err())
 	}
+}
+
+func (s *switchboard) forgetCall(pc *pendingCall) {
+	s.mu.Lock()
+	delete(s.calls, pc.trid)
+	s.mu.Unlock()
 }
 
 // sendPart writes one MSG. Parts with an acknowledgement stay in flight until ACK/NAK or the
