@@ -196,3 +196,22 @@ func TestReassemblerExpiry(t *testing.T) {
 		t.Errorf("pending %d", r.Pending())
 	}
 }
+
+func TestChunkedTextPayloadsLimits(t *testing.T) {
+	if _, err := ChunkedTextPayloads(strings.Repeat("x", 100), Format{}, "{1}", 130); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("limit below the headers: %v", err)
+	}
+	if _, err := ChunkedTextPayloads(strings.Repeat("x", 70*1400), Format{}, "{1}", 1400); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("too many chunks: %v", err)
+	}
+	// 10+ chunks: the Chunks header grows a digit and every payload still fits.
+	p, err := ChunkedTextPayloads(strings.Repeat("y", 12*300), Format{}, "", 400)
+	if err != nil || len(p) < 10 {
+		t.Fatalf("%d chunks, %v", len(p), err)
+	}
+	for i, c := range p {
+		if len(c) > 400 {
+			t.Errorf("chunk %d: %d bytes", i, len(c))
+		}
+	}
+}

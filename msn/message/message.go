@@ -166,7 +166,7 @@ func classify(m *Message) {
 	switch m.ContentType {
 	case TypeText:
 		m.Kind = KindText
-		m.Text = &Text{Body: normaliseNewlines(validUTF8(m.Body)), Format: ParseFormat(m.Headers.Get("X-MMS-IM-Format"))}
+		m.Text = &Text{Body: normaliseNewlines(decodeText(m.Body, m.Params["charset"])), Format: ParseFormat(m.Headers.Get("X-MMS-IM-Format"))}
 	case TypeControl:
 		if u, ok := m.Headers.Lookup("TypingUser"); ok {
 			m.Kind, m.TypingUser = KindTyping, u
@@ -282,11 +282,21 @@ func parseEmoticons(body string) []Emoticon {
 	return out
 }
 
-func validUTF8(b []byte) string {
+// decodeText returns the body as UTF-8. Valid UTF-8 is taken as it is whatever the label says;
+// otherwise a body without charset or with a non-UTF-8 one (the system code page of old
+// clients) is read as Latin-1, and a body labelled UTF-8 gets U+FFFD for its bad bytes.
+func decodeText(b []byte, charset string) string {
 	if utf8.Valid(b) {
 		return string(b)
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	if cs := strings.ToLower(charset); cs == "utf-8" || cs == "utf8" {
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	r := make([]rune, len(b))
+	for i, c := range b {
+		r[i] = rune(c)
+	}
+	return string(r)
 }
 
 // normaliseNewlines turns CRLF and lone CR into "\n".

@@ -67,6 +67,20 @@ func TestParseTextLFAndCRLFBody(t *testing.T) {
 	}
 }
 
+func TestParseTextCharsets(t *testing.T) {
+	for _, c := range []struct{ ct, body, want string }{
+		{"text/plain; charset=UTF-8", "J\xc3\xb6rg", "Jörg"},
+		{"text/plain; charset=UTF-8", "J\xf6rg", "J\uFFFDrg"},
+		{"text/plain", "J\xf6rg", "Jörg"},
+		{"text/plain; charset=windows-1252", "J\xf6rg", "Jörg"},
+	} {
+		m, err := Parse([]byte("MIME-Version: 1.0\r\nContent-Type: " + c.ct + "\r\n\r\n" + c.body))
+		if err != nil || m.Kind != KindText || m.Text.Body != c.want {
+			t.Errorf("%s %q: %+v %v", c.ct, c.body, m, err)
+		}
+	}
+}
+
 func TestParseTyping(t *testing.T) {
 	m, err := Parse([]byte(trTyping))
 	if err != nil {
