@@ -34,6 +34,7 @@ type Fault struct {
 // traces there.
 const maxFaultErrorText = 200
 
+// Error describes the fault; a long faultstring (servers put stack traces there) is cut.
 func (f *Fault) Error() string {
 	var b strings.Builder
 	b.WriteString("abch: SOAP fault")
@@ -82,6 +83,7 @@ type StatusError struct {
 	StatusCode int
 }
 
+// Error names the method and the HTTP status.
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("abch: %s: HTTP %d %s", e.Method, e.StatusCode, http.StatusText(e.StatusCode))
 }
