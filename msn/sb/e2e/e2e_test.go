@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -32,7 +33,12 @@ type client struct {
 
 func startServer(t *testing.T, accounts ...string) *msntest.Server {
 	t.Helper()
-	srv, err := msntest.New(msntest.Options{})
+	return startServerWith(t, msntest.Options{}, accounts...)
+}
+
+func startServerWith(t *testing.T, opts msntest.Options, accounts ...string) *msntest.Server {
+	t.Helper()
+	srv, err := msntest.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,4 +235,30 @@ func TestThreePartyConversation(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestOfflineContact(t *testing.T) {
+	srv := startServer(t, "alice@example.com", "carol@example.com")
+	alice := login(t, srv, 18, "alice@example.com", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	o, err := alice.mgr.Conversation("carol@example.com").SendText(ctx, "are you there?", message.Format{}).Wait(ctx)
+	if o != sb.Offline || !errors.Is(err, sb.ErrOffline) {
+		t.Fatalf("outcome %v %v", o, err)
+	}
+}
+
+func TestServerIdleDropAndReopen(t *testing.T) {
+	srv := startServerWith(t, msntest.Options{SBIdleTimeout: 300 * time.Millisecond}, "alice@example.com", "bob@example.com")
+	alice := login(t, srv, 12, "alice@example.com", 1)
+	bob := login(t, srv, 12, "bob@example.com", 2)
+	toBob := alice.mgr.Conversation("bob@example.com")
+	send(t, toBob, "before the idle drop")
+	waitEvent(t, bob, textFrom("alice@example.com", "before the idle drop"))
+	if l := waitEvent[*sb.LeftEvent](t, alice, nil); !l.Idle || l.Passport != "bob@example.com" {
+		t.Fatalf("left %+v", l)
+	}
+	waitEvent[*sb.ClosedEvent](t, alice, nil)
+	send(t, toBob, "after the idle drop")
+	waitEvent(t, bob, textFrom("alice@example.com", "after the idle drop"))
 }
