@@ -214,3 +214,20 @@ func TestIdleOutAndCloseSwitchboards(t *testing.T) {
 	}
 	asb.expectClosed()
 }
+
+func TestSelfCALPullsOtherEndpoints(t *testing.T) {
+	s := newServer(t, Options{})
+	aliceBob(t, s)
+	first := online18(t, s, "alice@example.com", "alicepass1", aliceGUID)
+	second := online18(t, s, "alice@example.com", "alicepass1", "{11111111-2222-3333-4444-555555555555}")
+	first.expect("NLN NLN 1:alice@example.com *rest")
+	first.expect("UBX 1:alice@example.com *")
+	x := second.expectXFR("6", s.SBAddr(), "U messenger.msn.com 1")
+	sb := dial(t, "second SB", s.SBAddr())
+	sb.send("USR 1 alice@example.com;{11111111-2222-3333-4444-555555555555} " + x)
+	sb.expect("USR 1 OK *rest")
+	sb.send("CAL 2 alice@example.com")
+	sid := sb.expect("CAL 2 RINGING *").Args[1]
+	sb.expect("JOI alice@example.com alice@example.com 2789003324:48")
+	first.expect("RNG " + sid + " " + s.SBAddr() + " CKI * alice@example.com alice@example.com U messenger.hotmail.com 1")
+}

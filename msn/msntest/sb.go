@@ -346,7 +346,19 @@ func (s *Server) sbCAL(c *sbConn, cmd *wire.Command) {
 	}
 	ss := c.sess
 	if email == c.part.acct.passport {
+		// MSNP16+ WLM pulls in its other endpoints: RINGING, a JOI for oneself, RNG to the
+		// account's other endpoints.
 		c.send(wire.New("CAL", t, "RINGING", ss.id))
+		if c.ver >= 16 {
+			c.send(wire.NewNoTrID("JOI", rosterArgs(c.part, c.part.acct.passport, c.ver)...))
+			for _, o := range s.sessionsOf(c.part.acct) {
+				if o.guid == c.part.guid || !o.chgDone {
+					continue
+				}
+				cookie := s.newSBCookie(sbCookie{passport: o.acct.passport, guid: o.guid, version: o.ver, session: ss.id})
+				o.send(wire.NewNoTrID("RNG", ss.id, s.SBAddr(), "CKI", cookie, o.acct.passport, escName(o.acct.friendly), "U", "messenger.hotmail.com", "1"))
+			}
+		}
 		return
 	}
 	for _, q := range ss.parts {
