@@ -1,17 +1,34 @@
-# The README's commands: `make test` runs every test, `make demo` runs the bridge's main job
-# as a local trial.
+# The README's commands: `make test` runs every test (vet, unit tests, end-to-end tests against a
+# real Synapse), `make demo` runs the bridge's main job as a local trial.
 GO ?= go
 TAGS := goolm
+BIN := .e2e/bin
 
-.PHONY: build test unit vet
+.PHONY: build test unit vet e2e e2e-env demo demo-bins
 
 build:
 	$(GO) build -tags $(TAGS) -o msnbridge .
 
 vet:
 	$(GO) vet -tags $(TAGS) ./...
+	$(GO) vet -tags '$(TAGS) e2e' ./e2e/...
 
 unit:
 	$(GO) test -tags $(TAGS) -count=1 ./...
 
-test: vet unit
+# e2e-env installs the cached Synapse chroot (first time: a few minutes; then instant).
+e2e-env:
+	scripts/synapse-env.sh install
+
+e2e: e2e-env
+	$(GO) test -tags '$(TAGS) e2e' -count=1 -timeout 20m -v ./e2e/...
+
+test: vet unit e2e
+
+demo-bins:
+	$(GO) build -tags $(TAGS) -o $(BIN)/msnbridge .
+	$(GO) build -tags $(TAGS) -o $(BIN)/msn-fakeserver ./cmd/msn-fakeserver
+	$(GO) build -o $(BIN)/yamlset ./e2e/yamlset
+
+demo: demo-bins
+	scripts/demo.sh
