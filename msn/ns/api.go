@@ -9,6 +9,7 @@ package ns
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -192,3 +193,14 @@ func (e *DisconnectError) Error() string {
 
 // Unwrap returns the underlying cause, if any.
 func (e *DisconnectError) Unwrap() error { return e.Err }
+
+// String renders the set as "FL|AL|RL" ("" for none).
+func (b ListBits) String() string {
+	var parts []string
+	for _, bit := range []ListBits{FL, AL, BL, RL, PL} {
+		if b&bit != 0 {
+			parts = append(parts, listName(bit))
+		}
+	}
+	return strings.Join(parts, "|")
+}
