@@ -278,6 +278,11 @@ func (c *Conversation) open() {
 		c.flushLocked()
 		return
 	}
+	if s.isClosing() {
+		// It ended between the JOI and now (its end saw no active switchboard): try again.
+		c.flushLocked()
+		return
+	}
 	if old := c.active; old != nil && old != s {
 		go old.retire()
 	}
@@ -360,15 +365,18 @@ func (c *Conversation) attach(s *switchboard) {
 		s.leave()
 		return
 	}
-	old := c.active
-	if s.conv.Load() == c {
+	var replaced *switchboard
+	if s.conv.Load() == c && !s.isClosing() {
+		if c.active != s {
+			replaced = c.active
+		}
 		c.active = s
 		c.touchLocked()
 		c.flushLocked()
 	}
 	c.mu.Unlock()
-	if old != nil && old != s {
-		old.retire()
+	if replaced != nil {
+		replaced.retire()
 	}
 }
 

@@ -130,6 +130,11 @@ func TestMSNP16IdentityAndDuplicateJoins(t *testing.T) {
 	if ps := c.Participants(); len(ps) != 1 || ps[0].Passport != "bob@example.com" {
 		t.Fatalf("participants %+v", ps)
 	}
+	// Our own other endpoint's message (MPOP) is marked as ours.
+	pc.sendMSG("alice@example.com", "Alice", "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nsent from my phone")
+	if m := waitEvent[*MessageEvent](t, e.rec); !m.FromSelf || m.Text != "sent from my phone" {
+		t.Fatalf("own message %+v", m)
+	}
 	// The last endpoint's BYE (without a bare one) means bob left; we close the SB.
 	pc.send("BYE bob@example.com;{5e3edfe5-440d-5132-a3f3-a7ae35275c64}")
 	l := waitEvent[*LeftEvent](t, e.rec)
