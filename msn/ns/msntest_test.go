@@ -205,3 +205,80 @@ func TestAddedByThroughFakeServer(t *testing.T) {
 		})
 	}
 }
+
+// TestListOperationsThroughFakeServer adds, blocks, unblocks and removes a contact on each
+// list era (ADD ≤ 9, ADC 10–12, ABCH + ADL/RML 13+) and checks the server's lists.
+func TestListOperationsThroughFakeServer(t *testing.T) {
+	for _, v := range []int{8, 12, 13, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t)
+			if err := srv.AddAccount("carol@example.com", "carolpass", "Carol"); err != nil {
+				t.Fatal(err)
+			}
+			events := make(chan ns.Event, 256)
+			ctx := context.Background()
+			s, err := ns.Login(ctx, clientConfig(srv, v, events), "alice@example.com", "alicepass")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			const fa = msntest.FL | msntest.AL
+			if err := s.AddContact(ctx, "Carol@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			if l := srv.Lists("alice@example.com", "carol@example.com"); l&fa != fa {
+				t.Fatalf("after add: server lists %05b", l)
+			}
+			if c, _ := s.Contact("carol@example.com"); c.Lists&(ns.FL|ns.AL) != ns.FL|ns.AL {
+				t.Errorf("after add: client lists %v", c.Lists)
+			}
+			next(t, events, func(e *ns.ListChangeEvent) bool { return e.Passport == "carol@example.com" && e.Added&ns.FL != 0 })
+			if err := s.Block(ctx, "carol@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			if l := srv.Lists("alice@example.com", "carol@example.com"); l&msntest.BL == 0 || l&msntest.AL != 0 {
+				t.Fatalf("after block: server lists %05b", l)
+			}
+			if err := s.Unblock(ctx, "carol@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			if l := srv.Lists("alice@example.com", "carol@example.com"); l&msntest.BL != 0 || l&msntest.AL == 0 {
+				t.Fatalf("after unblock: server lists %05b", l)
+			}
+			if err := s.RemoveContact(ctx, "carol@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			if l := srv.Lists("alice@example.com", "carol@example.com"); l&msntest.FL != 0 {
+				t.Fatalf("after remove: server lists %05b", l)
+			}
+			if c, _ := s.Contact("carol@example.com"); c.Lists&ns.FL != 0 {
+				t.Errorf("after remove: client lists %v", c.Lists)
+			}
+		})
+	}
+}
+
+// TestSlowEventHandlerDoesNotStallRequests blocks OnEvent and checks that replies still flow.
+func TestSlowEventHandlerDoesNotStallRequests(t *testing.T) {
+	srv := startServer(t)
+	release := make(chan struct{})
+	cfg := clientConfig(srv, 12, nil)
+	cfg.OnEvent = func(ns.Event) { <-release }
+	ctx := context.Background()
+	s, err := ns.Login(ctx, cfg, "alice@example.com", "alicepass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { close(release); s.Close() }()
+	for i, st := range []string{"AWY", "NLN", "BSY", "IDL"} {
+		if err := srv.SetPresence("bob@example.com", st); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetStatus(ctx, ns.Away); err != nil {
+			t.Fatalf("request %d with a blocked event handler: %v", i, err)
+		}
+	}
+	if c, _ := s.Contact("bob@example.com"); c.Status != ns.Idle {
+		t.Errorf("state not updated while events wait: %v", c.Status)
+	}
+}

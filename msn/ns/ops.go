@@ -259,15 +259,17 @@ func (s *Session) RemoveContact(ctx context.Context, passport string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.removeFromList(ctx, pp, FL); err != nil {
-		return fmt.Errorf("msn: remove contact: %w", err)
-	}
 	if s.abchEra() {
 		if c, ok := s.Contact(pp); ok && c.ContactID != "" {
-			if err := s.abchClient().DeleteContact(ctx, c.ContactID); err != nil {
+			err := s.abchClient().DeleteContact(ctx, c.ContactID)
+			var fault *abch.Fault
+			if err != nil && !(errors.As(err, &fault) && strings.EqualFold(fault.ErrorCode, "ContactDoesNotExist")) {
 				return fmt.Errorf("msn: remove contact from address book: %w", err)
 			}
 		}
+	}
+	if err := s.removeFromList(ctx, pp, FL); err != nil {
+		return fmt.Errorf("msn: remove contact: %w", err)
 	}
 	return nil
 }
