@@ -415,6 +415,9 @@ func (s *Session) onOUT(cmd *wire.Command) {
 
 // onUBN handles remote sign-out requests; it reports whether the session ended.
 func (s *Session) onUBN(cmd *wire.Command) bool {
+	if _, who, _ := splitNetwork(strings.SplitN(cmd.Arg(0), ";", 2)[0]); !s.isSelf(who) {
+		return false
+	}
 	p := cmd.Payload
 	if bytes.HasPrefix(p, []byte("goawyplzthxbye")) || (cmd.Arg(1) == "8" && bytes.HasPrefix(p, []byte("gtfo"))) {
 		s.fail(&DisconnectError{Reason: "signed out remotely (" + string(truncateBytes(p, 32)) + ")"})

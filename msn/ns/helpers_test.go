@@ -279,3 +279,49 @@ func scriptMSNP7Login(p *peer) {
 	p.send("CHG %d NLN", c.TrID)
 	p.send("ILN %d BSY bob@x.com Bob%%20B", c.TrID)
 }
+
+// scriptMSNP18Login plays an MSNP18 login (SSO against fakeHTTP, ABCH fixtures with bob) up to
+// the CHG reply; it returns the CHG command.
+func scriptMSNP18Login(p *peer) *wire.Command {
+	p.t.Helper()
+	c := p.expect("VER")
+	p.send("VER %d MSNP18", c.TrID)
+	c = p.expect("CVR")
+	p.send("CVR %d 14.0.8117.0416 14.0.8117.0416 14.0.8117.0416 x x", c.TrID)
+	c = p.expect("USR")
+	p.sendPayload("GCF 0", "<Policies><Policy type=\"SHIELDS\"/></Policies>")
+	p.send("USR %d SSO S MBI_KEY_OLD %s", c.TrID, strings.Repeat("Q", 64))
+	c = p.expect("USR")
+	p.send("USR %d OK me@x.com 1 0", c.TrID)
+	p.send("SBS 0 null")
+	p.sendPayload("MSG Hotmail Hotmail", profilePayload)
+	p.send("UBX 1:me@x.com 0")
+	c = p.expect("ADL")
+	if !strings.HasPrefix(string(c.Payload), `<ml l="1">`) {
+		p.t.Errorf("initial ADL %q", c.Payload)
+	}
+	p.send("ADL %d OK", c.TrID)
+	c = p.expect("CHG")
+	p.send("CHG %d %s", c.TrID, strings.Join(c.Args, " "))
+	return c
+}
+
+func loginMSNP18(t *testing.T) (*Session, *peer, *events) {
+	t.Helper()
+	ns := newFakeNS(t)
+	h := newFakeHTTP(t, "pw", "")
+	ev := newEvents()
+	cfg := testConfig(ns.addr(), ev, 18)
+	cfg.Endpoints = h.endpoints()
+	res := startLogin(cfg, "me@x.com", "pw")
+	p := ns.accept()
+	chg := scriptMSNP18Login(p)
+	if strings.Join(chg.Args, " ") != "NLN "+capsFor(18)+" 0" {
+		t.Errorf("MSNP18 CHG args %v", chg.Args)
+	}
+	s, err := waitLogin(t, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, p, ev
+}

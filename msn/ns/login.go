@@ -205,6 +205,13 @@ func (s *Session) handshake(ctx context.Context, password string) (redirect stri
 	s.mu.Lock()
 	s.loggedIn = true
 	s.mu.Unlock()
+	select {
+	case <-s.done:
+		// The connection died between the last reply and now: no DisconnectEvent was sent
+		// for it, so report the failure from Login instead.
+		return "", s.closedError()
+	default:
+	}
 	go s.keepAlive()
 	s.logger().Info().Int("contacts", len(s.Contacts())).Msg("logged in")
 	return "", nil

@@ -490,3 +490,77 @@ func TestPersonalMessageNotSupportedBeforeMSNP11(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestMSNP18SelfEndpointsCirclesAndRemoteSignOut(t *testing.T) {
+	s, p, ev := loginMSNP18(t)
+	if s.Ticket("contacts.msn.com") == "" || s.Ticket("messengerclear.live.com") == "" {
+		t.Error("SSO tickets not kept")
+	}
+	if s.MSPAuth() != "secretauth" {
+		t.Errorf("MSPAuth %q", s.MSPAuth())
+	}
+	// Own endpoint (MPOP): NLN and UBX for ourselves are Self.
+	p.send("NLN NLN 1:me@x.com Me%%20Elsewhere 2789003324:48 0")
+	self := waitFor(t, ev, func(e *PresenceEvent) bool { return e.Self })
+	if self.Contact.Passport != "me@x.com" || self.Contact.Status != Online {
+		t.Errorf("self presence %+v", self)
+	}
+	ubx := `<Data><PSM>from my phone</PSM><CurrentMedia></CurrentMedia><PrivateEndpointData id="{a}"><EpName>phone</EpName></PrivateEndpointData></Data>`
+	p.sendPayload("UBX 1:me@x.com", ubx)
+	sp := waitFor(t, ev, func(e *ProfileEvent) bool { return e.Self })
+	if sp.PersonalMessage != "from my phone" || sp.FriendlyName != "Me Elsewhere" {
+		t.Errorf("self profile %+v", sp)
+	}
+	if _, ok := s.Contact("me@x.com"); ok {
+		t.Error("own account listed as a contact")
+	}
+	// A circle member's presence carries ;via=.
+	p.send("NLN BSY 1:m@x.com;via=9:00000000-0000-0000-0009-000000000001@live.com M 0:0 0")
+	cm := waitFor(t, ev, func(e *PresenceEvent) bool { return e.Contact.Passport == "m@x.com" })
+	if cm.Contact.Status != Busy {
+		t.Errorf("circle member %+v", cm)
+	}
+	// Someone adds us (ADL 0 with l=8).
+	p.sendPayload("ADL 0", `<ml><d n="example.com"><c n="carol" t="1" l="8" f="Carol%20%28probe%29" /></d></ml>`)
+	a := waitFor[*AddedByEvent](t, ev, nil)
+	if a.Passport != "carol@example.com" || a.FriendlyName != "Carol (probe)" {
+		t.Errorf("added by %+v", a)
+	}
+	// Offline text via UUM: the server sends no reply.
+	if err := s.SendOfflineText(context.Background(), "bob@example.com", "hi there"); err != nil {
+		t.Fatal(err)
+	}
+	c := p.expect("UUM")
+	if strings.Join(c.Args, " ") != "bob@example.com 1 1" || !strings.HasSuffix(string(c.Payload), "\r\n\r\nhi there") || !strings.Contains(string(c.Payload), "Dest-Agent: client") {
+		t.Errorf("UUM %v %q", c.Args, c.Payload)
+	}
+	// PSM with XML special characters and the machine GUID (MSNP16+).
+	errc := make(chan error, 1)
+	go func() { errc <- s.SetPersonalMessage(context.Background(), "a<b & c") }()
+	c = p.expect("UUX")
+	if string(c.Payload) != "<Data><PSM>a&lt;b &amp; c</PSM><CurrentMedia></CurrentMedia><MachineGuid>{CA3270CD-85DC-5C21-AA06-CCDC6B86E963}</MachineGuid></Data>" {
+		t.Errorf("UUX %q", c.Payload)
+	}
+	p.send("UUX %d 0", c.TrID)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	// A UBN for somebody else is not a sign-out; ours is.
+	p.sendPayload("UBN bob@example.com 4", "goawyplzthxbye")
+	p.sendPayload("UBN me@x.com;{CA3270CD-85DC-5C21-AA06-CCDC6B86E963} 4", "goawyplzthxbye-nomorempop")
+	de := waitFor[*DisconnectEvent](t, ev, nil)
+	var d *DisconnectError
+	if !errors.As(de.Err, &d) || !strings.Contains(d.Reason, "goawyplzthxbye") {
+		t.Fatalf("disconnect %v", de.Err)
+	}
+}
+
+func TestLiveXFRNSIsDisconnect(t *testing.T) {
+	_, p, ev := loginMSNP7(t)
+	p.send("XFR 0 NS 10.1.1.1:1863 0")
+	de := waitFor[*DisconnectEvent](t, ev, nil)
+	var d *DisconnectError
+	if !errors.As(de.Err, &d) || !strings.Contains(d.Reason, "10.1.1.1:1863") {
+		t.Fatalf("disconnect %v", de.Err)
+	}
+}
