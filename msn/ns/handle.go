@@ -107,6 +107,11 @@ func (s *Session) onPresence(cmd *wire.Command, initial bool) {
 			c.FriendlyName = p.FriendlyName
 		}
 	} else {
+		if !s.roomForLocked(p.Passport) {
+			s.mu.Unlock()
+			s.logger().Warn().Msg("contact limit reached; presence of an unknown handle ignored")
+			return
+		}
 		c = s.contactLocked(p.Passport)
 	}
 	oldName := c.FriendlyName
@@ -135,6 +140,10 @@ func (s *Session) onFLN(cmd *wire.Command) {
 		return
 	}
 	s.mu.Lock()
+	if _, known := s.contacts[pp]; !known {
+		s.mu.Unlock()
+		return
+	}
 	c := s.contactLocked(pp)
 	c.Status = Offline
 	snap := copyContact(c)
@@ -165,6 +174,10 @@ func (s *Session) onUBX(cmd *wire.Command) {
 		return
 	}
 	s.mu.Lock()
+	if !s.roomForLocked(pp) {
+		s.mu.Unlock()
+		return
+	}
 	c := s.contactLocked(pp)
 	changed := c.PersonalMessage != d.PSM || c.CurrentMedia != d.CurrentMedia
 	c.PersonalMessage, c.CurrentMedia = d.PSM, d.CurrentMedia
@@ -190,7 +203,7 @@ func (s *Session) onSyncLine(cmd *wire.Command) {
 		g, err := parseLSG(v, cmd)
 		if err != nil {
 			s.logger().Debug().Err(err).Stringer("cmd", cmd).Msg("bad LSG")
-		} else {
+		} else if len(s.groups) < maxGroups {
 			s.groups[g.ID] = g.Name
 		}
 		st.seenLSG++
@@ -198,7 +211,7 @@ func (s *Session) onSyncLine(cmd *wire.Command) {
 		e, err := parseLST(v, cmd)
 		if err != nil {
 			s.logger().Debug().Err(err).Stringer("cmd", cmd).Msg("bad LST")
-		} else if e.Passport != "" {
+		} else if e.Passport != "" && s.roomForLocked(e.Passport) {
 			c := s.contactLocked(e.Passport)
 			c.Lists |= e.Lists
 			if e.FriendlyName != "" {
@@ -308,6 +321,10 @@ func (s *Session) onListPush(cmd *wire.Command) {
 
 func (s *Session) rlChange(pp, name string, added bool) {
 	s.mu.Lock()
+	if !s.roomForLocked(pp) {
+		s.mu.Unlock()
+		return
+	}
 	c := s.contactLocked(pp)
 	if added {
 		c.Lists |= RL

@@ -379,8 +379,8 @@ func (s *Session) RequestSwitchboard(ctx context.Context) (SwitchboardTicket, er
 }
 
 // SendOfflineText sends a text to an offline contact with UUM (MSNP18). The revival server
-// sends no reply to UUM, so success means the command was written; an error reply arriving
-// within the request timeout is returned.
+// sends no reply to UUM, so success means the command was written (waiting would only ever
+// time out); an error reply that arrives later is logged.
 func (s *Session) SendOfflineText(ctx context.Context, to, text string) error {
 	if v := s.Version(); v < 18 {
 		return fmt.Errorf("msn: UUM on MSNP%d: %w", v, ErrNotSupported)
@@ -393,22 +393,14 @@ func (s *Session) SendOfflineText(ctx context.Context, to, text string) error {
 	if len(payload) > 1664 {
 		return fmt.Errorf("msn: offline text too long (%d bytes)", len(text))
 	}
-	cmd := wire.NewPayload("UUM", 0, []byte(payload), pp, "1", "1")
-	ch, err := s.register(cmd)
-	if err != nil {
-		return err
+	select {
+	case <-s.done:
+		return fmt.Errorf("msn: UUM: %w", s.closedError())
+	default:
 	}
-	defer s.unregister(cmd.TrID)
+	cmd := wire.NewPayload("UUM", s.nextTrID(), []byte(payload), pp, "1", "1")
 	if err := s.send(cmd); err != nil {
 		return fmt.Errorf("msn: send UUM: %w", err)
-	}
-	// Only an error reply is meaningful; a server that stays silent has accepted it.
-	select {
-	case r := <-ch:
-		if r.IsError() {
-			return fmt.Errorf("msn: UUM: %w", r.Err())
-		}
-	default:
 	}
 	return nil
 }

@@ -20,8 +20,12 @@ import (
 
 const (
 	maxQueuedEvents = 8192
-	pendingBuffer   = 64
-	maxQNGInterval  = 10 * time.Minute
+	// maxContacts bounds the contact map against a server pushing presence for endless
+	// unknown handles; maxGroups bounds the group map.
+	maxContacts    = 20000
+	maxGroups      = 1000
+	pendingBuffer  = 64
+	maxQNGInterval = 10 * time.Minute
 )
 
 // Session is a logged-in Notification Server session. All methods are safe for concurrent use.
@@ -137,6 +141,14 @@ func copyContact(c *Contact) Contact {
 	out := *c
 	out.Groups = append([]string(nil), c.Groups...)
 	return out
+}
+
+// roomForLocked reports whether passport is known or may still be added. s.mu must be held.
+func (s *Session) roomForLocked(passport string) bool {
+	if _, ok := s.contacts[passport]; ok {
+		return true
+	}
+	return len(s.contacts) < maxContacts
 }
 
 // contactLocked returns the contact entry for passport, creating it. s.mu must be held.
