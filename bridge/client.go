@@ -1,0 +1,397 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/status"
+
+	"github.com/msnbridge/msnbridge/database"
+	"github.com/msnbridge/msnbridge/msn/auth"
+	"github.com/msnbridge/msnbridge/msn/ns"
+	"github.com/msnbridge/msnbridge/msn/sb"
+	"github.com/msnbridge/msnbridge/puppet"
+)
+
+// Bridge state error codes of this connector.
+const (
+	StateErrSignedInElsewhere  status.BridgeStateErrorCode = "msn-signed-in-elsewhere"
+	StateErrBadCredentials     status.BridgeStateErrorCode = "msn-bad-credentials"
+	StateErrDisconnected       status.BridgeStateErrorCode = "msn-disconnected"
+	StateErrConnectFailed      status.BridgeStateErrorCode = "msn-connect-failed"
+	StateErrPasswordUnreadable status.BridgeStateErrorCode = "msn-password-unreadable"
+	StateErrServerShutdown     status.BridgeStateErrorCode = "msn-server-shutdown"
+)
+
+func init() {
+	status.BridgeStateHumanErrors.Update(status.BridgeStateErrorMap{
+		StateErrSignedInElsewhere:  "You signed in to MSN somewhere else. Use the reconnect command (or log in again) to take the session back.",
+		StateErrBadCredentials:     "MSN refused the stored password: wrong e-mail or password. Log in again.",
+		StateErrDisconnected:       "Disconnected from MSN, reconnecting",
+		StateErrConnectFailed:      "Could not connect to MSN, retrying",
+		StateErrPasswordUnreadable: "The stored password can't be decrypted (the encryption key changed?). Log in again.",
+		StateErrServerShutdown:     "The MSN server is shutting down, reconnecting later",
+	})
+}
+
+// Reconnect backoff bounds.
+const (
+	backoffMin = 2 * time.Second
+	backoffMax = 5 * time.Minute
+	// deliveryTimeout bounds how long a Matrix message waits for its MSN outcome.
+	deliveryTimeout = 2 * time.Minute
+)
+
+// Client is the MSN side of one login: the NS session, its switchboard manager and the
+// connection loop. It implements bridgev2.NetworkAPI.
+type Client struct {
+	conn  *Connector
+	login *bridgev2.UserLogin
+	log   zerolog.Logger
+
+	mu        sync.Mutex
+	sess      *ns.Session
+	sbm       *sb.Manager
+	stop      context.CancelFunc
+	running   bool
+	loopDone  chan struct{}
+	groupConv map[networkid.PortalID]*sb.Conversation // group portal → live conversation
+	convGroup map[*sb.Conversation]networkid.PortalID // live conversation → group portal
+	passports map[networkid.UserID]string             // hashed ghost ids → passports
+
+	queue *eventQueue
+}
+
+var (
+	_ bridgev2.NetworkAPI                    = (*Client)(nil)
+	_ bridgev2.NetworkAPIWithUserID          = (*Client)(nil)
+	_ bridgev2.IdentifierResolvingNetworkAPI = (*Client)(nil)
+	_ bridgev2.ContactListingNetworkAPI      = (*Client)(nil)
+	_ bridgev2.TypingHandlingNetworkAPI      = (*Client)(nil)
+)
+
+func newClient(c *Connector, login *bridgev2.UserLogin) *Client {
+	cl := &Client{
+		conn:      c,
+		groupConv: make(map[networkid.PortalID]*sb.Conversation),
+		convGroup: make(map[*sb.Conversation]networkid.PortalID),
+		passports: make(map[networkid.UserID]string),
+		queue:     newEventQueue(),
+	}
+	cl.attach(login)
+	return cl
+}
+
+// attach binds the client to its login (the login flow makes the client before the login exists).
+func (c *Client) attach(login *bridgev2.UserLogin) {
+	c.login = login
+	if login != nil {
+		c.log = login.Log.With().Str("component", "msn client").Logger()
+	}
+}
+
+func (c *Client) meta() *database.UserLoginMetadata {
+	if m, ok := c.login.Metadata.(*database.UserLoginMetadata); ok {
+		return m
+	}
+	m := &database.UserLoginMetadata{}
+	c.login.Metadata = m
+	return m
+}
+
+// serverFor is the NS address a login uses.
+func (c *Connector) serverFor(meta *database.UserLoginMetadata) string {
+	if meta.Server != "" && c.Config.AllowCustomServer {
+		return meta.Server
+	}
+	return c.Config.Server
+}
+
+// nsAdapter gives *ns.Session the method set sb.Manager needs.
+type nsAdapter struct{ *ns.Session }
+
+func (a nsAdapter) RequestSwitchboard(ctx context.Context) (sb.Ticket, error) {
+	t, err := a.Session.RequestSwitchboard(ctx)
+	return sb.Ticket(t), err
+}
+
+// dial logs in to MSN. Events of the new session go to the client's queue.
+func (c *Client) dial(ctx context.Context, meta *database.UserLoginMetadata, password string) (*ns.Session, error) {
+	cfg := ns.Config{
+		Server:             c.conn.serverFor(meta),
+		Versions:           c.conn.Config.ProtocolVersions,
+		Endpoints:          c.conn.Config.Endpoints(),
+		InsecureSkipVerify: !c.conn.Config.TLSVerify,
+		Client:             c.conn.Config.ClientInfo(),
+		MachineGUID:        meta.MachineGUID,
+		Logger:             c.log.With().Str("component", "msn ns").Logger(),
+		OnEvent:            func(ev ns.Event) { c.queue.push(ev) },
+	}
+	return c.conn.loginFunc(ctx, cfg, meta.Passport, password)
+}
+
+// adoptSession installs a logged-in session (from the login flow) and starts the connection loop.
+func (c *Client) adoptSession(sess *ns.Session) {
+	c.startLoop(sess)
+}
+
+// Connect starts the connection loop: log in, stay connected, reconnect with backoff.
+func (c *Client) Connect(ctx context.Context) {
+	meta := c.meta()
+	if meta.SignedInElsewhere {
+		// Do not kick the user's other client on every bridge restart; wait for "reconnect".
+		c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrSignedInElsewhere})
+		return
+	}
+	c.startLoop(nil)
+}
+
+func (c *Client) startLoop(sess *ns.Session) {
+	c.mu.Lock()
+	if c.running {
+		c.mu.Unlock()
+		if sess != nil {
+			_ = sess.Close()
+		}
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stop = cancel
+	c.running = true
+	c.loopDone = make(chan struct{})
+	done := c.loopDone
+	c.mu.Unlock()
+	go c.queue.run(ctx, c.handleQueued)
+	go func() {
+		defer close(done)
+		c.runLoop(ctx, sess)
+	}()
+}
+
+func (c *Client) sendState(st status.BridgeState) {
+	if c.login != nil && c.login.BridgeState != nil {
+		c.login.BridgeState.Send(st)
+	}
+}
+
+// runLoop keeps the session alive until ctx ends or the login can't continue.
+func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
+	backoff := backoffMin
+	for ctx.Err() == nil {
+		if sess == nil {
+			c.sendState(status.BridgeState{StateEvent: status.StateConnecting})
+			password, err := c.conn.sealer.Open(c.meta().Password, c.meta().Passport)
+			if err != nil {
+				c.log.Error().Err(err).Msg("Can't decrypt stored password")
+				c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrPasswordUnreadable})
+				c.setRunning(false)
+				return
+			}
+			loginCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			sess, err = c.dial(loginCtx, c.meta(), password)
+			cancel()
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				if errors.Is(err, auth.ErrBadCredentials) {
+					c.log.Warn().Err(err).Msg("MSN refused the stored credentials")
+					c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrBadCredentials})
+					c.setRunning(false)
+					return
+				}
+				c.log.Warn().Err(err).Dur("retry_in", backoff).Msg("MSN login failed")
+				c.sendState(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: StateErrConnectFailed,
+					Message: fmt.Sprintf("Could not connect to %s: %v", c.conn.serverFor(c.meta()), err)})
+				if !waitCtx(ctx, backoff) {
+					return
+				}
+				backoff = min(backoff*2, backoffMax)
+				continue
+			}
+		}
+		c.onConnected(ctx, sess)
+		select {
+		case <-ctx.Done():
+			_ = sess.Close()
+			c.onDisconnected(sess)
+			return
+		case <-sess.Done():
+		}
+		cause := sess.Err()
+		c.onDisconnected(sess)
+		sess = nil
+		switch {
+		case errors.Is(cause, ns.ErrSignedInElsewhere):
+			c.log.Warn().Msg("Signed in elsewhere; not reconnecting")
+			meta := c.meta()
+			meta.SignedInElsewhere = true
+			if err := c.login.Save(context.Background()); err != nil {
+				c.log.Err(err).Msg("Failed to save login metadata")
+			}
+			c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrSignedInElsewhere})
+			c.setRunning(false)
+			return
+		case errors.Is(cause, ns.ErrServerShutdown):
+			c.sendState(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: StateErrServerShutdown})
+		default:
+			msg := "connection lost"
+			if cause != nil {
+				msg = cause.Error()
+			}
+			c.log.Warn().Err(cause).Dur("retry_in", backoff).Msg("Disconnected from MSN")
+			c.sendState(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: StateErrDisconnected, Message: "Disconnected from MSN: " + msg})
+		}
+		if !waitCtx(ctx, backoff) {
+			return
+		}
+		backoff = min(backoff*2, backoffMax)
+	}
+}
+
+func (c *Client) setRunning(v bool) {
+	c.mu.Lock()
+	c.running = v
+	c.mu.Unlock()
+}
+
+func waitCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// onConnected installs a fresh session and its switchboard manager and syncs the contact list.
+func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
+	meta := c.meta()
+	mgr := sb.NewManager(nsAdapter{sess}, sb.Config{
+		MachineGUID: meta.MachineGUID,
+		IdleTimeout: c.conn.Config.switchboardIdle,
+		Logger:      c.log.With().Str("component", "msn sb").Logger(),
+		OnEvent:     func(ev sb.Event) { c.queue.push(ev) },
+	})
+	c.mu.Lock()
+	c.sess = sess
+	c.sbm = mgr
+	c.groupConv = make(map[networkid.PortalID]*sb.Conversation)
+	c.convGroup = make(map[*sb.Conversation]networkid.PortalID)
+	c.mu.Unlock()
+	changed := meta.ProtocolVersion != sess.Version() || meta.SignedInElsewhere
+	meta.ProtocolVersion = sess.Version()
+	meta.SignedInElsewhere = false
+	if changed {
+		if err := c.login.Save(ctx); err != nil {
+			c.log.Err(err).Msg("Failed to save login metadata")
+		}
+	}
+	c.log.Info().Int("protocol", sess.Version()).Msg("Connected to MSN")
+	c.sendState(status.BridgeState{StateEvent: status.StateConnected})
+	c.queue.push(syncContacts{})
+}
+
+func (c *Client) onDisconnected(sess *ns.Session) {
+	c.mu.Lock()
+	mgr := c.sbm
+	if c.sess == sess {
+		c.sess = nil
+		c.sbm = nil
+	}
+	c.mu.Unlock()
+	if mgr != nil {
+		_ = mgr.Close()
+	}
+}
+
+func (c *Client) session() (*ns.Session, *sb.Manager) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess, c.sbm
+}
+
+// Disconnect stops the connection loop and signs out cleanly.
+func (c *Client) Disconnect() {
+	c.mu.Lock()
+	stop, done := c.stop, c.loopDone
+	c.running = false
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	if done != nil {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			c.log.Warn().Msg("Connection loop did not stop in time")
+		}
+	}
+}
+
+// IsLoggedIn reports whether an MSN session is up.
+func (c *Client) IsLoggedIn() bool {
+	sess, _ := c.session()
+	return sess != nil
+}
+
+// LogoutRemote signs out of MSN and forgets the bridge's cached data for the login.
+func (c *Client) LogoutRemote(ctx context.Context) {
+	c.Disconnect()
+	if c.conn.Store != nil && c.login != nil {
+		if err := c.conn.Store.DeleteLogin(ctx, c.login.ID); err != nil {
+			c.log.Err(err).Msg("Failed to delete cached contacts of login")
+		}
+	}
+}
+
+// GetUserID is the ghost id of the logged-in account.
+func (c *Client) GetUserID() networkid.UserID {
+	return puppet.GhostID(c.meta().Passport)
+}
+
+// IsThisUser reports whether a ghost id is the logged-in account.
+func (c *Client) IsThisUser(_ context.Context, userID networkid.UserID) bool {
+	return userID == c.GetUserID()
+}
+
+// passportOf returns the passport behind a ghost id.
+func (c *Client) passportOf(ctx context.Context, id networkid.UserID) (string, bool) {
+	if p, ok := puppet.PassportFromID(id); ok {
+		return p, true
+	}
+	c.mu.Lock()
+	p, ok := c.passports[id]
+	c.mu.Unlock()
+	if ok {
+		return p, true
+	}
+	ghost, err := c.conn.Bridge.GetExistingGhostByID(ctx, id)
+	if err == nil && ghost != nil {
+		if meta, ok := ghost.Metadata.(*database.GhostMetadata); ok && meta.Passport != "" {
+			return meta.Passport, true
+		}
+	}
+	return "", false
+}
+
+// ghostID returns the ghost id of a passport and remembers hashed ones.
+func (c *Client) ghostID(passport string) networkid.UserID {
+	passport = strings.ToLower(passport)
+	id := puppet.GhostID(passport)
+	if puppet.IsHashedID(id) {
+		c.mu.Lock()
+		c.passports[id] = passport
+		c.mu.Unlock()
+	}
+	return id
+}

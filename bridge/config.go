@@ -1,0 +1,178 @@
+package bridge
+
+import (
+	_ "embed"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"text/template"
+	"time"
+
+	"go.mau.fi/util/configupgrade"
+	"go.mau.fi/util/random"
+
+	"github.com/msnbridge/msnbridge/msn/ns"
+	"github.com/msnbridge/msnbridge/puppet"
+)
+
+//go:embed example-config.yaml
+var exampleConfig string
+
+// ServiceURLs are per-service overrides of the HTTP service URLs.
+type ServiceURLs struct {
+	Nexus     string `yaml:"nexus"`
+	Login     string `yaml:"login"`
+	RST       string `yaml:"rst"`
+	Sharing   string `yaml:"sharing"`
+	ABService string `yaml:"abservice"`
+	Storage   string `yaml:"storage"`
+	RSI       string `yaml:"rsi"`
+	OIM       string `yaml:"oim"`
+}
+
+// ClientConfig holds the client identity strings sent in CVR.
+type ClientConfig struct {
+	LocaleID      string `yaml:"locale_id"`
+	OSType        string `yaml:"os_type"`
+	OSVersion     string `yaml:"os_version"`
+	Arch          string `yaml:"arch"`
+	ClientName    string `yaml:"client_name"`
+	ClientVersion string `yaml:"client_version"`
+	Brand         string `yaml:"brand"`
+}
+
+// Config is the network section of the bridge config.
+type Config struct {
+	Server                string       `yaml:"server"`
+	HTTPBaseURL           string       `yaml:"http_base_url"`
+	Services              ServiceURLs  `yaml:"services"`
+	TLSVerify             bool         `yaml:"tls_verify"`
+	ProtocolVersions      []int        `yaml:"protocol_versions"`
+	Client                ClientConfig `yaml:"client"`
+	DisplaynameTemplate   string       `yaml:"displayname_template"`
+	BridgePresence        bool         `yaml:"bridge_presence"`
+	SwitchboardIdle       string       `yaml:"switchboard_idle_timeout"`
+	OfflineMessages       bool         `yaml:"offline_messages"`
+	AllowCustomServer     bool         `yaml:"allow_custom_server"`
+	PasswordEncryptionKey string       `yaml:"password_encryption_key"`
+
+	displaynameTmpl *template.Template
+	switchboardIdle time.Duration
+	passwordKey     []byte
+}
+
+func upgradeConfig(helper configupgrade.Helper) {
+	helper.Copy(configupgrade.Str, "server")
+	helper.Copy(configupgrade.Str, "http_base_url")
+	for _, svc := range []string{"nexus", "login", "rst", "sharing", "abservice", "storage", "rsi", "oim"} {
+		helper.Copy(configupgrade.Str, "services", svc)
+	}
+	helper.Copy(configupgrade.Bool, "tls_verify")
+	helper.Copy(configupgrade.List, "protocol_versions")
+	for _, key := range []string{"locale_id", "os_type", "os_version", "arch", "client_name", "client_version", "brand"} {
+		helper.Copy(configupgrade.Str, "client", key)
+	}
+	helper.Copy(configupgrade.Str, "displayname_template")
+	helper.Copy(configupgrade.Bool, "bridge_presence")
+	helper.Copy(configupgrade.Str, "switchboard_idle_timeout")
+	helper.Copy(configupgrade.Bool, "offline_messages")
+	helper.Copy(configupgrade.Bool, "allow_custom_server")
+	if key, ok := helper.Get(configupgrade.Str, "password_encryption_key"); !ok || key == "" || key == "generate" {
+		helper.Set(configupgrade.Str, base64.StdEncoding.EncodeToString(random.Bytes(32)), "password_encryption_key")
+	} else {
+		helper.Copy(configupgrade.Str, "password_encryption_key")
+	}
+}
+
+// Validate checks the config and prepares its derived values. It is called before the bridge starts.
+func (c *Config) Validate() error {
+	if c.Server == "" {
+		return fmt.Errorf("network.server is empty")
+	}
+	if _, _, err := net.SplitHostPort(c.Server); err != nil {
+		return fmt.Errorf("network.server %q is not host:port: %w", c.Server, err)
+	}
+	if c.HTTPBaseURL != "" {
+		if u, err := url.Parse(c.HTTPBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("network.http_base_url %q is not an http(s) URL", c.HTTPBaseURL)
+		}
+	}
+	for _, v := range c.ProtocolVersions {
+		if v < 2 || v > 18 {
+			return fmt.Errorf("network.protocol_versions: MSNP%d is not supported (2-18)", v)
+		}
+	}
+	tmpl, err := puppet.ParseNameTemplate(c.DisplaynameTemplate)
+	if err != nil {
+		return fmt.Errorf("network.displayname_template: %w", err)
+	}
+	c.displaynameTmpl = tmpl
+	c.switchboardIdle = 5 * time.Minute
+	if c.SwitchboardIdle != "" {
+		d, err := time.ParseDuration(c.SwitchboardIdle)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("network.switchboard_idle_timeout %q is not a positive duration", c.SwitchboardIdle)
+		}
+		c.switchboardIdle = d
+	}
+	key, err := decodeKey(c.PasswordEncryptionKey)
+	if err != nil {
+		return fmt.Errorf("network.password_encryption_key: %w", err)
+	}
+	c.passwordKey = key
+	return nil
+}
+
+func decodeKey(s string) ([]byte, error) {
+	if s == "" || s == "generate" {
+		return nil, fmt.Errorf("not set (start the bridge once with a writable config to generate it)")
+	}
+	key, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("not valid base64: %w", err)
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("must be 32 bytes, got %d", len(key))
+	}
+	return key, nil
+}
+
+// Endpoints resolves the HTTP service URLs: an explicit override wins, else the base URL plus the
+// service's usual path.
+func (c *Config) Endpoints() ns.Endpoints {
+	base := strings.TrimRight(c.HTTPBaseURL, "/")
+	pick := func(override, path string) string {
+		if override != "" {
+			return override
+		}
+		if base == "" {
+			return ""
+		}
+		return base + path
+	}
+	return ns.Endpoints{
+		Nexus:       pick(c.Services.Nexus, "/rdr/pprdr.asp"),
+		Login:       pick(c.Services.Login, "/login"),
+		RST:         pick(c.Services.RST, "/RST.srf"),
+		Sharing:     pick(c.Services.Sharing, "/abservice/SharingService.asmx"),
+		AddressBook: pick(c.Services.ABService, "/abservice/abservice.asmx"),
+		Storage:     pick(c.Services.Storage, "/storageservice/SchematizedStore.asmx"),
+		RSI:         pick(c.Services.RSI, "/rsi/rsi.asmx"),
+		OIM:         pick(c.Services.OIM, "/OimWS/oim.asmx"),
+	}
+}
+
+// ClientInfo converts the client identity config for msn/ns.
+func (c *Config) ClientInfo() ns.ClientInfo {
+	return ns.ClientInfo{
+		LCID:          c.Client.LocaleID,
+		OSType:        c.Client.OSType,
+		OSVersion:     c.Client.OSVersion,
+		Arch:          c.Client.Arch,
+		ClientName:    c.Client.ClientName,
+		ClientVersion: c.Client.ClientVersion,
+		Brand:         c.Client.Brand,
+	}
+}

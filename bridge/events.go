@@ -1,0 +1,441 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/simplevent"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/msnbridge/msnbridge/database"
+	"github.com/msnbridge/msnbridge/msn/message"
+	"github.com/msnbridge/msnbridge/msn/ns"
+	"github.com/msnbridge/msnbridge/msn/oim"
+	"github.com/msnbridge/msnbridge/msn/sb"
+	"github.com/msnbridge/msnbridge/portal"
+	"github.com/msnbridge/msnbridge/puppet"
+)
+
+// syncContacts asks the worker to sync the contact list after login.
+type syncContacts struct{}
+
+// fetchOIMs asks the worker to fetch offline messages listed in mail data.
+type fetchOIMs struct {
+	list []oim.MailMessage
+	full bool // "too-large": fetch the list with GetMetadata first
+}
+
+// typingTimeout is how long an MSN typing notification shows in Matrix (clients repeat it every ~5 s).
+const typingTimeout = 7 * time.Second
+
+var msgSeq atomic.Uint64
+
+// newMessageID makes an id for a message; MSN messages have none of their own.
+func newMessageID(prefix string) networkid.MessageID {
+	return networkid.MessageID(fmt.Sprintf("%s.%d.%d", prefix, time.Now().UnixNano(), msgSeq.Add(1)))
+}
+
+// dmKey is the portal key of the one-to-one chat with a contact.
+func (c *Client) dmKey(passport string) networkid.PortalKey {
+	return networkid.PortalKey{ID: networkid.PortalID(c.ghostID(passport)), Receiver: c.login.ID}
+}
+
+// groupPrefix starts the ids of group portals.
+const groupPrefix = "group:"
+
+func isGroupPortal(id networkid.PortalID) bool { return strings.HasPrefix(string(id), groupPrefix) }
+
+// portalKeyFor routes a conversation: one-to-one → the contact's DM portal; multi-party → the
+// group portal bound to that conversation (a new one for a new conversation).
+func (c *Client) portalKeyFor(conv *sb.Conversation) networkid.PortalKey {
+	if !conv.IsGroup() {
+		return c.dmKey(conv.Peer())
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.convGroup[conv]
+	if !ok {
+		id = networkid.PortalID(groupPrefix + conv.ID())
+		c.convGroup[conv] = id
+		c.groupConv[id] = conv
+	}
+	return networkid.PortalKey{ID: id, Receiver: c.login.ID}
+}
+
+func (c *Client) sender(passport string, fromSelf bool) bridgev2.EventSender {
+	if fromSelf || strings.EqualFold(passport, c.meta().Passport) {
+		return bridgev2.EventSender{IsFromMe: true, SenderLogin: c.login.ID, Sender: c.GetUserID()}
+	}
+	return bridgev2.EventSender{Sender: c.ghostID(passport)}
+}
+
+// handleQueued runs on the worker goroutine for every NS/SB event.
+func (c *Client) handleQueued(ctx context.Context, item any, dropped int) {
+	if dropped > 0 {
+		c.log.Error().Int("dropped", dropped).Msg("Event queue overflowed; events were dropped")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error().Any("panic", r).Type("event", item).Msg("Panic while handling MSN event")
+		}
+	}()
+	switch ev := item.(type) {
+	case syncContacts:
+		c.syncContacts(ctx)
+	case fetchOIMs:
+		c.fetchOfflineMessages(ctx, ev)
+	case ns.Event:
+		c.handleNSEvent(ctx, ev)
+	case sb.Event:
+		c.handleSBEvent(ctx, ev)
+	}
+}
+
+func (c *Client) handleNSEvent(ctx context.Context, evt ns.Event) {
+	switch ev := evt.(type) {
+	case *ns.PresenceEvent:
+		if ev.Self {
+			return
+		}
+		c.contactChanged(ctx, ev.Contact)
+	case *ns.ProfileEvent:
+		if ev.Self {
+			return
+		}
+		sess, _ := c.session()
+		if sess == nil {
+			return
+		}
+		if contact, ok := sess.Contact(ev.Passport); ok {
+			c.contactChanged(ctx, contact)
+		}
+	case *ns.ListChangeEvent:
+		c.listChanged(ctx, ev)
+	case *ns.AddedByEvent:
+		c.addedBy(ctx, ev)
+	case *ns.RemovedByEvent:
+		c.log.Info().Str("contact", ev.Passport).Msg("Contact removed us from their list")
+	case *ns.SwitchboardInviteEvent:
+		_, mgr := c.session()
+		if mgr != nil {
+			mgr.HandleInvite(sb.Invitation(*ev))
+		}
+	case *ns.MailDataEvent:
+		c.mailData(ev.Payload)
+	case *ns.OfflineMessageNotifyEvent:
+		c.mailData(ev.Payload)
+	case *ns.SystemMessageEvent:
+		if ev.Type == "1" {
+			c.notifyUser(ctx, fmt.Sprintf("The MSN server will go down for maintenance in %s minutes.", ev.Arg))
+		}
+	case *ns.DisconnectEvent:
+		// The connection loop handles it through Session.Done.
+	}
+}
+
+// contactChanged updates the cache, the ghost's profile and its presence.
+func (c *Client) contactChanged(ctx context.Context, contact ns.Contact) {
+	passport := strings.ToLower(contact.Passport)
+	if passport == "" {
+		return
+	}
+	ghostID := c.ghostID(passport)
+	old, err := c.conn.Store.GetContact(ctx, c.login.ID, passport)
+	if err != nil {
+		c.log.Err(err).Msg("Failed to read contact cache")
+	}
+	row := &database.Contact{
+		LoginID: c.login.ID, Passport: passport, FriendlyName: contact.FriendlyName,
+		PersonalMessage: contact.PersonalMessage, Lists: uint8(contact.Lists), Status: string(contact.Status),
+	}
+	if err := c.conn.Store.PutContact(ctx, row); err != nil {
+		c.log.Err(err).Msg("Failed to save contact cache")
+	}
+	if old == nil || old.FriendlyName != row.FriendlyName {
+		c.updateGhost(ctx, ghostID, passport, contact.FriendlyName)
+	}
+	c.conn.updatePresence(ghostID, string(contact.Status), contact.PersonalMessage)
+}
+
+func (c *Client) userInfo(passport, friendlyName string) *bridgev2.UserInfo {
+	name := puppet.DisplayName(c.conn.Config.displaynameTmpl, friendlyName, passport)
+	return &bridgev2.UserInfo{
+		Identifiers: []string{"mailto:" + passport},
+		Name:        &name,
+		ExtraUpdates: func(_ context.Context, g *bridgev2.Ghost) bool {
+			meta, ok := g.Metadata.(*database.GhostMetadata)
+			if !ok || meta.Passport == passport {
+				return false
+			}
+			meta.Passport = passport
+			return true
+		},
+	}
+}
+
+func (c *Client) updateGhost(ctx context.Context, ghostID networkid.UserID, passport, friendlyName string) {
+	ghost, err := c.conn.Bridge.GetGhostByID(ctx, ghostID)
+	if err != nil {
+		c.log.Err(err).Str("contact", passport).Msg("Failed to get ghost")
+		return
+	}
+	ghost.UpdateInfo(ctx, c.userInfo(passport, friendlyName))
+}
+
+func (c *Client) syncContacts(ctx context.Context) {
+	sess, _ := c.session()
+	if sess == nil {
+		return
+	}
+	for _, contact := range sess.Contacts() {
+		if ctx.Err() != nil {
+			return
+		}
+		c.contactChanged(ctx, contact)
+	}
+	// Requests that arrived while we were away: people on the reverse/pending list but not on ours.
+	for _, contact := range sess.Contacts() {
+		if contact.Lists&(ns.PL) != 0 && contact.Lists&(ns.AL|ns.BL) == 0 {
+			c.addedBy(ctx, &ns.AddedByEvent{Passport: contact.Passport, FriendlyName: contact.FriendlyName})
+		}
+	}
+}
+
+func (c *Client) listChanged(ctx context.Context, ev *ns.ListChangeEvent) {
+	passport := strings.ToLower(ev.Passport)
+	row, err := c.conn.Store.GetContact(ctx, c.login.ID, passport)
+	if err != nil || row == nil {
+		row = &database.Contact{LoginID: c.login.ID, Passport: passport, Status: string(ns.Offline)}
+	}
+	row.Lists = (row.Lists | uint8(ev.Added)) &^ uint8(ev.Removed)
+	if row.Lists == 0 {
+		err = c.conn.Store.DeleteContact(ctx, c.login.ID, passport)
+	} else {
+		err = c.conn.Store.PutContact(ctx, row)
+	}
+	if err != nil {
+		c.log.Err(err).Msg("Failed to update contact cache")
+	}
+}
+
+// addedBy records a contact request and tells the user in the management room.
+func (c *Client) addedBy(ctx context.Context, ev *ns.AddedByEvent) {
+	passport := strings.ToLower(ev.Passport)
+	isNew, err := c.conn.Store.PutPendingRequest(ctx, c.login.ID, database.PendingRequest{Passport: passport, FriendlyName: ev.FriendlyName})
+	if err != nil {
+		c.log.Err(err).Msg("Failed to save contact request")
+	}
+	if !isNew {
+		return
+	}
+	name := puppet.DecodeFriendlyName(ev.FriendlyName)
+	who := passport
+	if name != "" && name != passport {
+		who = fmt.Sprintf("%s (%s)", name, passport)
+	}
+	prefix := c.conn.Bridge.Config.CommandPrefix
+	c.notifyUser(ctx, fmt.Sprintf("%s added you to their MSN contact list. Reply `%s accept %s` to accept (and add them back) or `%s ignore %s` to ignore the request.",
+		who, prefix, passport, prefix, passport))
+}
+
+// notifyUser sends a notice to the user's management room.
+func (c *Client) notifyUser(ctx context.Context, text string) {
+	if c.login == nil || c.login.User == nil || c.conn.Bridge.Bot == nil {
+		return
+	}
+	roomID, err := c.login.User.GetManagementRoom(ctx)
+	if err != nil {
+		c.log.Err(err).Msg("Failed to get management room")
+		return
+	}
+	content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: text}
+	if _, err := c.conn.Bridge.Bot.SendMessage(ctx, roomID, event.EventMessage, &event.Content{Parsed: content}, nil); err != nil {
+		c.log.Err(err).Msg("Failed to send notice to management room")
+	}
+}
+
+// queueRemote hands an event to bridgev2 and logs failures.
+func (c *Client) queueRemote(evt bridgev2.RemoteEvent) {
+	res := c.login.QueueRemoteEvent(evt)
+	if !res.Success {
+		c.log.Warn().Any("result", res).Msg("Remote event was not handled")
+	}
+}
+
+func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
+	conv := evt.Conversation()
+	if conv == nil {
+		return
+	}
+	key := c.portalKeyFor(conv)
+	logCtx := func(lc zerolog.Context) zerolog.Context { return lc.Str("conversation", conv.ID()) }
+	switch ev := evt.(type) {
+	case *sb.MessageEvent:
+		text := message.Text{Body: ev.Text, Format: ev.Format}
+		name := puppet.DecodeFriendlyName(ev.Sender.FriendlyName)
+		c.queueRemote(&simplevent.Message[message.Text]{
+			EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventMessage, PortalKey: key, CreatePortal: true,
+				Sender: c.sender(ev.Sender.Passport, ev.FromSelf), Timestamp: time.Now(), LogContext: logCtx},
+			Data:               text,
+			ID:                 newMessageID("msn"),
+			ConvertMessageFunc: convertText(name),
+		})
+	case *sb.TypingEvent:
+		c.queueRemote(&simplevent.Typing{
+			EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventTyping, PortalKey: key, Sender: c.sender(ev.Sender.Passport, false), LogContext: logCtx},
+			Timeout:   typingTimeout,
+		})
+	case *sb.NudgeEvent:
+		c.queueContent(key, ev.Sender, portal.NudgeNotice(c.nameOf(ctx, ev.Sender)))
+	case *sb.ContentEvent:
+		if ev.Kind == message.KindAction && ev.Message != nil && ev.Message.Datacast != nil && ev.Message.Datacast.Data != "" {
+			content := portal.FromMSN(message.Text{Body: ev.Message.Datacast.Data})
+			content.MsgType = event.MsgEmote
+			c.queueContent(key, ev.Sender, content)
+			return
+		}
+		kind, show := unsupportedKind(ev)
+		if show {
+			c.queueContent(key, ev.Sender, portal.UnsupportedNotice(kind, c.nameOf(ctx, ev.Sender)))
+		}
+	case *sb.JoinedEvent:
+		if conv.IsGroup() {
+			c.groupMembership(ctx, key, ev.Participant.Passport, ev.Participant.FriendlyName, true)
+		}
+	case *sb.LeftEvent:
+		if conv.IsGroup() {
+			c.groupMembership(ctx, key, ev.Passport, "", false)
+		}
+	case *sb.BecameGroupEvent:
+		for _, p := range ev.Participants {
+			if err := c.conn.Store.AddGroupMember(ctx, c.login.ID, string(key.ID), strings.ToLower(p.Passport)); err != nil {
+				c.log.Err(err).Msg("Failed to save group roster")
+			}
+		}
+		c.queueRemote(&simplevent.ChatResync{
+			EventMeta:       simplevent.EventMeta{Type: bridgev2.RemoteEventChatResync, PortalKey: key, CreatePortal: true, LogContext: logCtx},
+			GetChatInfoFunc: c.GetChatInfo,
+		})
+	case *sb.ClosedEvent:
+	}
+}
+
+func (c *Client) nameOf(ctx context.Context, p sb.Participant) string {
+	if name := puppet.DecodeFriendlyName(p.FriendlyName); name != "" {
+		return name
+	}
+	if row, _ := c.conn.Store.GetContact(ctx, c.login.ID, strings.ToLower(p.Passport)); row != nil {
+		if name := puppet.DecodeFriendlyName(row.FriendlyName); name != "" {
+			return name
+		}
+	}
+	return p.Passport
+}
+
+// fileTransferGUID is the application GUID (and P2P EUF-GUID) of MSN file transfers.
+const fileTransferGUID = "{5D3E02AB-6190-11D3-BBBB-00C04F795683}"
+
+// unsupportedKind picks the notice for content Matrix cannot show; the second result is false
+// for content that is not worth a notice (capabilities, keep-alives, emoticon definitions, P2P
+// frames that are part of another exchange).
+func unsupportedKind(ev *sb.ContentEvent) (portal.Unsupported, bool) {
+	if ev.Message == nil {
+		return portal.UnsupportedOther, ev.Kind == message.KindUnknown
+	}
+	switch ev.Kind {
+	case message.KindWink:
+		return portal.UnsupportedWink, true
+	case message.KindVoiceClip:
+		return portal.UnsupportedVoiceClip, true
+	case message.KindInvite:
+		if inv := ev.Message.Invite; inv != nil {
+			if inv.Command != "" && !strings.EqualFold(inv.Command, "INVITE") {
+				return 0, false // ACCEPT/CANCEL of an invitation we never answered
+			}
+			if strings.EqualFold(inv.ApplicationGUID, fileTransferGUID) || strings.Contains(strings.ToLower(inv.ApplicationName), "file") {
+				return portal.UnsupportedFile, true
+			}
+		}
+		return portal.UnsupportedInvite, true
+	case message.KindP2P:
+		// Only the first frame of a file transfer carries the SLP INVITE with the file EUF-GUID.
+		if p := ev.Message.P2P; p != nil && bytes.Contains(bytes.ToUpper(p.Data), []byte(fileTransferGUID)) &&
+			bytes.Contains(p.Data, []byte("INVITE MSNMSGR:")) {
+			return portal.UnsupportedFile, true
+		}
+		return 0, false
+	case message.KindUnknown:
+		return portal.UnsupportedOther, true
+	}
+	return 0, false
+}
+
+func (c *Client) queueContent(key networkid.PortalKey, from sb.Participant, content *event.MessageEventContent) {
+	c.queueRemote(&simplevent.PreConvertedMessage{
+		EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventMessage, PortalKey: key, CreatePortal: true,
+			Sender: c.sender(from.Passport, false), Timestamp: time.Now()},
+		ID:   newMessageID("notice"),
+		Data: &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{Type: event.EventMessage, Content: content}}},
+	})
+}
+
+// convertText converts an MSN text message when bridgev2 handles it.
+func convertText(senderName string) func(context.Context, *bridgev2.Portal, bridgev2.MatrixAPI, message.Text) (*bridgev2.ConvertedMessage, error) {
+	return func(_ context.Context, _ *bridgev2.Portal, _ bridgev2.MatrixAPI, text message.Text) (*bridgev2.ConvertedMessage, error) {
+		return &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{
+			Type:       event.EventMessage,
+			Content:    portal.FromMSN(text),
+			DBMetadata: &database.MessageMetadata{Snippet: snippet(text.Body), SenderName: senderName},
+		}}}, nil
+	}
+}
+
+// snippet keeps the start of a text for reply quotes.
+func snippet(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= portal.MaxQuoteBytes {
+		return s
+	}
+	r := []rune(s)
+	if len(r) > portal.MaxQuoteBytes/2 {
+		r = r[:portal.MaxQuoteBytes/2]
+	}
+	return string(r)
+}
+
+// groupMembership records a join or leave in a group conversation and mirrors it in the room.
+func (c *Client) groupMembership(ctx context.Context, key networkid.PortalKey, passport, friendlyName string, joined bool) {
+	passport = strings.ToLower(passport)
+	if strings.EqualFold(passport, c.meta().Passport) {
+		return
+	}
+	var err error
+	membership := event.MembershipJoin
+	if joined {
+		err = c.conn.Store.AddGroupMember(ctx, c.login.ID, string(key.ID), passport)
+	} else {
+		membership = event.MembershipLeave
+		err = c.conn.Store.RemoveGroupMember(ctx, c.login.ID, string(key.ID), passport)
+	}
+	if err != nil {
+		c.log.Err(err).Msg("Failed to update group roster")
+	}
+	member := bridgev2.ChatMember{EventSender: c.sender(passport, false), Membership: membership}
+	if joined {
+		member.UserInfo = c.userInfo(passport, friendlyName)
+	}
+	c.queueRemote(&simplevent.ChatInfoChange{
+		EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventChatInfoChange, PortalKey: key, CreatePortal: joined,
+			Sender: c.sender(passport, false), Timestamp: time.Now()},
+		ChatInfoChange: &bridgev2.ChatInfoChange{MemberChanges: &bridgev2.ChatMemberList{
+			MemberMap: bridgev2.ChatMemberMap{member.Sender: member},
+		}},
+	})
+}

@@ -1,0 +1,334 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix/bridgev2"
+	bridgedb "maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/msnbridge/msnbridge/database"
+	"github.com/msnbridge/msnbridge/msn/message"
+	"github.com/msnbridge/msnbridge/msn/sb"
+	"github.com/msnbridge/msnbridge/portal"
+	"github.com/msnbridge/msnbridge/puppet"
+)
+
+// Message status errors shown on Matrix messages.
+var (
+	ErrNotConnected = bridgev2.WrapErrorInStatus(errors.New("not connected to MSN")).
+			WithErrorAsMessage().WithIsCertain(true).WithSendNotice(true).WithErrorReason(event.MessageStatusNetworkError)
+	ErrContactOffline = bridgev2.WrapErrorInStatus(errors.New("the contact is offline and the message could not be stored as an offline message")).
+				WithErrorAsMessage().WithIsCertain(true).WithSendNotice(true).WithErrorReason(event.MessageStatusNetworkError)
+)
+
+func statusErr(err error, reason event.MessageStatusReason) error {
+	return bridgev2.WrapErrorInStatus(err).WithErrorAsMessage().WithIsCertain(true).WithSendNotice(true).WithErrorReason(reason)
+}
+
+// capabilities are the same in every MSN room: text with one style, no media, edits, reactions,
+// deletions or read receipts.
+var capabilities = &event.RoomFeatures{
+	ID: "net.msnbridge.capabilities.2026_11",
+	Formatting: event.FormattingFeatureMap{
+		event.FmtBold:                event.CapLevelPartialSupport,
+		event.FmtItalic:              event.CapLevelPartialSupport,
+		event.FmtUnderline:           event.CapLevelPartialSupport,
+		event.FmtStrikethrough:       event.CapLevelPartialSupport,
+		event.FmtTextForegroundColor: event.CapLevelPartialSupport,
+		event.FmtUserLink:            event.CapLevelPartialSupport,
+		event.FmtInlineLink:          event.CapLevelPartialSupport,
+	},
+	File:                event.FileFeatureMap{},
+	MaxTextLength:       portal.MaxOutgoingBytes,
+	LocationMessage:     event.CapLevelRejected,
+	Poll:                event.CapLevelRejected,
+	Thread:              event.CapLevelUnsupported,
+	Reply:               event.CapLevelPartialSupport,
+	Edit:                event.CapLevelRejected,
+	Delete:              event.CapLevelRejected,
+	Reaction:            event.CapLevelRejected,
+	ReadReceipts:        false,
+	TypingNotifications: true,
+}
+
+// GetCapabilities declares what MSN rooms support.
+func (c *Client) GetCapabilities(_ context.Context, _ *bridgev2.Portal) *event.RoomFeatures {
+	return capabilities
+}
+
+// conversationFor finds (or, for groups after a restart, rebuilds from the stored roster) the
+// switchboard conversation of a portal.
+func (c *Client) conversationFor(ctx context.Context, p *bridgev2.Portal) (*sb.Conversation, string, error) {
+	_, mgr := c.session()
+	if mgr == nil {
+		return nil, "", ErrNotConnected
+	}
+	if !isGroupPortal(p.ID) {
+		passport, ok := c.passportOf(ctx, networkid.UserID(p.ID))
+		if !ok {
+			return nil, "", fmt.Errorf("unknown contact for portal %s", p.ID)
+		}
+		return mgr.Conversation(passport), passport, nil
+	}
+	c.mu.Lock()
+	conv, ok := c.groupConv[p.ID]
+	c.mu.Unlock()
+	if ok && mgr.Group(conv.ID()) == conv {
+		return conv, "", nil
+	}
+	roster, err := c.conn.Store.GroupMembers(ctx, c.login.ID, string(p.ID))
+	if err != nil {
+		return nil, "", fmt.Errorf("load group roster: %w", err)
+	}
+	if len(roster) == 0 {
+		return nil, "", statusErr(errors.New("nobody is left in this group conversation"), event.MessageStatusUnsupported)
+	}
+	conv = mgr.NewGroup(roster...)
+	c.mu.Lock()
+	c.groupConv[p.ID] = conv
+	c.convGroup[conv] = p.ID
+	c.mu.Unlock()
+	return conv, "", nil
+}
+
+// HandleMatrixMessage sends a Matrix message to MSN and waits for its outcome: delivered,
+// stored as an offline message, or failed (with the reason as message status).
+func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
+	sess, _ := c.session()
+	if sess == nil {
+		return nil, ErrNotConnected
+	}
+	opts := portal.ToMSNOptions{BaseFormat: message.DefaultFormat, SenderName: c.ownName()}
+	if msg.ReplyTo != nil {
+		if meta, ok := msg.ReplyTo.Metadata.(*database.MessageMetadata); ok {
+			opts.ReplyQuote, opts.ReplySender = meta.Snippet, meta.SenderName
+		}
+	}
+	out, err := portal.ToMSN(ctx, msg.Content, opts)
+	switch {
+	case errors.Is(err, portal.ErrUnsupportedType):
+		return nil, statusErr(err, event.MessageStatusUnsupported)
+	case errors.Is(err, portal.ErrTooLong):
+		return nil, statusErr(err, event.MessageStatusUnsupported)
+	case err != nil:
+		return nil, statusErr(err, event.MessageStatusGenericError)
+	}
+	conv, passport, err := c.conversationFor(ctx, msg.Portal)
+	if err != nil {
+		return nil, err
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, deliveryTimeout)
+	defer cancel()
+	var res *sb.Result
+	if out.Nudge {
+		res = conv.SendNudge(sendCtx)
+	} else {
+		res = conv.Send(sendCtx, sb.Outgoing{Kind: sb.OutText, Text: out.Text, Format: out.Format})
+	}
+	outcome, err := res.Wait(sendCtx)
+	switch outcome {
+	case sb.Delivered:
+	case sb.Offline:
+		if out.Nudge || passport == "" {
+			return nil, statusErr(fmt.Errorf("not delivered: %w", err), event.MessageStatusNetworkError)
+		}
+		if oerr := c.sendOffline(sendCtx, sess, passport, out.Text); oerr != nil {
+			c.log.Warn().Err(oerr).Str("contact", passport).Msg("Offline message failed")
+			return nil, ErrContactOffline
+		}
+		c.sendPortalNotice(ctx, msg.Portal, "The contact is offline: your message was sent as an offline message.")
+	default:
+		if err == nil {
+			err = errors.New("no answer from MSN")
+		}
+		return nil, statusErr(fmt.Errorf("not delivered: %w", err), event.MessageStatusNetworkError)
+	}
+	return &bridgev2.MatrixMessageResponse{DB: &bridgedb.Message{
+		ID:        newMessageID("mx"),
+		SenderID:  c.GetUserID(),
+		Timestamp: time.Now(),
+		Metadata:  &database.MessageMetadata{Snippet: snippet(out.Text), SenderName: c.ownName()},
+	}}, nil
+}
+
+// ownName is the user's MSN friendly name (or passport).
+func (c *Client) ownName() string {
+	if sess, _ := c.session(); sess != nil {
+		if n := puppet.DecodeFriendlyName(sess.FriendlyName()); n != "" {
+			return n
+		}
+	}
+	return c.meta().Passport
+}
+
+// sendPortalNotice posts a notice from the bridge bot in a portal room.
+func (c *Client) sendPortalNotice(ctx context.Context, p *bridgev2.Portal, text string) {
+	if p == nil || p.MXID == "" || c.conn.Bridge.Bot == nil {
+		return
+	}
+	content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: text}
+	if _, err := c.conn.Bridge.Bot.SendMessage(ctx, p.MXID, event.EventMessage, &event.Content{Parsed: content}, nil); err != nil {
+		c.log.Err(err).Msg("Failed to send notice to portal")
+	}
+}
+
+// HandleMatrixTyping sends a typing notification on a live switchboard (it does not open one).
+func (c *Client) HandleMatrixTyping(ctx context.Context, msg *bridgev2.MatrixTyping) error {
+	if !msg.IsTyping {
+		return nil
+	}
+	conv, _, err := c.conversationFor(ctx, msg.Portal)
+	if err != nil || !conv.Connected() {
+		return nil
+	}
+	conv.SendTyping(ctx)
+	return nil
+}
+
+// GetChatInfo describes a portal: a DM with one contact, or a group with its stored roster.
+func (c *Client) GetChatInfo(ctx context.Context, p *bridgev2.Portal) (*bridgev2.ChatInfo, error) {
+	me := bridgev2.ChatMember{EventSender: c.sender(c.meta().Passport, true), Membership: event.MembershipJoin}
+	if !isGroupPortal(p.ID) {
+		passport, ok := c.passportOf(ctx, networkid.UserID(p.ID))
+		if !ok {
+			return nil, fmt.Errorf("unknown contact for portal %s", p.ID)
+		}
+		return c.dmInfo(ctx, passport, me), nil
+	}
+	roster, err := c.conn.Store.GroupMembers(ctx, c.login.ID, string(p.ID))
+	if err != nil {
+		return nil, fmt.Errorf("load group roster: %w", err)
+	}
+	members := bridgev2.ChatMemberMap{me.Sender: me}
+	names := make([]string, 0, len(roster))
+	for _, passport := range roster {
+		m := bridgev2.ChatMember{EventSender: c.sender(passport, false), Membership: event.MembershipJoin}
+		row, _ := c.conn.Store.GetContact(ctx, c.login.ID, passport)
+		friendly := ""
+		if row != nil {
+			friendly = row.FriendlyName
+		}
+		m.UserInfo = c.userInfo(passport, friendly)
+		members[m.Sender] = m
+		if n := puppet.DecodeFriendlyName(friendly); n != "" {
+			names = append(names, n)
+		} else {
+			names = append(names, passport)
+		}
+	}
+	name := groupName(names)
+	roomType := bridgedb.RoomTypeGroupDM
+	return &bridgev2.ChatInfo{
+		Name:    &name,
+		Type:    &roomType,
+		Members: &bridgev2.ChatMemberList{IsFull: true, MemberMap: members},
+	}, nil
+}
+
+// groupName names a group conversation after its participants.
+func groupName(names []string) string {
+	const maxNames = 4
+	if len(names) == 0 {
+		return "MSN group conversation"
+	}
+	if len(names) > maxNames {
+		return strings.Join(names[:maxNames], ", ") + fmt.Sprintf(" and %d more", len(names)-maxNames)
+	}
+	return strings.Join(names, ", ")
+}
+
+func (c *Client) dmInfo(ctx context.Context, passport string, me bridgev2.ChatMember) *bridgev2.ChatInfo {
+	other := bridgev2.ChatMember{EventSender: c.sender(passport, false), Membership: event.MembershipJoin}
+	if row, _ := c.conn.Store.GetContact(ctx, c.login.ID, passport); row != nil {
+		other.UserInfo = c.userInfo(passport, row.FriendlyName)
+	}
+	roomType := bridgedb.RoomTypeDM
+	return &bridgev2.ChatInfo{
+		Type: &roomType,
+		Members: &bridgev2.ChatMemberList{
+			IsFull:      true,
+			OtherUserID: other.Sender,
+			MemberMap:   bridgev2.ChatMemberMap{me.Sender: me, other.Sender: other},
+		},
+	}
+}
+
+// GetUserInfo describes a contact's ghost from the live session or the contact cache.
+func (c *Client) GetUserInfo(ctx context.Context, ghost *bridgev2.Ghost) (*bridgev2.UserInfo, error) {
+	passport, ok := c.passportOf(ctx, ghost.ID)
+	if !ok {
+		return nil, nil
+	}
+	friendly := ""
+	if sess, _ := c.session(); sess != nil {
+		if contact, ok := sess.Contact(passport); ok {
+			friendly = contact.FriendlyName
+		}
+	}
+	if friendly == "" {
+		if row, _ := c.conn.Store.GetContact(ctx, c.login.ID, passport); row != nil {
+			friendly = row.FriendlyName
+		}
+	}
+	return c.userInfo(passport, friendly), nil
+}
+
+// ResolveIdentifier turns a passport into a ghost (and a DM portal when asked), so that
+// `pm <passport>` works for anyone, on the contact list or not.
+func (c *Client) ResolveIdentifier(ctx context.Context, identifier string, createChat bool) (*bridgev2.ResolveIdentifierResponse, error) {
+	passport, err := puppet.NormalizePassport(strings.TrimPrefix(strings.TrimSpace(identifier), "mailto:"))
+	if err != nil {
+		return nil, bridgev2.RespError{ErrCode: "M_INVALID_PARAM", StatusCode: 400, Err: err.Error()}
+	}
+	return c.resolve(ctx, passport, createChat)
+}
+
+func (c *Client) resolve(ctx context.Context, passport string, createChat bool) (*bridgev2.ResolveIdentifierResponse, error) {
+	ghostID := c.ghostID(passport)
+	ghost, err := c.conn.Bridge.GetGhostByID(ctx, ghostID)
+	if err != nil {
+		return nil, fmt.Errorf("get ghost: %w", err)
+	}
+	friendly := ""
+	if sess, _ := c.session(); sess != nil {
+		if contact, ok := sess.Contact(passport); ok {
+			friendly = contact.FriendlyName
+		}
+	}
+	resp := &bridgev2.ResolveIdentifierResponse{Ghost: ghost, UserID: ghostID, UserInfo: c.userInfo(passport, friendly)}
+	if createChat {
+		me := bridgev2.ChatMember{EventSender: c.sender(c.meta().Passport, true), Membership: event.MembershipJoin}
+		resp.Chat = &bridgev2.CreateChatResponse{PortalKey: c.dmKey(passport), PortalInfo: c.dmInfo(ctx, passport, me)}
+	}
+	return resp, nil
+}
+
+// GetContactList lists the contacts on the forward list for start-chat.
+func (c *Client) GetContactList(ctx context.Context) ([]*bridgev2.ResolveIdentifierResponse, error) {
+	sess, _ := c.session()
+	if sess == nil {
+		return nil, ErrNotConnected
+	}
+	var out []*bridgev2.ResolveIdentifierResponse
+	for _, contact := range sess.Contacts() {
+		if contact.Lists&1 == 0 { // FL
+			continue
+		}
+		passport, err := puppet.NormalizePassport(contact.Passport)
+		if err != nil {
+			continue
+		}
+		resp, err := c.resolve(ctx, passport, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, resp)
+	}
+	return out, nil
+}

@@ -1,0 +1,130 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/simplevent"
+
+	"github.com/msnbridge/msnbridge/msn/auth"
+	"github.com/msnbridge/msnbridge/msn/message"
+	"github.com/msnbridge/msnbridge/msn/ns"
+	"github.com/msnbridge/msnbridge/msn/oim"
+	"github.com/msnbridge/msnbridge/puppet"
+)
+
+// domainMessenger is the Passport domain whose ticket the RSI service takes.
+const domainMessenger = "messenger.msn.com"
+
+// mailData parses a Mail-Data payload and queues the fetch of the offline messages it lists.
+func (c *Client) mailData(payload []byte) {
+	if !c.conn.Config.OfflineMessages {
+		return
+	}
+	md, tooLarge, err := oim.ParseMailDataPayload(payload)
+	if err != nil {
+		c.log.Warn().Err(err).Msg("Unparsable mail data")
+		return
+	}
+	if tooLarge {
+		c.queue.push(fetchOIMs{full: true})
+		return
+	}
+	if md == nil {
+		return
+	}
+	if list := md.OIMs(); len(list) > 0 {
+		c.queue.push(fetchOIMs{list: list})
+	}
+}
+
+func (c *Client) rsiClient(sess *ns.Session) *oim.RSIClient {
+	return &oim.RSIClient{
+		URL:    c.conn.Config.Endpoints().RSI,
+		Ticket: func() string { return sess.Ticket(domainMessenger) },
+		Logger: c.log.With().Str("component", "msn rsi").Logger(),
+	}
+}
+
+// fetchOfflineMessages fetches offline messages and puts them into their DM portals in order,
+// with their original timestamps. Fetched messages are deleted from the server by FetchAll.
+func (c *Client) fetchOfflineMessages(ctx context.Context, req fetchOIMs) {
+	sess, _ := c.session()
+	if sess == nil {
+		return
+	}
+	rsi := c.rsiClient(sess)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	list := req.list
+	if req.full {
+		md, err := rsi.GetMetadata(ctx)
+		if err != nil {
+			c.log.Warn().Err(err).Msg("Failed to fetch offline message list")
+			return
+		}
+		list = md.OIMs()
+	}
+	msgs, err := rsi.FetchAll(ctx, list)
+	if err != nil {
+		c.log.Warn().Err(err).Int("fetched", len(msgs)).Msg("Some offline messages could not be fetched")
+	}
+	for _, m := range msgs {
+		passport, perr := puppet.NormalizePassport(m.From)
+		if perr != nil {
+			c.log.Warn().Str("from", m.From).Msg("Offline message from an invalid passport")
+			continue
+		}
+		ts := m.Time
+		if ts.IsZero() {
+			ts = time.Now()
+		}
+		c.queueRemote(&simplevent.Message[message.Text]{
+			EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventMessage, PortalKey: c.dmKey(passport), CreatePortal: true,
+				Sender: c.sender(passport, false), Timestamp: ts},
+			Data:               message.Text{Body: m.Text},
+			ID:                 newMessageIDFrom("oim", m.ID),
+			ConvertMessageFunc: convertText(m.FromName),
+		})
+	}
+}
+
+// sendOffline stores a message for an offline contact: UUM on MSNP18, the OIM Store2 service on
+// MSNP13–17. Older versions have no offline messages.
+func (c *Client) sendOffline(ctx context.Context, sess *ns.Session, to, text string) error {
+	if !c.conn.Config.OfflineMessages {
+		return errors.New("offline messages are disabled in the bridge config")
+	}
+	v := sess.Version()
+	switch {
+	case v >= 18:
+		return sess.SendOfflineText(ctx, to, text)
+	case v >= 13:
+		store := &oim.StoreClient{
+			URL:             c.conn.Config.Endpoints().OIM,
+			Ticket:          func() string { return sess.Ticket(auth.DomainMessengerSecure) },
+			Passport:        sess.Passport(),
+			FriendlyName:    puppet.DecodeFriendlyName(sess.FriendlyName()),
+			ProtocolVersion: v,
+			Challenge:       sess.ChallengeAnswer,
+			Logger:          c.log.With().Str("component", "msn oim").Logger(),
+		}
+		return store.Send(ctx, to, text)
+	default:
+		return fmt.Errorf("MSNP%d has no offline messages", v)
+	}
+}
+
+// newMessageIDFrom makes a message id from a network id when there is one.
+func newMessageIDFrom(prefix, id string) networkid.MessageID {
+	id = strings.TrimSpace(id)
+	if id == "" || len(id) > 200 {
+		return newMessageID(prefix)
+	}
+	return networkid.MessageID(prefix + "." + id)
+}
