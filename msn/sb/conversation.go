@@ -165,7 +165,8 @@ func (c *Conversation) Invite(ctx context.Context, passport string) error {
 	return nil
 }
 
-// Leave closes the conversation's switchboard (OUT). Queued messages fail with ErrClosed. A
+// Leave closes the conversation's switchboard (OUT). Queued messages, and sent ones still
+// waiting for their ACK, fail with ErrClosed. A
 // one-to-one conversation stays usable (the next Send reopens); a multi-party conversation is
 // finished and forgotten by the manager.
 func (c *Conversation) Leave() error {
@@ -186,7 +187,7 @@ func (c *Conversation) Leave() error {
 		c.m.dropGroup(c)
 	}
 	if s != nil {
-		s.leave()
+		s.abandon()
 		c.m.emit(&ClosedEvent{Conv: c})
 	}
 	return nil
@@ -206,7 +207,7 @@ func (c *Conversation) shutdown() {
 		p.res.resolve(Failed, ErrClosed)
 	}
 	if s != nil {
-		s.leave()
+		s.abandon()
 	}
 }
 

@@ -374,7 +374,7 @@ func (m *Manager) Close() error {
 		c.shutdown()
 	}
 	for _, s := range sbs {
-		s.leave()
+		s.abandon()
 	}
 	deadline := time.NewTimer(5 * time.Second)
 	defer deadline.Stop()

@@ -270,3 +270,35 @@ func TestLeaveAndClose(t *testing.T) {
 		t.Fatalf("send after close: %v", o)
 	}
 }
+
+func TestLeaveFailsUnacknowledgedWithoutReopening(t *testing.T) {
+	e := newEnv(t, 12, Config{})
+	c := e.m.Conversation("bob@example.com")
+	res := c.SendText(context.Background(), "pending", message.Format{})
+	pc := e.peer.accept()
+	pc.openAndJoin("alice@example.com", "bob@example.com")
+	pc.expect("MSG") // no ACK
+	if err := c.Leave(); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := wait(t, res); o != Failed || !errors.Is(err, ErrClosed) {
+		t.Fatalf("outcome %v %v", o, err)
+	}
+	pc.expectClosed()
+	if cl := waitEvent[*ClosedEvent](t, e.rec); cl.Conv != c || cl.Err != nil {
+		t.Fatalf("closed %+v", cl)
+	}
+	e.peer.noConnection()
+	if e.ns.xfrCount() != 1 {
+		t.Fatalf("%d XFRs after leave", e.ns.xfrCount())
+	}
+	// The one-to-one conversation is still usable.
+	res = c.SendText(context.Background(), "later", message.Format{})
+	pc = e.peer.accept()
+	pc.openAndJoin("alice@example.com", "bob@example.com")
+	msg := pc.expect("MSG")
+	pc.send("ACK %d", msg.TrID)
+	if o, _ := wait(t, res); o != Delivered {
+		t.Fatalf("outcome %v", o)
+	}
+}

@@ -67,6 +67,7 @@ type switchboard struct {
 	roster     roster
 	closing    bool // shutdown started: no new writes
 	retired    bool // replaced by a newer switchboard: close once nothing is in flight
+	abandoned  bool // left on the user's request: in-flight parts fail instead of re-sending
 	err        error
 	joinedOnce bool
 	joined     chan struct{} // closed at the first JOI/IRO of someone else
@@ -401,6 +402,14 @@ func (s *switchboard) retire() {
 	}
 }
 
+// abandon is leave on the user's request: messages still waiting for their ACK fail.
+func (s *switchboard) abandon() {
+	s.mu.Lock()
+	s.abandoned = true
+	s.mu.Unlock()
+	s.leave()
+}
+
 // leave says OUT and closes the connection.
 func (s *switchboard) leave() {
 	s.mu.Lock()
@@ -435,6 +444,7 @@ func (s *switchboard) finish(readErr error) {
 		parts = append(parts, p)
 	}
 	s.inflight = map[uint32]*part{}
+	abandoned := s.abandoned
 	s.mu.Unlock()
 	_ = s.nc.Close()
 	close(s.done)
@@ -445,6 +455,12 @@ func (s *switchboard) finish(readErr error) {
 		s.log.Debug().Msg("switchboard closed")
 	} else {
 		s.log.Debug().Err(cause).Msg("switchboard connection ended")
+	}
+	if abandoned {
+		for _, p := range parts {
+			p.res.resolve(Failed, fmt.Errorf("%w before the message was acknowledged", ErrClosed))
+		}
+		parts = nil
 	}
 	// Parts still waiting for their ACK: back to their conversation for one more try.
 	byConv := map[*Conversation][]*part{}
