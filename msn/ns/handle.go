@@ -245,7 +245,12 @@ func (s *Session) onSYN(cmd *wire.Command) {
 	a := cmd.Args
 	switch {
 	case v <= 7:
-		return // completion is the end of the RL list
+		// Completion is the end of the RL list, unless the server says our (empty) version
+		// is current, in which case no list follows.
+		if a0 := cmd.Arg(0); a0 == "" || a0 == "0" {
+			s.finishSyncLocked()
+		}
+		return
 	case v <= 9:
 		// SYN t ver [ncontacts ngroups]; no counts = list unchanged
 		if len(a) < 3 {
