@@ -12,6 +12,9 @@ import (
 	"github.com/msnbridge/msnbridge/msn/message"
 )
 
+// errTakenOver: the switchboard being opened became a group conversation before it was ready.
+var errTakenOver = errors.New("sb: switchboard was taken over by a group conversation")
+
 // maxQueue bounds the MSGs waiting in one conversation for a switchboard.
 const maxQueue = 1024
 
@@ -262,6 +265,10 @@ func (c *Conversation) open() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.opening = false
+	if errors.Is(err, errTakenOver) {
+		c.flushLocked() // open another one for the queued messages
+		return
+	}
 	if err != nil {
 		outcome := Failed
 		if !c.group && errors.Is(err, ErrOffline) {
@@ -352,7 +359,7 @@ func (c *Conversation) openSwitchboard(ctx context.Context) (*switchboard, error
 	}
 	if s.conv.Load() != c {
 		// Someone else joined first and the switchboard became a group conversation.
-		return nil, errors.New("sb: switchboard was taken over by a group conversation")
+		return nil, errTakenOver
 	}
 	return s, nil
 }

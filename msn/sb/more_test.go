@@ -302,3 +302,32 @@ func TestLeaveFailsUnacknowledgedWithoutReopening(t *testing.T) {
 		t.Fatalf("outcome %v", o)
 	}
 }
+
+func TestOpeningSwitchboardTakenOverByGroup(t *testing.T) {
+	e := newEnv(t, 12, Config{})
+	c := e.m.Conversation("bob@example.com")
+	res := c.SendText(context.Background(), "for bob only", message.Format{})
+	pc := e.peer.accept()
+	usr := pc.expect("USR")
+	pc.send("USR %d OK alice@example.com Alice", usr.TrID)
+	cal := pc.expect("CAL")
+	pc.send("CAL %d RINGING 1", cal.TrID)
+	// Someone else is already there when bob joins: it is a group, not our 1:1.
+	pc.send("JOI carol@example.com Carol 0")
+	pc.send("JOI bob@example.com Bob 0")
+	bg := waitEvent[*BecameGroupEvent](t, e.rec)
+	if bg.From != c || !bg.Conv.IsGroup() {
+		t.Fatalf("became group %+v", bg)
+	}
+	// The 1:1 message goes out on a new switchboard of its own.
+	pc2 := e.peer.accept()
+	pc2.openAndJoin("alice@example.com", "bob@example.com")
+	msg := pc2.expect("MSG")
+	if bodyOf(t, msg.Payload) != "for bob only" {
+		t.Fatalf("sent %q", msg.Payload)
+	}
+	pc2.send("ACK %d", msg.TrID)
+	if o, err := wait(t, res); o != Delivered {
+		t.Fatalf("outcome %v %v", o, err)
+	}
+}
