@@ -27,8 +27,6 @@ func TestContactAddTranscript(t *testing.T) {
 	carol.expect("MSG Hotmail Hotmail 195")
 	carol.send("ADC 9 FL N=alice@example.com F=alice@example.com")
 	cid := carol.expect("ADC 9 FL N=alice@example.com F=Alice%20(probe) *").Args[3]
-	carol.expect("ILN 9 NLN alice@example.com Alice%20(probe) 2789003324 0")
-	carol.expect("UBX alice@example.com *")
 	carol.send("ADC 10 AL N=alice@example.com")
 	carol.expect("ADC 10 AL N=alice@example.com")
 	adl := alice.expect("ADL 0 83")

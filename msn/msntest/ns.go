@@ -824,15 +824,14 @@ func (s *Server) nsADD(c *nsConn, cmd *wire.Command) {
 		c.send(wire.New("215", t))
 		return
 	}
-	newFL := s.addToList(c.acct, b, bit)
+	// Like Escargot, ADD/ADC answer without an ILN for the new contact (contact_add
+	// transcript); presence follows the contact's next change.
+	s.addToList(c.acct, b, bit)
 	args := []string{cmd.Args[0], "1", b.passport, escName(b.friendly)}
 	if len(cmd.Args) >= 4 && bit == FL {
 		args = append(args, cmd.Args[3])
 	}
 	c.send(wire.New("ADD", t, args...))
-	if newFL {
-		s.showNewContact(c, b, t)
-	}
 }
 
 func (s *Server) nsADC(c *nsConn, cmd *wire.Command) {
@@ -874,15 +873,12 @@ func (s *Server) nsADC(c *nsConn, cmd *wire.Command) {
 		c.send(wire.New("215", t))
 		return
 	}
-	newFL := s.addToList(c.acct, b, bit)
+	s.addToList(c.acct, b, bit)
 	if bit == FL {
 		e := c.acct.entries[b.passport]
 		c.send(wire.New("ADC", t, "FL", "N="+b.passport, "F="+escName(b.friendly), "C="+e.contactID))
 	} else {
 		c.send(wire.New("ADC", t, cmd.Args[0], "N="+b.passport))
-	}
-	if newFL {
-		s.showNewContact(c, b, t)
 	}
 }
 

@@ -145,6 +145,16 @@ func (s *Server) leaveSession(ss *sbSession, p *sbPart, idle bool) {
 		}
 		q.conn.send(wire.NewNoTrID("BYE", args...))
 	}
+	hasReal := false
+	for _, q := range ss.parts {
+		if q.conn != nil {
+			hasReal = true
+		}
+	}
+	if !hasReal {
+		// Only scripted contacts (or nobody) left: the conversation is over.
+		ss.parts = nil
+	}
 	if len(ss.parts) == 0 {
 		if ss.idle != nil {
 			ss.idle.Stop()
