@@ -184,16 +184,35 @@ func (m *Manager) Group(id string) *Conversation {
 // NewGroup starts a multi-party conversation with these contacts; its first Send opens a
 // switchboard and calls them all.
 func (m *Manager) NewGroup(passports ...string) *Conversation {
+	return m.newGroup(m.participantsOf(passports))
+}
+
+// RestoreGroup returns the multi-party conversation id, creating it with these members if the
+// manager does not know it: a caller that persisted a group's id and roster gets the same
+// conversation back after a restart, and invitations with that roster are routed to it.
+func (m *Manager) RestoreGroup(id string, passports ...string) *Conversation {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.groups[id]; ok {
+		return c
+	}
+	c := newConversation(m, id, "", true, m.participantsOf(passports))
+	m.groups[id] = c
+	return c
+}
+
+// participantsOf turns passports into distinct participants other than ourselves.
+func (m *Manager) participantsOf(passports []string) []Participant {
 	ps := make([]Participant, 0, len(passports))
 	seen := map[string]bool{}
 	for _, p := range passports {
 		p, _ = splitID(p)
-		if validPassport(p) && p != m.self() && !seen[p] {
+		if validPassport(p) && p != m.self() && !seen[p] && len(ps) < maxParticipants {
 			seen[p] = true
 			ps = append(ps, Participant{Passport: p})
 		}
 	}
-	return m.newGroup(ps)
+	return ps
 }
 
 // Conversations returns every conversation the manager knows.
