@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/msnbridge/msnbridge/msn/auth"
 	"github.com/msnbridge/msnbridge/msn/msntest"
@@ -281,4 +285,70 @@ func TestSlowEventHandlerDoesNotStallRequests(t *testing.T) {
 	if c, _ := s.Contact("bob@example.com"); c.Status != ns.Idle {
 		t.Errorf("state not updated while events wait: %v", c.Status)
 	}
+}
+
+// TestLogsCarryNoSecrets logs at trace level through whole sessions and checks that no
+// password, hash, ticket or MSPAuth value reaches the log, while the fields are there.
+func TestLogsCarryNoSecrets(t *testing.T) {
+	for _, v := range []int{7, 8, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t)
+			var buf syncBuffer
+			cfg := clientConfig(srv, v, make(chan ns.Event, 64))
+			cfg.Logger = zerolog.New(&buf).Level(zerolog.TraceLevel)
+			ctx := context.Background()
+			s, err := ns.Login(ctx, cfg, "alice@example.com", "alicepass")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.RequestSwitchboard(ctx); err != nil {
+				t.Fatal(err)
+			}
+			secrets := []string{"alicepass", s.MSPAuth()}
+			if tk := s.Ticket(auth.DomainMessengerClear); tk != "" {
+				secrets = append(secrets, tk)
+			}
+			s.Close()
+			out := buf.String()
+			if !strings.Contains(out, `"passport":"alice@example.com"`) || !strings.Contains(out, fmt.Sprintf(`"version":%d`, v)) {
+				t.Errorf("log lacks passport/version fields:\n%s", truncateLog(out))
+			}
+			for _, sec := range secrets {
+				if len(sec) >= 8 && strings.Contains(out, sec) {
+					t.Errorf("secret %q…%q in the log", sec[:4], sec[len(sec)-4:])
+				}
+			}
+			if strings.Contains(out, "MD5 S") && v <= 7 {
+				for _, line := range strings.Split(out, "\n") {
+					if strings.Contains(line, "USR") && strings.Contains(line, "MD5 S") && !strings.Contains(line, "***") && strings.Contains(line, `"send"`) {
+						t.Errorf("MD5 answer logged: %s", line)
+					}
+				}
+			}
+		})
+	}
+}
+
+func truncateLog(s string) string {
+	if len(s) > 2000 {
+		return s[:2000] + "…"
+	}
+	return s
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
