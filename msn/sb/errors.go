@@ -45,6 +45,7 @@ type CallError struct {
 	Err      error // the server error or transport error
 }
 
+// Error says which contact could not be called and why.
 func (e *CallError) Error() string {
 	if e.Code != 0 {
 		return fmt.Sprintf("sb: CAL %s: %d (%s)", e.Passport, e.Code, wire.ErrorText(e.Code))
