@@ -99,6 +99,9 @@ type Contact struct {
 	Groups                                                                      []string
 }
 
+// Group is a contact group: a number (MSNP7–9) or a GUID (MSNP10+) and its name.
+type Group struct{ ID, Name string }
+
 // SwitchboardTicket is the answer to XFR SB: where to connect and with which cookie.
 type SwitchboardTicket struct {
 	Addr, Cookie string
@@ -108,7 +111,8 @@ type SwitchboardTicket struct {
 type Event interface{ isEvent() }
 
 // PresenceEvent reports a contact's (or, with Self, our own endpoint's) presence change.
-// Initial is set for the ILN burst answering our first CHG.
+// Initial is set for ILN lines, the burst that answers the first CHG (and an ADL) up to
+// MSNP17; MSNP18 sends that burst as plain NLN, so there it arrives with Initial false.
 type PresenceEvent struct {
 	Contact       Contact
 	Initial, Self bool

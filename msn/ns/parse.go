@@ -495,35 +495,32 @@ func listName(b ListBits) string {
 	return ""
 }
 
-// group is a contact group.
-type group struct{ ID, Name string }
-
 // parseLSG parses a LSG line: MSNP7 "LSG t ver idx count gid name 0", MSNP8–9 "LSG gid name 0"
 // (gid read as TrID by the wire reader), MSNP10+ "LSG name guid".
-func parseLSG(version int, cmd *wire.Command) (group, error) {
+func parseLSG(version int, cmd *wire.Command) (Group, error) {
 	a := cmd.Args
 	switch {
 	case version <= 7:
 		if len(a) < 5 {
-			return group{}, fmt.Errorf("LSG with %d arguments: %w", len(a), errMalformed)
+			return Group{}, fmt.Errorf("LSG with %d arguments: %w", len(a), errMalformed)
 		}
-		return group{ID: a[3], Name: decodeName(a[4])}, nil
+		return Group{ID: a[3], Name: decodeName(a[4])}, nil
 	case version <= 9:
 		if cmd.HasTrID && len(a) >= 1 {
-			return group{ID: strconv.FormatUint(uint64(cmd.TrID), 10), Name: decodeName(a[0])}, nil
+			return Group{ID: strconv.FormatUint(uint64(cmd.TrID), 10), Name: decodeName(a[0])}, nil
 		}
 		if len(a) >= 2 {
-			return group{ID: a[0], Name: decodeName(a[1])}, nil
+			return Group{ID: a[0], Name: decodeName(a[1])}, nil
 		}
 	default:
 		if cmd.HasTrID && len(a) == 1 {
-			return group{ID: a[0], Name: strconv.FormatUint(uint64(cmd.TrID), 10)}, nil
+			return Group{ID: a[0], Name: strconv.FormatUint(uint64(cmd.TrID), 10)}, nil
 		}
 		if len(a) >= 2 {
-			return group{ID: a[1], Name: decodeName(a[0])}, nil
+			return Group{ID: a[1], Name: decodeName(a[0])}, nil
 		}
 	}
-	return group{}, fmt.Errorf("LSG with %d arguments: %w", len(a), errMalformed)
+	return Group{}, fmt.Errorf("LSG with %d arguments: %w", len(a), errMalformed)
 }
 
 // xmlText escapes s as XML character data.

@@ -186,6 +186,9 @@ func TestReplayMSNP7Alice(t *testing.T) {
 			if c, _ := s.Contact("bob@example.com"); len(c.Groups) != 1 || c.Groups[0] != "0" {
 				t.Errorf("groups %v", c.Groups)
 			}
+			if g := s.Groups(); len(g) != 1 || g[0] != (Group{ID: "0", Name: "Other Contacts"}) {
+				t.Errorf("groups %v", g)
+			}
 			waitFor(t, ev, func(e *PresenceEvent) bool { return e.Contact.Passport == "bob@example.com" && e.Initial })
 			requestSB(t, s, "c6955bdf5e9bd7c49fb8")
 		}})
@@ -211,6 +214,9 @@ func TestReplayMSNP8(t *testing.T) {
 			checkContact(t, s, "bob@example.com", FL|AL|RL, "bob@example.com")
 			if c, _ := s.Contact("bob@example.com"); len(c.Groups) != 1 || c.Groups[0] != "0" {
 				t.Errorf("groups %v", c.Groups)
+			}
+			if g := s.Groups(); len(g) != 1 || g[0] != (Group{ID: "0", Name: "Other Contacts"}) {
+				t.Errorf("MSNP8 groups %v", g)
 			}
 			if s.Ticket("whatever") != "5b652488d662a6b0b871" {
 				t.Errorf("ticket %q", s.Ticket("x"))
@@ -270,6 +276,9 @@ func TestReplayMSNP13(t *testing.T) {
 			checkContact(t, s, "bob@example.com", FL|AL|RL, "")
 			if s.FriendlyName() != "Alice (probe)" {
 				t.Errorf("own name from the address book %q", s.FriendlyName())
+			}
+			if g := s.Groups(); len(g) == 0 || g[0].Name != "Friends & Family" {
+				t.Errorf("address book groups %v", g)
 			}
 			p := waitFor(t, ev, func(e *PresenceEvent) bool { return e.Contact.Passport == "bob@example.com" })
 			if !p.Initial || p.Contact.Caps != "1342177280" || p.Contact.FriendlyName != "Bob (probe)" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -114,6 +115,21 @@ func (s *Session) Passport() string { return s.passport }
 
 // FriendlyName returns our own friendly name.
 func (s *Session) FriendlyName() string { s.mu.Lock(); defer s.mu.Unlock(); return s.name }
+
+// Status returns our own current status.
+func (s *Session) Status() Status { s.mu.Lock(); defer s.mu.Unlock(); return s.status }
+
+// Groups returns the contact groups, sorted by ID.
+func (s *Session) Groups() []Group {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Group, 0, len(s.groups))
+	for id, name := range s.groups {
+		out = append(out, Group{ID: id, Name: name})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
 
 // Contacts returns a snapshot of the contact list (every known handle with any list bit).
 func (s *Session) Contacts() []Contact {

@@ -74,6 +74,9 @@ func TestLoginMSNP7ScriptedListAndPresence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s.Status() != Online {
+		t.Errorf("status %q", s.Status())
+	}
 	if s.Version() != 7 || s.FriendlyName() != "Me Myself" || s.MSPAuth() != "secretauth" {
 		t.Errorf("version %d name %q mspauth %q", s.Version(), s.FriendlyName(), s.MSPAuth())
 	}
