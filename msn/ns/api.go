@@ -177,6 +177,9 @@ var (
 	ErrTimeout = errors.New("msn: request timed out")
 	// ErrNotSupported: the operation does not exist in the negotiated protocol version.
 	ErrNotSupported = errors.New("msn: not supported by this protocol version")
+	// ErrNotAllowedWhileHidden: the server refuses a switchboard while we appear offline or
+	// before the first status change (error 913); the *wire.ServerError is wrapped too.
+	ErrNotAllowedWhileHidden = errors.New("msn: not allowed while appearing offline")
 	// ErrClosed: the session is closed.
 	ErrClosed = errors.New("msn: session closed")
 )

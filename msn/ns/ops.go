@@ -365,9 +365,13 @@ func (s *Session) IgnoreAddedBy(ctx context.Context, passport string) error {
 }
 
 // RequestSwitchboard asks for a new switchboard session (XFR SB). While appearing offline on
-// MSNP ≤ 12 the server refuses with error 913 (errors.Is(err, &wire.ServerError{Code: 913})).
+// MSNP ≤ 12 the server refuses with error 913: errors.Is(err, ErrNotAllowedWhileHidden) and
+// errors.Is(err, &wire.ServerError{Code: 913}) both hold.
 func (s *Session) RequestSwitchboard(ctx context.Context) (SwitchboardTicket, error) {
 	r, err := s.request(ctx, wire.New("XFR", 0, "SB"), "XFR")
+	if wire.ErrorCode(err) == wire.ErrNotAllowedWhileHDN {
+		return SwitchboardTicket{}, fmt.Errorf("%w: %w", ErrNotAllowedWhileHidden, err)
+	}
 	if err != nil {
 		return SwitchboardTicket{}, err
 	}

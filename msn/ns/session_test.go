@@ -144,7 +144,7 @@ func TestSwitchboardRefusedWhileHiddenIsTyped(t *testing.T) {
 	c := p.expect("XFR")
 	p.send("913 %d", c.TrID)
 	err := <-errc
-	if !errors.Is(err, &wire.ServerError{Code: 913}) {
+	if !errors.Is(err, &wire.ServerError{Code: 913}) || !errors.Is(err, ErrNotAllowedWhileHidden) {
 		t.Fatalf("err %v", err)
 	}
 }
