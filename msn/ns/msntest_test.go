@@ -352,3 +352,64 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// TestChallengeThroughFakeServer has the fake server send CHL and verify our QRY with the
+// version's algorithm (a wrong answer is 540 and a closed connection).
+func TestChallengeThroughFakeServer(t *testing.T) {
+	for _, v := range []int{8, 11, 15, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t)
+			qry := make(chan struct{}, 1)
+			srv.OnCommand(func(e msntest.CommandEvent) {
+				if e.Command != nil && e.Command.Name == "QRY" {
+					select {
+					case qry <- struct{}{}:
+					default:
+					}
+				}
+			})
+			events := make(chan ns.Event, 64)
+			ctx := context.Background()
+			s, err := ns.Login(ctx, clientConfig(srv, v, events), "alice@example.com", "alicepass")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, err := srv.SendChallenge("alice@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-qry:
+			case <-time.After(wait):
+				t.Fatal("no QRY")
+			}
+			// The server handles commands in order: had the answer been wrong, it would have
+			// closed the connection before answering this CHG.
+			if err := s.SetStatus(ctx, ns.Busy); err != nil {
+				t.Fatalf("after QRY: %v", err)
+			}
+		})
+	}
+}
+
+func TestHiddenSwitchboardThroughFakeServer(t *testing.T) {
+	srv := startServer(t)
+	ctx := context.Background()
+	s, err := ns.Login(ctx, clientConfig(srv, 8, make(chan ns.Event, 64)), "alice@example.com", "alicepass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.SetStatus(ctx, ns.Hidden); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RequestSwitchboard(ctx); !errors.Is(err, ns.ErrNotAllowedWhileHidden) {
+		t.Fatalf("err %v", err)
+	}
+	if err := s.SetStatus(ctx, ns.Online); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RequestSwitchboard(ctx); err != nil {
+		t.Fatalf("after NLN: %v", err)
+	}
+}
