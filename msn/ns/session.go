@@ -131,14 +131,18 @@ func (s *Session) Groups() []Group {
 	return out
 }
 
-// Contacts returns a snapshot of the contact list (every known handle with any list bit).
+// Contacts returns a snapshot of the contact list (every handle on any list), sorted by
+// passport. Contact also knows handles seen only through presence (circle members).
 func (s *Session) Contacts() []Contact {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Contact, 0, len(s.contacts))
 	for _, c := range s.contacts {
-		out = append(out, copyContact(c))
+		if c.Lists != 0 {
+			out = append(out, copyContact(c))
+		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Passport < out[j].Passport })
 	return out
 }
 
@@ -226,8 +230,7 @@ func (s *Session) fail(cause error) {
 		s.mu.Lock()
 		s.err = cause
 		loggedIn := s.loggedIn
-		for id, c := range s.contacts {
-			_ = id
+		for _, c := range s.contacts {
 			c.Status = Offline
 		}
 		s.mu.Unlock()
