@@ -16,7 +16,8 @@ import (
 // exampleServer starts a fake MSN server with alice and bob on each other's lists; bob is
 // busy and has a personal message.
 func exampleServer() *msntest.Server {
-	srv, err := msntest.New(msntest.Options{})
+	quiet := zerolog.Nop()
+	srv, err := msntest.New(msntest.Options{Logger: &quiet})
 	if err != nil {
 		log.Fatal(err)
 	}

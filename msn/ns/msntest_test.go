@@ -20,7 +20,8 @@ const wait = 5 * time.Second
 
 func startServer(t *testing.T) *msntest.Server {
 	t.Helper()
-	srv, err := msntest.New(msntest.Options{})
+	quiet := zerolog.Nop()
+	srv, err := msntest.New(msntest.Options{Logger: &quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
