@@ -63,6 +63,8 @@ func answerCVR(got *wire.Command) ([]*wire.Command, bool) {
 }
 
 type replayCase struct {
+	// entries, when set, replace the connection taken from file by who.
+	entries             []transcript.Entry
 	file, who, password string
 	version             int
 	twnTicket           string
@@ -74,14 +76,17 @@ type replayCase struct {
 
 func runReplay(t *testing.T, rc replayCase) {
 	t.Helper()
-	tr, err := transcript.Load(rc.file)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("transcripts not available:", err)
+	entries := rc.entries
+	if entries == nil {
+		tr, err := transcript.Load(rc.file)
+		if errors.Is(err, os.ErrNotExist) {
+			t.Skip("transcripts not available:", err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = tr.Conn(rc.who, "NS")
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries := tr.Conn(rc.who, "NS")
 	if len(entries) == 0 {
 		t.Fatalf("no NS entries for %s in %s", rc.who, rc.file)
 	}
@@ -353,5 +358,33 @@ func TestReplayMSNP18(t *testing.T) {
 				t.Errorf("own name %q", s.FriendlyName())
 			}
 			requestSB(t, s, "a8ce524e98991a1466f3")
+		}})
+}
+
+// TestReplayQuirkSignedInElsewhere replays the quirks transcript's MSNP12 session that the
+// server ends with OUT OTH when the account logs in a second time.
+func TestReplayQuirkSignedInElsewhere(t *testing.T) {
+	tr, err := transcript.Load("quirks_transcript.txt")
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skip("transcripts not available:", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conn []transcript.Entry
+	for _, c := range tr.Connections("", "alice", "NS") {
+		if last := c[len(c)-1]; last.Line == "OUT OTH" {
+			conn = c
+		}
+	}
+	if conn == nil {
+		t.Fatal("no connection ending in OUT OTH in the quirks transcript")
+	}
+	runReplay(t, replayCase{entries: conn, who: "alice", password: "alicepass1", version: 12, twnTicket: "d50c0a341f921e3c1afb",
+		during: func(t *testing.T, s *Session, ev *events) {
+			d := waitFor[*DisconnectEvent](t, ev, nil)
+			if !errors.Is(d.Err, ErrSignedInElsewhere) || !errors.Is(s.Err(), ErrSignedInElsewhere) {
+				t.Fatalf("disconnect %v", d.Err)
+			}
 		}})
 }

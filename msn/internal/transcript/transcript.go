@@ -36,6 +36,11 @@ type Entry struct {
 	Trimmed bool
 	// LineNo is the 1-based line number of the command in the file.
 	LineNo int
+	// Case is the name of the "########## case: name" section the entry is in ("" before any).
+	Case string
+	// ConnSeq counts the "--- connected" lines of this participant and channel up to the
+	// entry: entries of one TCP connection share it.
+	ConnSeq int
 }
 
 // Command parses the entry into a wire command. For payload commands the payload is the rebuilt
@@ -64,6 +69,8 @@ type Transcript struct {
 var (
 	cmdRe   = regexp.MustCompile(`^\[(\S+) (\S+)\] (>>>|<<<) (.*)$`)
 	payRe   = regexp.MustCompile(`^\[(\S+) (\S+)\]     \| ?(.*)$`)
+	connRe  = regexp.MustCompile(`^\[(\S+) (\S+)\] --- connected`)
+	caseRe  = regexp.MustCompile(`^#+ case: (\S+)`)
 	trimRe  = regexp.MustCompile(`(?:\.\.\.|…)? ?\[trimmed, (\d+) bytes total\]$`)
 	maxLine = 1 << 20
 )
@@ -91,9 +98,21 @@ func Parse(r io.Reader) (*Transcript, error) {
 		cur, payLines, declared = nil, nil, 0
 	}
 	n := 0
+	curCase := ""
+	conns := map[string]int{}
 	for sc.Scan() {
 		n++
 		line := strings.TrimRight(sc.Text(), "\r")
+		if m := caseRe.FindStringSubmatch(line); m != nil {
+			flush()
+			curCase = m[1]
+			continue
+		}
+		if m := connRe.FindStringSubmatch(line); m != nil {
+			flush()
+			conns[m[1]+" "+m[2]]++
+			continue
+		}
 		if m := payRe.FindStringSubmatch(line); m != nil {
 			if cur != nil && m[1] == cur.Who && m[2] == cur.Channel && declared >= 0 {
 				payLines = append(payLines, m[3])
@@ -105,7 +124,7 @@ func Parse(r io.Reader) (*Transcript, error) {
 			continue
 		}
 		flush()
-		e := Entry{Who: m[1], Channel: m[2], Line: m[4], LineNo: n}
+		e := Entry{Who: m[1], Channel: m[2], Line: m[4], LineNo: n, Case: curCase, ConnSeq: conns[m[1]+" "+m[2]]}
 		if m[3] == ">>>" {
 			e.Dir = ClientToServer
 		} else {
@@ -162,6 +181,24 @@ func (t *Transcript) Conn(who, channel string) []Entry {
 		if e.Who == who && e.Channel == channel {
 			out = append(out, e)
 		}
+	}
+	return out
+}
+
+// Connections returns the commands of each TCP connection of a participant and channel,
+// in order; caseName "" takes every case.
+func (t *Transcript) Connections(caseName, who, channel string) [][]Entry {
+	var out [][]Entry
+	last := -1
+	for _, e := range t.Entries {
+		if e.Who != who || e.Channel != channel || (caseName != "" && e.Case != caseName) {
+			continue
+		}
+		if len(out) == 0 || e.ConnSeq != last {
+			out = append(out, nil)
+			last = e.ConnSeq
+		}
+		out[len(out)-1] = append(out[len(out)-1], e)
 	}
 	return out
 }

@@ -149,3 +149,29 @@ func TestReplayMapsTrIDsAndDetectsMismatch(t *testing.T) {
 		t.Fatalf("want mismatch, got %v", err)
 	}
 }
+
+func TestConnectionsSplitByCaseAndConnect(t *testing.T) {
+	src := `########## case: one
+[a NS] --- connected to x
+[a NS] >>> VER 1 MSNP8 CVR0
+[a NS] <<< VER 1 MSNP8
+[a NS] --- connected to x
+[a NS] >>> VER 1 MSNP12 CVR0
+########## case: two
+[a NS] --- connected to x
+[a NS] >>> VER 1 MSNP18 CVR0
+[b NS] >>> VER 1 MSNP7 CVR0
+`
+	tr, err := Parse(strings.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := tr.Connections("one", "a", "NS")
+	if len(one) != 2 || len(one[0]) != 2 || len(one[1]) != 1 || one[1][0].Line != "VER 1 MSNP12 CVR0" {
+		t.Fatalf("case one: %+v", one)
+	}
+	all := tr.Connections("", "a", "NS")
+	if len(all) != 3 || all[2][0].Case != "two" {
+		t.Fatalf("all: %+v", all)
+	}
+}
