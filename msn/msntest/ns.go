@@ -1098,6 +1098,9 @@ func (s *Server) serveDS(conn net.Conn) {
 			}
 		case cmd.Name == "USR" && cmd.Arg(1) == "I":
 			ns := s.NSAddr()
+			if s.opts.AdvertiseNS != "" {
+				ns = s.opts.AdvertiseNS
+			}
 			switch {
 			case ver <= 7:
 				send(wire.New("XFR", cmd.TrID, "NS", ns, "0"))

@@ -341,3 +341,21 @@ func TestGarbageDoesNotBreakTheServer(t *testing.T) {
 	// The server still works.
 	login(t, s, 18, "alice@example.com", "alicepass1", aliceGUID)
 }
+
+func TestAdvertisedAddresses(t *testing.T) {
+	s := newServer(t, Options{Dispatch: true, AdvertiseSB: "sb.example.net:1864", AdvertiseNS: "ns.example.net:1863"})
+	aliceBob(t, s)
+	c := dial(t, "ds", s.DispatchAddr())
+	c.send("VER 1 MSNP8 CVR0")
+	c.expect("VER 1 MSNP8")
+	c.send("USR 2 TWN I alice@example.com")
+	c.expect("XFR 2 NS ns.example.net:1863 0 " + s.DispatchAddr())
+	a := login(t, s, 8, "alice@example.com", "alicepass1", "")
+	a.send("CHG 5 NLN 0")
+	a.expect("CHG 5 NLN 0")
+	a.send("XFR 6 SB")
+	a.expect("XFR 6 SB sb.example.net:1864 CKI *")
+	if s.SBListenAddr() == s.SBAddr() {
+		t.Fatal("listener address not distinct")
+	}
+}

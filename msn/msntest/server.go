@@ -48,6 +48,11 @@ type Options struct {
 	WriteTimeout time.Duration
 	// MaxLine and MaxPayload bound what the NS reads (defaults of wire.Limits).
 	MaxLine, MaxPayload int
+	// AdvertiseSB, when set, is the switchboard host:port put in XFR and RNG instead of the
+	// listener address (for a server behind a proxy or port mapping).
+	AdvertiseSB string
+	// AdvertiseNS, when set, is the NS host:port the dispatch server refers clients to.
+	AdvertiseNS string
 }
 
 // CommandEvent describes one command received by the server, for [Server.OnCommand].
@@ -333,8 +338,17 @@ func (s *Server) Close() error {
 // clients should still be pointed at DispatchAddr.
 func (s *Server) NSAddr() string { return s.nsLn.Addr().String() }
 
-// SBAddr returns the switchboard address.
-func (s *Server) SBAddr() string { return s.sbLn.Addr().String() }
+// SBAddr returns the switchboard address as advertised in XFR and RNG (Options.AdvertiseSB or
+// the listener address).
+func (s *Server) SBAddr() string {
+	if s.opts.AdvertiseSB != "" {
+		return s.opts.AdvertiseSB
+	}
+	return s.sbLn.Addr().String()
+}
+
+// SBListenAddr returns the address the switchboard listener is bound to.
+func (s *Server) SBListenAddr() string { return s.sbLn.Addr().String() }
 
 // DispatchAddr returns the dispatch server address, or NSAddr when no dispatch runs.
 func (s *Server) DispatchAddr() string {
