@@ -202,16 +202,16 @@ func (s *Session) handshake(ctx context.Context, password string) (redirect stri
 	if err := s.changeStatus(ctx, st); err != nil {
 		return "", fmt.Errorf("initial status: %w", err)
 	}
+	// Becoming logged in and failing are decided under s.mu: either fail saw loggedIn and
+	// sends a DisconnectEvent, or Login reports the failure; never both, never neither.
 	s.mu.Lock()
+	if s.failed {
+		err := s.closedErrorLocked()
+		s.mu.Unlock()
+		return "", err
+	}
 	s.loggedIn = true
 	s.mu.Unlock()
-	select {
-	case <-s.done:
-		// The connection died between the last reply and now: no DisconnectEvent was sent
-		// for it, so report the failure from Login instead.
-		return "", s.closedError()
-	default:
-	}
 	go s.keepAlive()
 	s.logger().Info().Int("contacts", len(s.Contacts())).Msg("logged in")
 	return "", nil

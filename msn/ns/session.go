@@ -54,6 +54,7 @@ type Session struct {
 	pending     map[uint32]chan *wire.Command
 	sync        *syncState
 	loggedIn    bool
+	failed      bool
 	closedByMe  bool
 	machineGUID string
 	ab          *abch.Client
@@ -229,6 +230,7 @@ func (s *Session) fail(cause error) {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.err = cause
+		s.failed = true
 		loggedIn := s.loggedIn
 		for _, c := range s.contacts {
 			c.Status = Offline
