@@ -1,9 +1,3 @@
-// Package ns implements the client side of an MSN Messenger Notification Server (NS) session for
-// MSNP2 … MSNP18: login (MD5, TWN and SSO families), the contact list, presence, profile updates,
-// switchboard requests and keep-alive upkeep.
-//
-// A [Session] is created by [Login] and delivers [Event] values in order to Config.OnEvent from
-// one goroutine. All methods of Session are safe for concurrent use.
 package ns
 
 import (
