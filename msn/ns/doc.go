@@ -26,8 +26,8 @@
 // [AddedByEvent], [RemovedByEvent]), switchboard invitations ([SwitchboardInviteEvent]),
 // offline-message notifications ([MailDataEvent], [OfflineMessageNotifyEvent]), server notices
 // ([SystemMessageEvent]) and, once, the end of the session ([DisconnectEvent]). The queue in
-// front of OnEvent is bounded and never blocks the connection; a handler that stalls only
-// delays events, not replies. The session's own state ([Session.Contacts],
+// front of OnEvent never blocks the connection: a handler that stalls delays events, not
+// replies (beyond 8192 waiting events new ones are dropped and logged as errors). The session's own state ([Session.Contacts],
 // [Session.Contact]) is updated before the matching event is queued.
 //
 // A session ends with [Session.Close] (a clean OUT) or when the server or the network ends
