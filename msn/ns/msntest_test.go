@@ -414,3 +414,26 @@ func TestHiddenSwitchboardThroughFakeServer(t *testing.T) {
 		t.Fatalf("after NLN: %v", err)
 	}
 }
+
+// TestOfflineTextThroughFakeServer sends an MSNP18 UUM to an offline contact; the server
+// stores it as an offline message (and answers nothing, as the real one).
+func TestOfflineTextThroughFakeServer(t *testing.T) {
+	srv := startServer(t)
+	ctx := context.Background()
+	s, err := ns.Login(ctx, clientConfig(srv, 18, make(chan ns.Event, 64)), "alice@example.com", "alicepass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.SendOfflineText(ctx, "bob@example.com", "see you tomorrow"); err != nil {
+		t.Fatal(err)
+	}
+	// A round trip after the UUM proves the server has handled it.
+	if err := s.SetStatus(ctx, ns.Online); err != nil {
+		t.Fatal(err)
+	}
+	oims := srv.OfflineMessages("bob@example.com")
+	if len(oims) != 1 || oims[0].Text != "see you tomorrow" || oims[0].From != "alice@example.com" {
+		t.Fatalf("stored %+v", oims)
+	}
+}
