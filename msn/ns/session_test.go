@@ -151,6 +151,7 @@ func TestSwitchboardRefusedWhileHiddenIsTyped(t *testing.T) {
 
 func TestRequestTimeout(t *testing.T) {
 	s, p, _ := loginMSNP7(t)
+	s.cfg.RequestTimeout = 300 * time.Millisecond // read by the request goroutine started below
 	start := time.Now()
 	errc := make(chan error, 1)
 	go func() { errc <- s.SetStatus(context.Background(), Busy) }()
