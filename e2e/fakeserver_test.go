@@ -113,6 +113,11 @@ func (f *fakeServer) join(who, to, with string) error {
 	return f.post("/v1/join", map[string]any{"who": who, "to": to, "with": with})
 }
 
+// leave makes contact who leave its conversation with to.
+func (f *fakeServer) leave(who, to string) error {
+	return f.post("/v1/leave", map[string]any{"who": who, "to": to})
+}
+
 // oim queues an offline message from → to.
 func (f *fakeServer) oim(from, to, text string) error {
 	return f.post("/v1/oim", map[string]any{"from": from, "to": to, "text": text})

@@ -328,6 +328,25 @@ func (j *journey) groupJoin(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// Both contacts leave the group conversation, so that bob's next message opens a 1:1 one.
+	cur = u.mark()
+	for _, c := range []string{carol, bob} {
+		if err := w.fake.leave(c, alice); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u.expect(t, cur, short, "carol leaving the group room", func(s seen) bool {
+		return s.Room == j.groupRoom && s.Event.Type == event.StateMember &&
+			s.Event.GetStateKey() == carolGhost.String() && s.str("membership") == "leave"
+	})
+	cur = u.mark()
+	text = "Back to just the two of us."
+	if err := w.fake.say(bob, alice, text, nil); err != nil {
+		t.Fatal(err)
+	}
+	if msg := u.expect(t, cur, short, "bob's next 1:1 message", message("", bobGhost, equals(text))); msg.Room != j.bobRoom {
+		t.Errorf("bob's 1:1 message after the group went to %s, not his DM room %s", msg.Room, j.bobRoom)
+	}
 }
 
 // mixedText returns a message of exactly n characters mixing scripts: Latin, Cyrillic, Greek,

@@ -230,6 +230,7 @@ func (ctl *control) handler() http.Handler {
 	mux.HandleFunc("POST /v1/nudge", ctl.post(ctl.nudge))
 	mux.HandleFunc("POST /v1/presence", ctl.post(ctl.presence))
 	mux.HandleFunc("POST /v1/join", ctl.post(ctl.join))
+	mux.HandleFunc("POST /v1/leave", ctl.post(ctl.leave))
 	mux.HandleFunc("POST /v1/oim", ctl.post(ctl.oim))
 	mux.HandleFunc("POST /v1/restart", ctl.post(ctl.restart))
 	mux.HandleFunc("GET /v1/received", ctl.received)
@@ -401,6 +402,17 @@ func (ctl *control) join(ctx context.Context, req *request) (any, error) {
 		return nil, err
 	}
 	return nil, host.c.Invite(ctx, req.To, strings.ToLower(req.Who))
+}
+
+func (ctl *control) leave(_ context.Context, req *request) (any, error) {
+	if err := need(map[string]string{"who": req.Who, "to": req.To}); err != nil {
+		return nil, err
+	}
+	rec, err := ctl.scripted(req.Who)
+	if err != nil {
+		return nil, err
+	}
+	return nil, rec.c.Leave(req.To)
 }
 
 func (ctl *control) oim(_ context.Context, req *request) (any, error) {

@@ -10,6 +10,7 @@
 //	POST /v1/nudge    {"from","to"}                    a contact nudges
 //	POST /v1/presence {"who","status","psm","name"}    a contact changes status, personal message or name
 //	POST /v1/join     {"who","to","with"}              who joins the conversation of with and to
+//	POST /v1/leave    {"who","to"}                     who leaves its conversation with to
 //	POST /v1/oim      {"from","to","text"}             queue an offline message
 //	POST /v1/restart  {"down_ms"}                      drop every connection and refuse new ones for a while
 //	GET  /v1/received?contact=&since=&wait_ms=         what a scripted contact received (long poll)

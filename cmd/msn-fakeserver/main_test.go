@@ -204,6 +204,7 @@ func TestControlRejectsBadRequests(t *testing.T) {
 		{"POST", "/v1/restart", `{"down_ms":-1}`},
 		{"POST", "/v1/join", `{"who":"carol@example.com","to":"alice@example.com"}`},
 		{"POST", "/v1/typing", `not json`},
+		{"POST", "/v1/leave", `{"who":"alice@example.com","to":"bob@example.com"}`},
 		{"GET", "/v1/received?contact=alice@example.com", ""},
 		{"GET", "/v1/received?contact=bob@example.com&since=-1", ""},
 		{"GET", "/v1/received?contact=bob@example.com&wait_ms=999999", ""},
@@ -277,7 +278,7 @@ func FuzzControlPost(f *testing.F) {
 		f.Add(s)
 	}
 	fx := newFixture(f)
-	paths := []string{"/v1/message", "/v1/typing", "/v1/nudge", "/v1/presence", "/v1/join", "/v1/oim", "/v1/restart"}
+	paths := []string{"/v1/message", "/v1/typing", "/v1/nudge", "/v1/presence", "/v1/join", "/v1/leave", "/v1/oim", "/v1/restart"}
 	h := fx.ctl.handler()
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, p := range paths {
