@@ -437,3 +437,51 @@ func TestOfflineTextThroughFakeServer(t *testing.T) {
 		t.Fatalf("stored %+v", oims)
 	}
 }
+
+// TestInitialADLSplitThroughFakeServer logs in with a long contact list: the initial ADL is
+// split into payloads of at most 7500 bytes that together list every contact.
+func TestInitialADLSplitThroughFakeServer(t *testing.T) {
+	srv := startServer(t)
+	const n = 400
+	for i := 0; i < n; i++ {
+		p := fmt.Sprintf("friend%03d@domain%d.example.com", i, i%5)
+		if err := srv.AddAccount(p, "x", p); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.AddContact("alice@example.com", p, msntest.FL|msntest.AL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	var sizes []int
+	entries := 0
+	srv.OnCommand(func(e msntest.CommandEvent) {
+		if e.Command != nil && e.Command.Name == "ADL" && e.Passport == "alice@example.com" {
+			mu.Lock()
+			sizes = append(sizes, len(e.Command.Payload))
+			entries += strings.Count(string(e.Command.Payload), "<c ")
+			mu.Unlock()
+		}
+	})
+	s, err := ns.Login(context.Background(), clientConfig(srv, 18, make(chan ns.Event, 1024)), "alice@example.com", "alicepass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := len(s.Contacts()); got != n+1 {
+		t.Errorf("%d contacts, want %d", got, n+1)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sizes) < 2 {
+		t.Fatalf("ADL not split: sizes %v", sizes)
+	}
+	for _, sz := range sizes {
+		if sz > 7500 {
+			t.Errorf("ADL payload of %d bytes", sz)
+		}
+	}
+	if entries != n+1 {
+		t.Errorf("ADL listed %d contacts, want %d", entries, n+1)
+	}
+}
