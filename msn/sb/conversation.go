@@ -449,16 +449,16 @@ func (c *Conversation) onNote(s *switchboard, n note) {
 			c.members[0] = n.p
 		}
 		c.mu.Unlock()
-		c.m.emit(&JoinedEvent{Conv: c, Participant: n.p})
+		c.m.emitFlow(s, &JoinedEvent{Conv: c, Participant: n.p})
 	case noteLeft:
 		if c.group && !n.idle {
 			c.removeMemberLocked(n.p.Passport)
 		}
 		c.mu.Unlock()
-		c.m.emit(&LeftEvent{Conv: c, Passport: n.p.Passport, Idle: n.idle})
+		c.m.emitFlow(s, &LeftEvent{Conv: c, Passport: n.p.Passport, Idle: n.idle})
 	case noteMessage:
 		c.mu.Unlock()
-		c.handleMessage(n.p, n.payload)
+		c.handleMessage(s, n.p, n.payload)
 	default:
 		c.mu.Unlock()
 	}
@@ -486,7 +486,7 @@ func (c *Conversation) becomeGroupLocked(s *switchboard) {
 }
 
 // handleMessage decodes an incoming MSG payload into events.
-func (c *Conversation) handleMessage(from Participant, payload []byte) {
+func (c *Conversation) handleMessage(s *switchboard, from Participant, payload []byte) {
 	self := c.m.self()
 	fromSelf := from.Passport == self
 	msg, err := message.Parse(payload)
@@ -498,18 +498,18 @@ func (c *Conversation) handleMessage(from Participant, payload []byte) {
 	}
 	if err != nil {
 		c.log.Debug().Err(err).Str("from", from.Passport).Msg("unparseable switchboard message")
-		c.m.emit(&ContentEvent{Conv: c, Sender: from, Kind: message.KindUnknown, Payload: payload, ParseErr: err})
+		c.m.emitFlow(s, &ContentEvent{Conv: c, Sender: from, Kind: message.KindUnknown, Payload: payload, ParseErr: err})
 		return
 	}
 	switch msg.Kind {
 	case message.KindText:
-		c.m.emit(&MessageEvent{Conv: c, Sender: from, Text: msg.Text.Body, Format: msg.Text.Format, FromSelf: fromSelf})
+		c.m.emitFlow(s, &MessageEvent{Conv: c, Sender: from, Text: msg.Text.Body, Format: msg.Text.Format, FromSelf: fromSelf})
 	case message.KindTyping:
 		if !fromSelf {
-			c.m.emit(&TypingEvent{Conv: c, Sender: from, Recording: msg.Recording})
+			c.m.emitFlow(s, &TypingEvent{Conv: c, Sender: from, Recording: msg.Recording})
 		}
 	case message.KindNudge:
-		c.m.emit(&NudgeEvent{Conv: c, Sender: from})
+		c.m.emitFlow(s, &NudgeEvent{Conv: c, Sender: from})
 	case message.KindKeepAlive, message.KindClientCaps:
 		// Nothing to show.
 	case message.KindP2P:
@@ -518,9 +518,9 @@ func (c *Conversation) handleMessage(from Participant, payload []byte) {
 				return // for someone else in a multi-party switchboard
 			}
 		}
-		c.m.emit(&ContentEvent{Conv: c, Sender: from, Kind: msg.Kind, Message: msg, Payload: payload})
+		c.m.emitFlow(s, &ContentEvent{Conv: c, Sender: from, Kind: msg.Kind, Message: msg, Payload: payload})
 	default:
-		c.m.emit(&ContentEvent{Conv: c, Sender: from, Kind: msg.Kind, Message: msg, Payload: payload})
+		c.m.emitFlow(s, &ContentEvent{Conv: c, Sender: from, Kind: msg.Kind, Message: msg, Payload: payload})
 	}
 }
 

@@ -65,7 +65,8 @@ type Config struct {
 	// Logger gets structured logs; cookies never appear in them.
 	Logger zerolog.Logger
 	// OnEvent receives the events of all conversations, from one goroutine, in order. It must
-	// not block for long. Nil: events are dropped.
+	// not block for long: while more than a thousand events wait, switchboards stop reading.
+	// It may call any method of the package. Nil: events are dropped.
 	OnEvent func(Event)
 }
 
@@ -117,10 +118,11 @@ type Manager struct {
 	xfrMu   sync.Mutex
 	lastXFR time.Time
 
-	evMu     sync.Mutex
-	evQueue  []Event
-	evSignal chan struct{}
-	evDone   chan struct{}
+	evMu      sync.Mutex
+	evQueue   []Event
+	evDrained chan struct{} // closed when the loop takes a batch; made by a waiting emitFlow
+	evSignal  chan struct{}
+	evDone    chan struct{}
 }
 
 // NewManager returns a manager for the NS session nsrv.
@@ -368,8 +370,9 @@ func (m *Manager) throttle(ctx context.Context) error {
 	return nil
 }
 
-// Close leaves every switchboard, fails queued messages with ErrClosed, and stops delivering
-// events once those already queued were delivered.
+// Close leaves every switchboard and fails queued messages with ErrClosed. Events already
+// queued are still delivered (possibly after Close returned), then the event goroutine ends.
+// Close may be called from OnEvent.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -409,9 +412,12 @@ func (m *Manager) Close() error {
 		}
 	}
 	m.cancel()
-	<-m.evDone
 	return err
 }
+
+// maxPendingEvents is how many events may wait for OnEvent before switchboard readers stop
+// reading (and so the server stops sending) until OnEvent catches up.
+const maxPendingEvents = 1024
 
 // emit queues an event for OnEvent; it never blocks.
 func (m *Manager) emit(ev Event) {
@@ -422,6 +428,32 @@ func (m *Manager) emit(ev Event) {
 	case m.evSignal <- struct{}{}:
 	default:
 	}
+}
+
+// emitFlow queues an event caused by input from switchboard s. While too many events wait it
+// blocks the reader, so a flooding server is slowed down by TCP instead of filling memory; a
+// closing switchboard or manager queues without waiting (no more input can follow).
+func (m *Manager) emitFlow(s *switchboard, ev Event) {
+	for {
+		m.evMu.Lock()
+		if len(m.evQueue) < maxPendingEvents {
+			m.evMu.Unlock()
+			break
+		}
+		if m.evDrained == nil {
+			m.evDrained = make(chan struct{})
+		}
+		drained := m.evDrained
+		m.evMu.Unlock()
+		select {
+		case <-drained:
+			continue
+		case <-s.closingCh:
+		case <-m.ctx.Done():
+		}
+		break
+	}
+	m.emit(ev)
 }
 
 func (m *Manager) eventLoop() {
@@ -437,6 +469,10 @@ func (m *Manager) eventLoop() {
 			m.evMu.Lock()
 			batch := m.evQueue
 			m.evQueue = nil
+			if m.evDrained != nil {
+				close(m.evDrained)
+				m.evDrained = nil
+			}
 			m.evMu.Unlock()
 			if len(batch) == 0 {
 				break

@@ -72,22 +72,24 @@ type switchboard struct {
 	joinedOnce bool
 	joined     chan struct{} // closed at the first JOI/IRO of someone else
 	done       chan struct{} // closed when the reader has finished
+	closingCh  chan struct{} // closed when closing becomes true
 }
 
 func newSwitchboard(m *Manager, nc net.Conn) *switchboard {
 	id := m.sbSeq.Add(1)
 	s := &switchboard{
-		m:        m,
-		id:       id,
-		nc:       nc,
-		r:        wire.NewReader(nc, wire.FromServer, m.cfg.Limits),
-		w:        wire.NewWriter(nc),
-		log:      m.log.With().Uint64("switchboard", id).Logger(),
-		self:     m.self(),
-		calls:    make(map[uint32]chan *wire.Command),
-		inflight: make(map[uint32]*part),
-		joined:   make(chan struct{}),
-		done:     make(chan struct{}),
+		m:         m,
+		id:        id,
+		nc:        nc,
+		r:         wire.NewReader(nc, wire.FromServer, m.cfg.Limits),
+		w:         wire.NewWriter(nc),
+		log:       m.log.With().Uint64("switchboard", id).Logger(),
+		self:      m.self(),
+		calls:     make(map[uint32]chan *wire.Command),
+		inflight:  make(map[uint32]*part),
+		joined:    make(chan struct{}),
+		done:      make(chan struct{}),
+		closingCh: make(chan struct{}),
 	}
 	return s
 }
@@ -427,6 +429,7 @@ func (s *switchboard) shutdown(err error) {
 	if !s.closing {
 		s.closing = true
 		s.err = err
+		close(s.closingCh)
 	}
 	s.mu.Unlock()
 	_ = s.nc.Close()
@@ -438,6 +441,7 @@ func (s *switchboard) finish(readErr error) {
 	if !s.closing {
 		s.closing = true
 		s.err = fmt.Errorf("%w: %w", ErrConnectionLost, readErr)
+		close(s.closingCh)
 	}
 	parts := make([]*part, 0, len(s.inflight))
 	for _, p := range s.inflight {
