@@ -118,7 +118,17 @@ func TestFullLoginThroughFakeServer(t *testing.T) {
 					t.Errorf("PSM %q", pr.PersonalMessage)
 				}
 			}
-			// A later change arrives as NLN.
+			// A rename arrives as NLN with the new name.
+			if err := srv.SetFriendlyName("bob@example.com", "Bobby Tables"); err != nil {
+				t.Fatal(err)
+			}
+			next(t, events, func(e *ns.ProfileEvent) bool {
+				return e.Passport == "bob@example.com" && e.FriendlyName == "Bobby Tables"
+			})
+			if c, _ := s.Contact("bob@example.com"); c.FriendlyName != "Bobby Tables" {
+				t.Errorf("name after rename %q", c.FriendlyName)
+			}
+			// A later status change arrives as NLN.
 			if err := srv.SetPresence("bob@example.com", "AWY"); err != nil {
 				t.Fatal(err)
 			}
@@ -483,5 +493,36 @@ func TestInitialADLSplitThroughFakeServer(t *testing.T) {
 	}
 	if entries != n+1 {
 		t.Errorf("ADL listed %d contacts, want %d", entries, n+1)
+	}
+}
+
+// TestDispatchRedirectThroughFakeServer starts at the fake dispatch server, which answers
+// USR with XFR NS; the client reconnects to the NS and logs in there.
+func TestDispatchRedirectThroughFakeServer(t *testing.T) {
+	for _, v := range []int{7, 8, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			quiet := zerolog.Nop()
+			srv, err := msntest.New(msntest.Options{Logger: &quiet, Dispatch: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			if err := srv.AddAccount("alice@example.com", "alicepass", "Alice"); err != nil {
+				t.Fatal(err)
+			}
+			cfg := clientConfig(srv, v, make(chan ns.Event, 64))
+			cfg.Server = srv.DispatchAddr()
+			s, err := ns.Login(context.Background(), cfg, "alice@example.com", "alicepass")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if srv.Logins("alice@example.com") != 1 {
+				t.Errorf("logins %d", srv.Logins("alice@example.com"))
+			}
+		})
 	}
 }
