@@ -449,19 +449,29 @@ func (c *Conversation) onNote(s *switchboard, n note) {
 			c.members[0] = n.p
 		}
 		c.mu.Unlock()
-		c.m.emitFlow(s, &JoinedEvent{Conv: c, Participant: n.p})
+		c.emitNote(s, n, &JoinedEvent{Conv: c, Participant: n.p})
 	case noteLeft:
 		if c.group && !n.idle {
 			c.removeMemberLocked(n.p.Passport)
 		}
 		c.mu.Unlock()
-		c.m.emitFlow(s, &LeftEvent{Conv: c, Passport: n.p.Passport, Idle: n.idle})
+		c.emitNote(s, n, &LeftEvent{Conv: c, Passport: n.p.Passport, Idle: n.idle})
 	case noteMessage:
 		c.mu.Unlock()
-		c.handleMessage(s, n.p, n.payload)
+		c.handleMessage(s, n, n.p, n.payload)
 	default:
 		c.mu.Unlock()
 	}
+}
+
+// emitNote queues the event caused by note n: with flow control when it comes from the
+// reader, without when route's caller (possibly OnEvent itself, through Accept) delivers it.
+func (c *Conversation) emitNote(s *switchboard, n note, ev Event) {
+	if n.early {
+		c.m.emit(ev)
+		return
+	}
+	c.m.emitFlow(s, ev)
 }
 
 // becomeGroupLocked moves switchboard s, where a third participant just joined, to a new
@@ -486,7 +496,7 @@ func (c *Conversation) becomeGroupLocked(s *switchboard) {
 }
 
 // handleMessage decodes an incoming MSG payload into events.
-func (c *Conversation) handleMessage(s *switchboard, from Participant, payload []byte) {
+func (c *Conversation) handleMessage(s *switchboard, n note, from Participant, payload []byte) {
 	self := c.m.self()
 	fromSelf := from.Passport == self
 	msg, err := message.Parse(payload)
@@ -498,18 +508,18 @@ func (c *Conversation) handleMessage(s *switchboard, from Participant, payload [
 	}
 	if err != nil {
 		c.log.Debug().Err(err).Str("from", from.Passport).Msg("unparseable switchboard message")
-		c.m.emitFlow(s, &ContentEvent{Conv: c, Sender: from, Kind: message.KindUnknown, Payload: payload, ParseErr: err})
+		c.emitNote(s, n, &ContentEvent{Conv: c, Sender: from, Kind: message.KindUnknown, Payload: payload, ParseErr: err})
 		return
 	}
 	switch msg.Kind {
 	case message.KindText:
-		c.m.emitFlow(s, &MessageEvent{Conv: c, Sender: from, Text: msg.Text.Body, Format: msg.Text.Format, FromSelf: fromSelf})
+		c.emitNote(s, n, &MessageEvent{Conv: c, Sender: from, Text: msg.Text.Body, Format: msg.Text.Format, FromSelf: fromSelf})
 	case message.KindTyping:
 		if !fromSelf {
-			c.m.emitFlow(s, &TypingEvent{Conv: c, Sender: from, Recording: msg.Recording})
+			c.emitNote(s, n, &TypingEvent{Conv: c, Sender: from, Recording: msg.Recording})
 		}
 	case message.KindNudge:
-		c.m.emitFlow(s, &NudgeEvent{Conv: c, Sender: from})
+		c.emitNote(s, n, &NudgeEvent{Conv: c, Sender: from})
 	case message.KindKeepAlive, message.KindClientCaps:
 		// Nothing to show.
 	case message.KindP2P:
@@ -518,9 +528,9 @@ func (c *Conversation) handleMessage(s *switchboard, from Participant, payload [
 				return // for someone else in a multi-party switchboard
 			}
 		}
-		c.m.emitFlow(s, &ContentEvent{Conv: c, Sender: from, Kind: msg.Kind, Message: msg, Payload: payload})
+		c.emitNote(s, n, &ContentEvent{Conv: c, Sender: from, Kind: msg.Kind, Message: msg, Payload: payload})
 	default:
-		c.m.emitFlow(s, &ContentEvent{Conv: c, Sender: from, Kind: msg.Kind, Message: msg, Payload: payload})
+		c.emitNote(s, n, &ContentEvent{Conv: c, Sender: from, Kind: msg.Kind, Message: msg, Payload: payload})
 	}
 }
 

@@ -40,6 +40,7 @@ type note struct {
 	p       Participant
 	idle    bool // noteLeft: "BYE email 1"
 	payload []byte
+	early   bool // buffered before routing: delivered by route's caller, which must not wait
 }
 
 // switchboard is one SB connection: one reader goroutine, serialised writes, the roster, the
@@ -281,6 +282,7 @@ func (s *switchboard) route(c *Conversation) {
 	early := s.early
 	s.early = nil
 	for _, n := range early {
+		n.early = true
 		if cur := s.conv.Load(); cur != nil {
 			cur.onNote(s, n)
 		}
