@@ -65,8 +65,13 @@ type Client struct {
 	groupConv map[networkid.PortalID]*sb.Conversation // group portal → live conversation
 	convGroup map[*sb.Conversation]networkid.PortalID // live conversation → group portal
 	passports map[networkid.UserID]string             // hashed ghost ids → passports
+	// pendingFetch holds offline-message fetches announced before the session was installed.
+	pendingFetch []fetchOIMs
 
 	queue *eventQueue
+	mx    matrixSide
+	// backoffMin is the first reconnect delay (tests shorten it).
+	backoffMin time.Duration
 }
 
 var (
@@ -79,11 +84,12 @@ var (
 
 func newClient(c *Connector, login *bridgev2.UserLogin) *Client {
 	cl := &Client{
-		conn:      c,
-		groupConv: make(map[networkid.PortalID]*sb.Conversation),
-		convGroup: make(map[*sb.Conversation]networkid.PortalID),
-		passports: make(map[networkid.UserID]string),
-		queue:     newEventQueue(),
+		conn:       c,
+		groupConv:  make(map[networkid.PortalID]*sb.Conversation),
+		convGroup:  make(map[*sb.Conversation]networkid.PortalID),
+		passports:  make(map[networkid.UserID]string),
+		queue:      newEventQueue(),
+		backoffMin: backoffMin,
 	}
 	cl.attach(login)
 	return cl
@@ -94,6 +100,9 @@ func (c *Client) attach(login *bridgev2.UserLogin) {
 	c.login = login
 	if login != nil {
 		c.log = login.Log.With().Str("component", "msn client").Logger()
+		if c.mx == nil {
+			c.mx = &bridgeSide{br: c.conn.Bridge, login: login}
+		}
 	}
 }
 
@@ -176,22 +185,22 @@ func (c *Client) startLoop(sess *ns.Session) {
 }
 
 func (c *Client) sendState(st status.BridgeState) {
-	if c.login != nil && c.login.BridgeState != nil {
-		c.login.BridgeState.Send(st)
+	if c.mx != nil {
+		c.mx.SendState(st)
 	}
 }
 
 // runLoop keeps the session alive until ctx ends or the login can't continue.
 func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
-	backoff := backoffMin
+	backoff := c.backoffMin
 	for ctx.Err() == nil {
 		if sess == nil {
 			c.sendState(status.BridgeState{StateEvent: status.StateConnecting})
 			password, err := c.conn.sealer.Open(c.meta().Password, c.meta().Passport)
 			if err != nil {
 				c.log.Error().Err(err).Msg("Can't decrypt stored password")
-				c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrPasswordUnreadable})
 				c.setRunning(false)
+				c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrPasswordUnreadable})
 				return
 			}
 			loginCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -203,8 +212,8 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 				}
 				if errors.Is(err, auth.ErrBadCredentials) {
 					c.log.Warn().Err(err).Msg("MSN refused the stored credentials")
-					c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrBadCredentials})
 					c.setRunning(false)
+					c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrBadCredentials})
 					return
 				}
 				c.log.Warn().Err(err).Dur("retry_in", backoff).Msg("MSN login failed")
@@ -233,11 +242,11 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 			c.log.Warn().Msg("Signed in elsewhere; not reconnecting")
 			meta := c.meta()
 			meta.SignedInElsewhere = true
-			if err := c.login.Save(context.Background()); err != nil {
+			if err := c.mx.SaveLogin(context.Background()); err != nil {
 				c.log.Err(err).Msg("Failed to save login metadata")
 			}
-			c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrSignedInElsewhere})
 			c.setRunning(false)
+			c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrSignedInElsewhere})
 			return
 		case errors.Is(cause, ns.ErrServerShutdown):
 			c.sendState(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: StateErrServerShutdown})
@@ -287,18 +296,23 @@ func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
 	c.sbm = mgr
 	c.groupConv = make(map[networkid.PortalID]*sb.Conversation)
 	c.convGroup = make(map[*sb.Conversation]networkid.PortalID)
+	pending := c.pendingFetch
+	c.pendingFetch = nil
 	c.mu.Unlock()
 	changed := meta.ProtocolVersion != sess.Version() || meta.SignedInElsewhere
 	meta.ProtocolVersion = sess.Version()
 	meta.SignedInElsewhere = false
 	if changed {
-		if err := c.login.Save(ctx); err != nil {
+		if err := c.mx.SaveLogin(ctx); err != nil {
 			c.log.Err(err).Msg("Failed to save login metadata")
 		}
 	}
 	c.log.Info().Int("protocol", sess.Version()).Msg("Connected to MSN")
 	c.sendState(status.BridgeState{StateEvent: status.StateConnected})
 	c.queue.push(syncContacts{})
+	for _, f := range pending {
+		c.queue.push(f)
+	}
 }
 
 func (c *Client) onDisconnected(sess *ns.Session) {
@@ -374,6 +388,9 @@ func (c *Client) passportOf(ctx context.Context, id networkid.UserID) (string, b
 	c.mu.Unlock()
 	if ok {
 		return p, true
+	}
+	if c.conn.Bridge == nil {
+		return "", false
 	}
 	ghost, err := c.conn.Bridge.GetExistingGhostByID(ctx, id)
 	if err == nil && ghost != nil {

@@ -181,12 +181,9 @@ func (c *Client) userInfo(passport, friendlyName string) *bridgev2.UserInfo {
 }
 
 func (c *Client) updateGhost(ctx context.Context, ghostID networkid.UserID, passport, friendlyName string) {
-	ghost, err := c.conn.Bridge.GetGhostByID(ctx, ghostID)
-	if err != nil {
-		c.log.Err(err).Str("contact", passport).Msg("Failed to get ghost")
-		return
+	if err := c.mx.UpdateGhost(ctx, ghostID, c.userInfo(passport, friendlyName)); err != nil {
+		c.log.Err(err).Str("contact", passport).Msg("Failed to update ghost")
 	}
-	ghost.UpdateInfo(ctx, c.userInfo(passport, friendlyName))
 }
 
 func (c *Client) syncContacts(ctx context.Context) {
@@ -240,33 +237,20 @@ func (c *Client) addedBy(ctx context.Context, ev *ns.AddedByEvent) {
 	if name != "" && name != passport {
 		who = fmt.Sprintf("%s (%s)", name, passport)
 	}
-	prefix := c.conn.Bridge.Config.CommandPrefix
-	c.notifyUser(ctx, fmt.Sprintf("%s added you to their MSN contact list. Reply `%s accept %s` to accept (and add them back) or `%s ignore %s` to ignore the request.",
-		who, prefix, passport, prefix, passport))
+	c.notifyUser(ctx, fmt.Sprintf("%s added you to their MSN contact list. Reply `accept %s` to accept (and add them back) or `ignore %s` to ignore the request.",
+		who, passport, passport))
 }
 
 // notifyUser sends a notice to the user's management room.
 func (c *Client) notifyUser(ctx context.Context, text string) {
-	if c.login == nil || c.login.User == nil || c.conn.Bridge.Bot == nil {
-		return
-	}
-	roomID, err := c.login.User.GetManagementRoom(ctx)
-	if err != nil {
-		c.log.Err(err).Msg("Failed to get management room")
-		return
-	}
-	content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: text}
-	if _, err := c.conn.Bridge.Bot.SendMessage(ctx, roomID, event.EventMessage, &event.Content{Parsed: content}, nil); err != nil {
-		c.log.Err(err).Msg("Failed to send notice to management room")
+	if err := c.mx.NotifyUser(ctx, text); err != nil {
+		c.log.Err(err).Msg("Failed to notify user")
 	}
 }
 
-// queueRemote hands an event to bridgev2 and logs failures.
+// queueRemote hands an event to bridgev2.
 func (c *Client) queueRemote(evt bridgev2.RemoteEvent) {
-	res := c.login.QueueRemoteEvent(evt)
-	if !res.Success {
-		c.log.Warn().Any("result", res).Msg("Remote event was not handled")
-	}
+	c.mx.QueueRemoteEvent(evt)
 }
 
 func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {

@@ -169,11 +169,7 @@ func (c *Client) ownName() string {
 
 // sendPortalNotice posts a notice from the bridge bot in a portal room.
 func (c *Client) sendPortalNotice(ctx context.Context, p *bridgev2.Portal, text string) {
-	if p == nil || p.MXID == "" || c.conn.Bridge.Bot == nil {
-		return
-	}
-	content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: text}
-	if _, err := c.conn.Bridge.Bot.SendMessage(ctx, p.MXID, event.EventMessage, &event.Content{Parsed: content}, nil); err != nil {
+	if err := c.mx.PortalNotice(ctx, p, text); err != nil {
 		c.log.Err(err).Msg("Failed to send notice to portal")
 	}
 }

@@ -27,6 +27,7 @@ func (c *Client) mailData(payload []byte) {
 		return
 	}
 	md, tooLarge, err := oim.ParseMailDataPayload(payload)
+	c.log.Debug().Bool("too_large", tooLarge).Bool("parsed", md != nil).Err(err).Msg("Mail data received")
 	if err != nil {
 		c.log.Warn().Err(err).Msg("Unparsable mail data")
 		return
@@ -54,10 +55,15 @@ func (c *Client) rsiClient(sess *ns.Session) *oim.RSIClient {
 // fetchOfflineMessages fetches offline messages and puts them into their DM portals in order,
 // with their original timestamps. Fetched messages are deleted from the server by FetchAll.
 func (c *Client) fetchOfflineMessages(ctx context.Context, req fetchOIMs) {
-	sess, _ := c.session()
+	c.mu.Lock()
+	sess := c.sess
 	if sess == nil {
+		// The login mail data arrives before Login returns: fetch once the session is installed.
+		c.pendingFetch = append(c.pendingFetch, req)
+		c.mu.Unlock()
 		return
 	}
+	c.mu.Unlock()
 	rsi := c.rsiClient(sess)
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()

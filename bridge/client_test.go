@@ -1,0 +1,346 @@
+package bridge
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mau.fi/util/dbutil"
+	_ "go.mau.fi/util/dbutil/litestream"
+	"maunium.net/go/mautrix/bridgev2"
+	bridgedb "maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/simplevent"
+	"maunium.net/go/mautrix/bridgev2/status"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/msnbridge/msnbridge/database"
+	"github.com/msnbridge/msnbridge/msn/message"
+	"github.com/msnbridge/msnbridge/msn/msntest"
+)
+
+// recorder is a matrixSide that records what the client does to Matrix.
+type recorder struct {
+	events  chan bridgev2.RemoteEvent
+	states  chan status.BridgeState
+	notices chan string
+	mu      sync.Mutex
+	ghosts  map[networkid.UserID]string
+	saves   int
+}
+
+func newRecorder() *recorder {
+	return &recorder{
+		events:  make(chan bridgev2.RemoteEvent, 100),
+		states:  make(chan status.BridgeState, 100),
+		notices: make(chan string, 100),
+		ghosts:  make(map[networkid.UserID]string),
+	}
+}
+
+func (r *recorder) QueueRemoteEvent(evt bridgev2.RemoteEvent) { r.events <- evt }
+func (r *recorder) UpdateGhost(_ context.Context, id networkid.UserID, info *bridgev2.UserInfo) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if info.Name != nil {
+		r.ghosts[id] = *info.Name
+	}
+	return nil
+}
+func (r *recorder) NotifyUser(_ context.Context, text string) error { r.notices <- text; return nil }
+func (r *recorder) PortalNotice(_ context.Context, _ *bridgev2.Portal, text string) error {
+	r.notices <- text
+	return nil
+}
+func (r *recorder) SaveLogin(context.Context) error {
+	r.mu.Lock()
+	r.saves++
+	r.mu.Unlock()
+	return nil
+}
+func (r *recorder) SendState(st status.BridgeState) { r.states <- st }
+
+func wait[T any](t *testing.T, ch chan T, what string, ok func(T) bool) T {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case v := <-ch:
+			if ok(v) {
+				return v
+			}
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+type harness struct {
+	srv    *msntest.Server
+	conn   *Connector
+	client *Client
+	rec    *recorder
+	login  *bridgev2.UserLogin
+}
+
+func newHarness(t *testing.T, version int) *harness {
+	t.Helper()
+	srv := newFakeServer(t)
+	for _, a := range [][2]string{{"alice@example.com", "Alice"}, {"bob@example.com", "Bob"}, {"carol@example.com", "Carol"}, {"dave@example.com", "Dave"}} {
+		if err := srv.AddAccount(a[0], "pw-"+a[1], a[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []string{"bob@example.com", "carol@example.com"} {
+		if err := srv.AddContact("alice@example.com", c, msntest.FL|msntest.AL); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.AddContact(c, "alice@example.com", msntest.FL|msntest.AL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn := testConnector(t, srv, version)
+	db, err := dbutil.NewWithDialect("file:"+strings.ReplaceAll(t.Name(), "/", "_")+"?mode=memory&cache=shared&_txlock=immediate", "sqlite3-fk-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.RawDB.SetMaxOpenConns(1)
+	t.Cleanup(func() { _ = db.Close() })
+	conn.Store = database.New("test", db, dbutil.ZeroLogger(zerolog.Nop()))
+	if err := conn.Store.Upgrade(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := conn.sealer.Seal("pw-Alice", "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := &database.UserLoginMetadata{Passport: "alice@example.com", Password: sealed, MachineGUID: newMachineGUID(), ProtocolVersion: version}
+	login := &bridgev2.UserLogin{UserLogin: &bridgedb.UserLogin{ID: "alice@example.com", Metadata: meta}, Log: testLogger(t)}
+	rec := newRecorder()
+	client := newClient(conn, nil)
+	client.mx = rec
+	client.backoffMin = 50 * time.Millisecond
+	client.attach(login)
+	login.Client = client
+	t.Cleanup(client.Disconnect)
+	return &harness{srv: srv, conn: conn, client: client, rec: rec, login: login}
+}
+
+func (h *harness) connect(t *testing.T) {
+	t.Helper()
+	h.client.Connect(context.Background())
+	wait(t, h.rec.states, "CONNECTED", func(st status.BridgeState) bool { return st.StateEvent == status.StateConnected })
+}
+
+func portalFor(key networkid.PortalKey) *bridgev2.Portal {
+	return &bridgev2.Portal{Portal: &bridgedb.Portal{PortalKey: key}}
+}
+
+func convert(t *testing.T, evt bridgev2.RemoteEvent) *event.MessageEventContent {
+	t.Helper()
+	msg, ok := evt.(bridgev2.RemoteMessage)
+	if !ok {
+		t.Fatalf("event %T is not a message", evt)
+	}
+	cm, err := msg.ConvertMessage(context.Background(), nil, nil)
+	if err != nil || len(cm.Parts) != 1 {
+		t.Fatalf("convert: %v %+v", err, cm)
+	}
+	return cm.Parts[0].Content
+}
+
+func TestClientChatsThroughFakeServer(t *testing.T) {
+	for _, v := range []int{18, 12} {
+		t.Run("MSNP"+string(rune('0'+v/10))+string(rune('0'+v%10)), func(t *testing.T) {
+			h := newHarness(t, v)
+			h.connect(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			bob := h.srv.Contact("bob@example.com")
+			if err := bob.SignIn("NLN"); err != nil {
+				t.Fatal(err)
+			}
+			bobKey := networkid.PortalKey{ID: "bob@example.com", Receiver: "alice@example.com"}
+
+			// MSN → Matrix: text arrives in Bob's DM portal, HTML in it stays text.
+			if err := bob.Say(ctx, "alice@example.com", "<b>hi</b> & bye"); err != nil {
+				t.Fatal(err)
+			}
+			evt := wait(t, h.rec.events, "bob's message", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+			if evt.GetPortalKey() != bobKey || evt.GetSender().Sender != "bob@example.com" || evt.GetSender().IsFromMe {
+				t.Fatalf("message routed to %+v from %+v", evt.GetPortalKey(), evt.GetSender())
+			}
+			if c := convert(t, evt); c.Body != "<b>hi</b> & bye" || strings.Contains(c.FormattedBody, "<b>") {
+				t.Fatalf("content = %+v", c)
+			}
+
+			// Typing and nudges.
+			if err := bob.Typing(ctx, "alice@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			wait(t, h.rec.events, "typing", func(e bridgev2.RemoteEvent) bool {
+				_, ok := e.(*simplevent.Typing)
+				return ok && e.GetPortalKey() == bobKey
+			})
+			if err := bob.Nudge(ctx, "alice@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			nudge := wait(t, h.rec.events, "nudge notice", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+			if c := convert(t, nudge); c.MsgType != event.MsgNotice || !strings.Contains(c.Body, "nudge") {
+				t.Fatalf("nudge notice = %+v", c)
+			}
+
+			// Matrix → MSN: delivered, formatting carried in X-MMS-IM-Format.
+			resp, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+				Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "hello bob", Format: event.FormatHTML, FormattedBody: "<strong>hello bob</strong>"},
+				Portal:  portalFor(bobKey),
+			}})
+			if err != nil || resp == nil || resp.DB == nil {
+				t.Fatalf("HandleMatrixMessage = %+v, %v", resp, err)
+			}
+			got, err := bob.NextText(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Body != "hello bob" || !strings.Contains(string(got.Payload), "EF=B") {
+				t.Fatalf("bob got %q / %q", got.Body, got.Payload)
+			}
+
+			// Unsupported content fails with a status instead of vanishing.
+			if _, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+				Content: &event.MessageEventContent{MsgType: event.MsgImage, Body: "a.png"}, Portal: portalFor(bobKey),
+			}}); err == nil {
+				t.Fatal("image was accepted")
+			}
+
+			// Someone adds Alice: the request is stored and shown in the management room.
+			if err := h.srv.AddedBy("alice@example.com", "dave@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			wait(t, h.rec.notices, "contact request notice", func(s string) bool {
+				return strings.Contains(s, "dave@example.com") && strings.Contains(s, "accept")
+			})
+			reqs, err := h.conn.Store.PendingRequests(ctx, "alice@example.com")
+			if err != nil || len(reqs) != 1 || reqs[0].Passport != "dave@example.com" {
+				t.Fatalf("pending requests = %+v, %v", reqs, err)
+			}
+		})
+	}
+}
+
+func TestClientOfflineContactGetsOIM(t *testing.T) {
+	h := newHarness(t, 18)
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	carolKey := networkid.PortalKey{ID: "carol@example.com", Receiver: "alice@example.com"}
+	_, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "are you there?"}, Portal: portalFor(carolKey),
+	}})
+	if err != nil {
+		t.Fatalf("message to offline contact failed: %v", err)
+	}
+	wait(t, h.rec.notices, "offline notice", func(s string) bool { return strings.Contains(s, "offline message") })
+	// UUM has no answer: wait (with a deadline) until the server has stored it.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		found := false
+		for _, m := range h.srv.OfflineMessages("carol@example.com") {
+			found = found || (m.Text == "are you there?" && strings.EqualFold(m.From, "alice@example.com"))
+		}
+		if found {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("no OIM stored for carol: %+v", h.srv.OfflineMessages("carol@example.com"))
+		}
+	}
+}
+
+func TestClientOfflineMessagesAtLogin(t *testing.T) {
+	h := newHarness(t, 18)
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	for i, text := range []string{"first", "second"} {
+		if _, err := h.srv.QueueOfflineMessage("bob@example.com", "alice@example.com", text, t0.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.connect(t)
+	var got []string
+	for len(got) < 2 {
+		evt := wait(t, h.rec.events, "offline message", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+		ts := evt.(bridgev2.RemoteEventWithTimestamp).GetTimestamp()
+		if ts.Before(t0.Add(-time.Minute)) || ts.After(t0.Add(2*time.Minute)) {
+			t.Errorf("offline message timestamp %v, want around %v", ts, t0)
+		}
+		got = append(got, convert(t, evt).Body)
+	}
+	if got[0] != "first" || got[1] != "second" {
+		t.Fatalf("offline messages in order %v", got)
+	}
+}
+
+func TestClientSignedInElsewhereStops(t *testing.T) {
+	h := newHarness(t, 15)
+	h.connect(t)
+	logins := h.srv.Logins("alice@example.com")
+	h.srv.Kick("alice@example.com", "OTH")
+	st := wait(t, h.rec.states, "signed-in-elsewhere state", func(st status.BridgeState) bool { return st.StateEvent == status.StateBadCredentials })
+	if st.Error != StateErrSignedInElsewhere {
+		t.Fatalf("state error = %q", st.Error)
+	}
+	h.client.mu.Lock()
+	done, running := h.client.loopDone, h.client.running
+	h.client.mu.Unlock()
+	if running {
+		t.Fatal("connection loop still marked running")
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("connection loop did not end")
+	}
+	if n := h.srv.Logins("alice@example.com"); n != logins {
+		t.Fatalf("bridge logged in again after OUT OTH (%d → %d logins)", logins, n)
+	}
+	if !h.client.meta().SignedInElsewhere {
+		t.Error("signed-in-elsewhere not remembered in login metadata")
+	}
+	// A restart of the bridge must not reconnect either.
+	h.client.Connect(context.Background())
+	st = wait(t, h.rec.states, "state after restart", func(status.BridgeState) bool { return true })
+	if st.Error != StateErrSignedInElsewhere || h.srv.Logins("alice@example.com") != logins {
+		t.Fatalf("Connect after OTH: state %+v, logins %d", st, h.srv.Logins("alice@example.com"))
+	}
+}
+
+func TestClientReconnectsAfterDrop(t *testing.T) {
+	h := newHarness(t, 18)
+	h.connect(t)
+	logins := h.srv.Logins("alice@example.com")
+	h.srv.DropConnections("alice@example.com")
+	wait(t, h.rec.states, "transient disconnect", func(st status.BridgeState) bool { return st.StateEvent == status.StateTransientDisconnect })
+	wait(t, h.rec.states, "reconnected", func(st status.BridgeState) bool { return st.StateEvent == status.StateConnected })
+	if n := h.srv.Logins("alice@example.com"); n != logins+1 {
+		t.Fatalf("logins %d → %d, want one more", logins, n)
+	}
+	if !h.client.IsLoggedIn() {
+		t.Error("IsLoggedIn false after reconnect")
+	}
+}
+
+var _ = message.Text{}
+
+func testLogger(t *testing.T) zerolog.Logger {
+	if testing.Verbose() {
+		return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
+	}
+	return zerolog.Nop()
+}

@@ -1,0 +1,80 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/status"
+	"maunium.net/go/mautrix/event"
+)
+
+// matrixSide is everything the MSN client does to the Matrix side. The bridge implementation
+// goes through bridgev2; tests record the calls instead.
+type matrixSide interface {
+	QueueRemoteEvent(evt bridgev2.RemoteEvent)
+	UpdateGhost(ctx context.Context, ghostID networkid.UserID, info *bridgev2.UserInfo) error
+	NotifyUser(ctx context.Context, text string) error
+	PortalNotice(ctx context.Context, portal *bridgev2.Portal, text string) error
+	SaveLogin(ctx context.Context) error
+	SendState(st status.BridgeState)
+}
+
+// bridgeSide implements matrixSide with bridgev2.
+type bridgeSide struct {
+	br    *bridgev2.Bridge
+	login *bridgev2.UserLogin
+}
+
+func (b *bridgeSide) QueueRemoteEvent(evt bridgev2.RemoteEvent) {
+	res := b.login.QueueRemoteEvent(evt)
+	if !res.Success {
+		b.login.Log.Warn().Any("result", res).Msg("Remote event was not handled")
+	}
+}
+
+func (b *bridgeSide) UpdateGhost(ctx context.Context, ghostID networkid.UserID, info *bridgev2.UserInfo) error {
+	ghost, err := b.br.GetGhostByID(ctx, ghostID)
+	if err != nil {
+		return fmt.Errorf("get ghost: %w", err)
+	}
+	ghost.UpdateInfo(ctx, info)
+	return nil
+}
+
+func (b *bridgeSide) NotifyUser(ctx context.Context, text string) error {
+	if b.login.User == nil || b.br.Bot == nil {
+		return nil
+	}
+	roomID, err := b.login.User.GetManagementRoom(ctx)
+	if err != nil {
+		return fmt.Errorf("get management room: %w", err)
+	}
+	content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: text}
+	if _, err := b.br.Bot.SendMessage(ctx, roomID, event.EventMessage, &event.Content{Parsed: content}, nil); err != nil {
+		return fmt.Errorf("send notice: %w", err)
+	}
+	return nil
+}
+
+func (b *bridgeSide) PortalNotice(ctx context.Context, portal *bridgev2.Portal, text string) error {
+	if portal == nil || portal.MXID == "" || b.br.Bot == nil {
+		return nil
+	}
+	content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: text}
+	if _, err := b.br.Bot.SendMessage(ctx, portal.MXID, event.EventMessage, &event.Content{Parsed: content}, nil); err != nil {
+		return fmt.Errorf("send notice: %w", err)
+	}
+	return nil
+}
+
+func (b *bridgeSide) SaveLogin(ctx context.Context) error {
+	return b.login.Save(ctx)
+}
+
+func (b *bridgeSide) SendState(st status.BridgeState) {
+	if b.login.BridgeState != nil {
+		b.login.BridgeState.Send(st)
+	}
+}
