@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.mau.fi/util/dbutil"
 	_ "go.mau.fi/util/dbutil/litestream"
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
 	bridgedb "maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
@@ -20,6 +21,7 @@ import (
 	"github.com/msnbridge/msnbridge/database"
 	"github.com/msnbridge/msnbridge/msn/message"
 	"github.com/msnbridge/msnbridge/msn/msntest"
+	"github.com/msnbridge/msnbridge/puppet"
 )
 
 // recorder is a matrixSide that records what the client does to Matrix.
@@ -343,4 +345,124 @@ func testLogger(t *testing.T) zerolog.Logger {
 		return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
 	}
 	return zerolog.Nop()
+}
+
+func TestClientGroupConversation(t *testing.T) {
+	h := newHarness(t, 18)
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob, carol := h.srv.Contact("bob@example.com"), h.srv.Contact("carol@example.com")
+	for _, c := range []*msntest.Contact{bob, carol} {
+		if err := c.SignIn("NLN"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bob.Say(ctx, "alice@example.com", "one to one"); err != nil {
+		t.Fatal(err)
+	}
+	dm := wait(t, h.rec.events, "dm message", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+	if isGroupPortal(dm.GetPortalKey().ID) {
+		t.Fatalf("1:1 message went to %v", dm.GetPortalKey())
+	}
+	// A third participant joins: a group portal starts, the DM stays a DM.
+	if err := bob.Invite(ctx, "alice@example.com", "carol@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	resync := wait(t, h.rec.events, "group portal", func(e bridgev2.RemoteEvent) bool {
+		return e.GetType() == bridgev2.RemoteEventChatResync && isGroupPortal(e.GetPortalKey().ID)
+	})
+	groupKey := resync.GetPortalKey()
+	roster, err := h.conn.Store.GroupMembers(ctx, "alice@example.com", string(groupKey.ID))
+	if err != nil || len(roster) != 2 {
+		t.Fatalf("group roster = %v, %v", roster, err)
+	}
+	info, err := h.client.GetChatInfo(ctx, portalFor(groupKey))
+	if err != nil || info.Name == nil || !strings.Contains(*info.Name, "Bob") || !strings.Contains(*info.Name, "Carol") || len(info.Members.MemberMap) != 3 {
+		t.Fatalf("group info = %+v, %v", info, err)
+	}
+	if err := carol.Say(ctx, "alice@example.com", "hello group"); err != nil {
+		t.Fatal(err)
+	}
+	msg := wait(t, h.rec.events, "group message", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+	if msg.GetPortalKey() != groupKey || msg.GetSender().Sender != "carol@example.com" {
+		t.Fatalf("group message routed to %v from %v", msg.GetPortalKey(), msg.GetSender())
+	}
+	if _, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "hi both"}, Portal: portalFor(groupKey),
+	}}); err != nil {
+		t.Fatalf("send to group: %v", err)
+	}
+	for _, c := range []*msntest.Contact{bob, carol} {
+		for {
+			m, err := c.NextText(ctx)
+			if err != nil {
+				t.Fatalf("%s did not get the group message: %v", c.Passport(), err)
+			}
+			if m.Body == "hi both" {
+				break
+			}
+		}
+	}
+	// Carol leaves: the roster follows.
+	if err := carol.Leave("alice@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, h.rec.events, "leave", func(e bridgev2.RemoteEvent) bool {
+		return e.GetType() == bridgev2.RemoteEventChatInfoChange && e.GetPortalKey() == groupKey
+	})
+	if roster, _ = h.conn.Store.GroupMembers(ctx, "alice@example.com", string(groupKey.ID)); len(roster) != 1 || roster[0] != "bob@example.com" {
+		t.Fatalf("roster after leave = %v", roster)
+	}
+}
+
+type presenceCall struct {
+	key string
+	req mautrix.ReqPresence
+}
+
+type presenceRec struct {
+	key   string
+	calls chan presenceCall
+}
+
+func (p *presenceRec) SetPresence(_ context.Context, req mautrix.ReqPresence) error {
+	p.calls <- presenceCall{p.key, req}
+	return nil
+}
+
+func TestClientPresenceBridged(t *testing.T) {
+	h := newHarness(t, 18)
+	calls := make(chan presenceCall, 100)
+	h.conn.Config.BridgePresence = true
+	h.conn.presence = puppet.NewPusher(puppet.PusherConfig{
+		MinInterval: time.Millisecond,
+		Resolve: func(_ context.Context, key string) (puppet.PresenceSetter, error) {
+			return &presenceRec{key: key, calls: calls}, nil
+		},
+	})
+	h.conn.presence.Start()
+	defer h.conn.presence.Stop()
+	h.connect(t)
+	if err := h.srv.Contact("bob@example.com").SignIn("AWY"); err != nil {
+		t.Fatal(err)
+	}
+	c := wait(t, calls, "bob away", func(c presenceCall) bool {
+		return c.key == "bob@example.com" && c.req.Presence == event.PresenceUnavailable
+	})
+	if c.req.StatusMsg != "Away" {
+		t.Errorf("status message = %q", c.req.StatusMsg)
+	}
+	if err := h.srv.Contact("bob@example.com").SignOut(); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, calls, "bob offline", func(c presenceCall) bool {
+		return c.key == "bob@example.com" && c.req.Presence == event.PresenceOffline
+	})
+	h.rec.mu.Lock()
+	name := h.rec.ghosts["bob@example.com"]
+	h.rec.mu.Unlock()
+	if name != "Bob (MSN)" {
+		t.Errorf("ghost name = %q, want %q", name, "Bob (MSN)")
+	}
 }
