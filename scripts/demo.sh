@@ -28,7 +28,7 @@ cleanup() {
 	"$SYNAPSE" stop || true
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 0' INT TERM
 
 # wait_for DESCRIPTION SECONDS PID COMMAND...: runs COMMAND until it succeeds, the deadline passes
 # or the process PID dies.
@@ -47,7 +47,8 @@ rm -rf "$DEMO"
 mkdir -p "$DEMO/bridge" "$DEMO/fake"
 "$SYNAPSE" install
 
-"$BIN/msn-fakeserver" -demo -ns 127.0.0.1:0 -http 127.0.0.1:0 -control 127.0.0.1:0 \
+# Children run in their own sessions: Ctrl-C reaches only this script, which stops them in order.
+setsid "$BIN/msn-fakeserver" -demo -ns 127.0.0.1:0 -http 127.0.0.1:0 -control 127.0.0.1:0 \
 	-ready-file "$DEMO/fake/ready.json" >"$DEMO/fake/fakeserver.log" 2>&1 &
 PIDS+=($!)
 wait_for "fake MSN server" 30 "${PIDS[0]}" test -s "$DEMO/fake/ready.json"
@@ -81,7 +82,7 @@ HS=$("$SYNAPSE" url)
 MXPASS=demo-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
 "$SYNAPSE" register demo "$MXPASS" 2>/dev/null
 
-"$BIN/msnbridge" -c config.yaml -r registration.yaml >"$DEMO/bridge/bridge.log" 2>&1 &
+setsid "$BIN/msnbridge" -c config.yaml -r registration.yaml >"$DEMO/bridge/bridge.log" 2>&1 &
 PIDS+=($!)
 wait_for "bridge" 60 "${PIDS[1]}" curl -fsS --max-time 2 "http://127.0.0.1:$AS_PORT/_matrix/mau/ready"
 BOT=$(sed -n '/^appservice:/,/^[a-z]/{/^ *username:/{s/.*username: *//p;q}}' config.yaml)

@@ -20,7 +20,7 @@
 #   MSNBRIDGE_E2E_RUN_DIR  configuration, SQLite database, logs and pid file (default CACHE/run)
 #   MSNBRIDGE_E2E_PORT     loopback port of the client listener (default 8008)
 #   MSNBRIDGE_E2E_MIRROR   Debian mirror for the chroot (default: the host's apt mirror)
-#   MSNBRIDGE_E2E_START_TIMEOUT  seconds to wait for /_matrix/client/versions (default 90)
+#   MSNBRIDGE_E2E_START_TIMEOUT  seconds to wait for /_matrix/client/versions (default 180)
 set -euo pipefail
 
 CACHE=${MSNBRIDGE_E2E_CACHE:-/var/cache/msnbridge-e2e}
@@ -29,7 +29,7 @@ BUILD=$CACHE/chroot.build
 RUN_DIR=${MSNBRIDGE_E2E_RUN_DIR:-$CACHE/run}
 PORT=${MSNBRIDGE_E2E_PORT:-8008}
 SERVER_NAME=localhost
-START_TIMEOUT=${MSNBRIDGE_E2E_START_TIMEOUT:-90}
+START_TIMEOUT=${MSNBRIDGE_E2E_START_TIMEOUT:-180}
 READY_MARK=.msnbridge-e2e-ready
 # Bump when the chroot recipe changes so cached chroots get rebuilt.
 RECIPE=1
@@ -107,6 +107,7 @@ cmd_install() {
 		apt-get update -q
 		apt-get install -y -q --no-install-recommends matrix-synapse
 		apt-get clean
+		rm -f /tmp/preseed
 	' >"$CACHE/apt.log" 2>&1 || { tail -n 30 "$CACHE/apt.log" >&2; die "installing matrix-synapse failed (log: $CACHE/apt.log)"; }
 	local v
 	v=$(chroot "$BUILD" /usr/bin/python3 -c 'import synapse; print(synapse.__version__)') || die "synapse does not import in the chroot"
@@ -269,6 +270,8 @@ cmd_stop_quiet() {
 	done
 	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
 	rm -f "$RUN_DIR/synapse.pid"
+	# The bind mount vanished with Synapse's mount namespace; drop its empty mount point.
+	rmdir "$CHROOT$RUN_DIR" 2>/dev/null || true
 }
 
 cmd_register() {
