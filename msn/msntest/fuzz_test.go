@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/msnbridge/msnbridge/msn/wire"
 )
 
 const (
@@ -109,7 +107,7 @@ func FuzzHTTP(f *testing.F) {
 	f.Cleanup(func() { cli.Close(); srv.Close() })
 	s.mu.Lock()
 	s.connSeq++
-	s.ns[&nsConn{s: s, id: s.connSeq, conn: srv, w: wire.NewWriter(srv), ver: 18, acct: s.accounts["alice@example.com"], token: fuzzToken, chgDone: true}] = struct{}{}
+	s.ns[&nsConn{s: s, id: s.connSeq, conn: srv, out: s.newOutbox(srv), ver: 18, acct: s.accounts["alice@example.com"], token: fuzzToken, chgDone: true}] = struct{}{}
 	s.mu.Unlock()
 	tk := ticketFor(fuzzToken)
 	f.Add(uint8(3), findMembershipBody(tk), "")

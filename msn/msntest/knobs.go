@@ -114,11 +114,13 @@ func (s *Server) DropConnections(passport string) int {
 	}
 	n := 0
 	for _, c := range s.sessionsOf(a) {
+		c.conn.Close() // abrupt: nothing queued is flushed
 		s.dropNS(c)
 		n++
 	}
 	for _, c := range s.sortedSB() {
 		if c.part != nil && c.part.acct == a {
+			c.conn.Close()
 			s.dropSB(c, false)
 			n++
 		}

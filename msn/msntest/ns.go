@@ -20,7 +20,7 @@ type nsConn struct {
 	s               *Server
 	id              uint64
 	conn            net.Conn
-	w               *wire.Writer
+	out             *outbox
 	ver             int
 	acct            *Account
 	pendingPassport string
@@ -38,11 +38,7 @@ func (c *nsConn) send(cmd *wire.Command) {
 	if c.gone {
 		return
 	}
-	_ = c.conn.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
-	if err := c.w.WriteCommand(cmd); err != nil {
-		c.s.log.Debug().Err(err).Msg("NS write failed")
-		c.conn.Close()
-	}
+	c.out.push(cmd)
 }
 
 func (s *Server) sortedNS() []*nsConn {
@@ -68,7 +64,7 @@ func (s *Server) serveNS(conn net.Conn) {
 	default:
 	}
 	s.connSeq++
-	c := &nsConn{s: s, id: s.connSeq, conn: conn, w: wire.NewWriter(conn)}
+	c := &nsConn{s: s, id: s.connSeq, conn: conn, out: s.newOutbox(conn)}
 	s.ns[c] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
@@ -126,7 +122,7 @@ func (s *Server) dropNS(c *nsConn) {
 	}
 	c.gone = true
 	delete(s.ns, c)
-	c.conn.Close()
+	c.out.close() // the writer flushes what is queued, then closes the socket
 	a := c.acct
 	if a == nil {
 		return

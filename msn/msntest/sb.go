@@ -35,7 +35,7 @@ type sbConn struct {
 	s    *Server
 	id   uint64
 	conn net.Conn
-	w    *wire.Writer
+	out  *outbox
 	ver  int
 	part *sbPart
 	sess *sbSession
@@ -46,10 +46,7 @@ func (c *sbConn) send(cmd *wire.Command) {
 	if c.gone {
 		return
 	}
-	_ = c.conn.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
-	if err := c.w.WriteCommand(cmd); err != nil {
-		c.conn.Close()
-	}
+	c.out.push(cmd)
 }
 
 func (s *Server) serveSB(conn net.Conn) {
@@ -62,7 +59,7 @@ func (s *Server) serveSB(conn net.Conn) {
 	default:
 	}
 	s.connSeq++
-	c := &sbConn{s: s, id: s.connSeq, conn: conn, w: wire.NewWriter(conn)}
+	c := &sbConn{s: s, id: s.connSeq, conn: conn, out: s.newOutbox(conn)}
 	s.sbConns[c] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
@@ -116,7 +113,7 @@ func (s *Server) dropSB(c *sbConn, idle bool) {
 	}
 	c.gone = true
 	delete(s.sbConns, c)
-	c.conn.Close()
+	c.out.close()
 }
 
 // leaveSession removes p from ss and sends BYE to the others (mu held).

@@ -309,9 +309,11 @@ func (s *Server) Close() error {
 		}
 		for c := range s.ns {
 			c.conn.Close()
+			c.out.close()
 		}
 		for c := range s.sbConns {
 			c.conn.Close()
+			c.out.close()
 		}
 		for c := range s.dsConns {
 			c.Close()
