@@ -65,6 +65,12 @@ func startServerWith(t *testing.T, opts msntest.Options, accounts ...string) *ms
 
 func login(t *testing.T, srv *msntest.Server, version int, passport string, n int) *client {
 	t.Helper()
+	return loginWith(t, srv, version, passport, n, nil)
+}
+
+// loginWith is login with a switchboard configuration adjusted by tweak (nil: defaults).
+func loginWith(t *testing.T, srv *msntest.Server, version int, passport string, n int, tweak func(*sb.Config)) *client {
+	t.Helper()
 	url := srv.HTTPURL()
 	c := &client{passport: passport, events: make(chan sb.Event, 1024)}
 	invites := make(chan ns.SwitchboardInviteEvent, 16)
@@ -100,11 +106,15 @@ func login(t *testing.T, srv *msntest.Server, version int, passport string, n in
 		t.Fatal(err)
 	}
 	c.session = s
-	c.mgr = sb.NewManager(nsAdapter{s}, sb.Config{
+	scfg := sb.Config{
 		MachineGUID: guid,
 		XFRInterval: -1,
 		OnEvent:     func(ev sb.Event) { c.events <- ev },
-	})
+	}
+	if tweak != nil {
+		tweak(&scfg)
+	}
+	c.mgr = sb.NewManager(nsAdapter{s}, scfg)
 	t.Cleanup(func() { c.mgr.Close() })
 	go func() {
 		for {
@@ -193,7 +203,7 @@ func TestOneToOneBothDirections(t *testing.T) {
 }
 
 func TestThreePartyConversation(t *testing.T) {
-	for _, v := range []int{12, 18} {
+	for _, v := range []int{7, 12, 18} {
 		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
 			srv := startServer(t, "alice@example.com", "bob@example.com", "carol@example.com")
 			alice := login(t, srv, v, "alice@example.com", 1)
@@ -226,6 +236,21 @@ func TestThreePartyConversation(t *testing.T) {
 			send(t, cm.Conv, "hi from carol")
 			waitEvent(t, alice, func(e *sb.MessageEvent) bool { return e.Conv == ag.Conv && e.Text == "hi from carol" })
 			waitEvent(t, bob, func(e *sb.MessageEvent) bool { return e.Conv == bg.Conv && e.Text == "hi from carol" })
+
+			// Carol leaves: Alice and Bob see her go, their rosters shrink, the group goes on.
+			if err := cm.Conv.Leave(); err != nil {
+				t.Fatal(err)
+			}
+			waitEvent(t, alice, func(e *sb.LeftEvent) bool { return e.Conv == ag.Conv && e.Passport == "carol@example.com" && !e.Idle })
+			waitEvent(t, bob, func(e *sb.LeftEvent) bool { return e.Conv == bg.Conv && e.Passport == "carol@example.com" && !e.Idle })
+			if ps := ag.Conv.Participants(); len(ps) != 1 || ps[0].Passport != "bob@example.com" {
+				t.Fatalf("alice's roster after carol left: %+v", ps)
+			}
+			if ps := bg.Conv.Participants(); len(ps) != 1 || ps[0].Passport != "alice@example.com" {
+				t.Fatalf("bob's roster after carol left: %+v", ps)
+			}
+			send(t, ag.Conv, "carol has gone")
+			waitEvent(t, bob, func(e *sb.MessageEvent) bool { return e.Conv == bg.Conv && e.Text == "carol has gone" })
 
 			// The one-to-one conversation lives on beside the group.
 			send(t, toBob, "just you")

@@ -1,0 +1,335 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/msnbridge/msnbridge/msn/message"
+	"github.com/msnbridge/msnbridge/msn/msntest"
+	"github.com/msnbridge/msnbridge/msn/sb"
+)
+
+// collectUntil gathers c's events up to and including the first that satisfies stop.
+func collectUntil(t *testing.T, c *client, stop func(sb.Event) bool) []sb.Event {
+	t.Helper()
+	deadline := time.After(waitLimit)
+	var evs []sb.Event
+	for {
+		select {
+		case ev := <-c.events:
+			evs = append(evs, ev)
+			if stop(ev) {
+				return evs
+			}
+		case <-deadline:
+			t.Fatalf("%s: stop event never came; got %d events", c.passport, len(evs))
+			return nil
+		}
+	}
+}
+
+// joinsIn counts the JoinedEvents of conversation conv among evs.
+func joinsIn(evs []sb.Event, conv *sb.Conversation) int {
+	n := 0
+	for _, ev := range evs {
+		if j, ok := ev.(*sb.JoinedEvent); ok && j.Conv == conv {
+			n++
+		}
+	}
+	return n
+}
+
+func isText(sender, text string) func(sb.Event) bool {
+	return func(ev sb.Event) bool {
+		m, ok := ev.(*sb.MessageEvent)
+		return ok && m.Sender.Passport == sender && m.Text == text
+	}
+}
+
+// TestOpenedByTheOtherSide: Bob opens the switchboard (XFR, USR, CAL) and Alice is invited
+// (RNG, ANS, IRO); both talk on it. On MSNP18 the server sends every participant twice
+// ("email;{guid}" and "email") and the answering client its own JOI: each side must still see
+// exactly one participant and one join.
+func TestOpenedByTheOtherSide(t *testing.T) {
+	for _, v := range []int{7, 12, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t, "alice@example.com", "bob@example.com")
+			alice := login(t, srv, v, "alice@example.com", 1)
+			bob := login(t, srv, v, "bob@example.com", 2)
+
+			toAlice := bob.mgr.Conversation("alice@example.com")
+			send(t, toAlice, "Bob calls first")
+			aliceEvs := collectUntil(t, alice, isText("bob@example.com", "Bob calls first"))
+			toBob := aliceEvs[len(aliceEvs)-1].(*sb.MessageEvent).Conv
+			if toBob != alice.mgr.Conversation("bob@example.com") || toBob.IsGroup() {
+				t.Fatalf("alice's conversation %q group=%v", toBob.ID(), toBob.IsGroup())
+			}
+			send(t, toBob, "Alice answers on Bob's switchboard")
+			bobEvs := collectUntil(t, bob, isText("alice@example.com", "Alice answers on Bob's switchboard"))
+
+			if n := joinsIn(aliceEvs, toBob); n != 1 {
+				t.Errorf("alice saw %d joins, want 1", n)
+			}
+			if n := joinsIn(bobEvs, toAlice); n != 1 {
+				t.Errorf("bob saw %d joins, want 1", n)
+			}
+			for who, conv := range map[string]*sb.Conversation{"alice": toBob, "bob": toAlice} {
+				ps := conv.Participants()
+				if len(ps) != 1 || ps[0].Passport != conv.Peer() {
+					t.Errorf("%s's roster %+v", who, ps)
+				}
+				if !conv.Connected() {
+					t.Errorf("%s's conversation is not connected", who)
+				}
+			}
+			if v >= 18 {
+				// The MSNP16+ identities carry caps on JOI/IRO.
+				if ps := toBob.Participants(); len(ps) == 1 && ps[0].Caps == "" {
+					t.Errorf("alice's roster entry has no caps: %+v", ps[0])
+				}
+			}
+		})
+	}
+}
+
+// TestFormattingRoundTrip sends the font, each effect, a colour and right-to-left through the
+// fake server and checks that the receiver decodes the same format.
+func TestFormattingRoundTrip(t *testing.T) {
+	srv := startServer(t, "alice@example.com", "bob@example.com")
+	alice := login(t, srv, 12, "alice@example.com", 1)
+	bob := login(t, srv, 12, "bob@example.com", 2)
+	toBob := alice.mgr.Conversation("bob@example.com")
+	base := message.Format{Font: "Comic Sans MS", CharSet: "0", PitchFamily: "22"}
+	with := func(f func(*message.Format)) message.Format { g := base; f(&g); return g }
+	cases := []struct {
+		name string
+		f    message.Format
+	}{
+		{"font", base},
+		{"bold", with(func(f *message.Format) { f.Bold = true })},
+		{"italic", with(func(f *message.Format) { f.Italic = true })},
+		{"underline", with(func(f *message.Format) { f.Underline = true })},
+		{"strike", with(func(f *message.Format) { f.Strike = true })},
+		{"colour", with(func(f *message.Format) { f.Color, f.HasColor = 0x12A4F0, true })},
+		{"everything", message.Format{Font: "MS Shell Dlg 2", Bold: true, Italic: true, Underline: true, Strike: true,
+			Color: 0xFF0080, HasColor: true, CharSet: "80", PitchFamily: "12", RightToLeft: true}},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	for _, tc := range cases {
+		text := "formatted: " + tc.name
+		if o, err := toBob.SendText(ctx, text, tc.f).Wait(ctx); o != sb.Delivered {
+			t.Fatalf("%s: %v %v", tc.name, o, err)
+		}
+		got := waitEvent(t, bob, textFrom("alice@example.com", text))
+		want, have := tc.f, got.Format
+		if !want.HasColor {
+			// Without a colour the wire still says CO=0 (black), as real clients do.
+			have.Color, have.HasColor = 0, false
+		}
+		if have != want {
+			t.Errorf("%s: sent %#v, received %#v", tc.name, tc.f, got.Format)
+		}
+	}
+}
+
+// TestUnknownContentTypeIsAnEvent: a payload of a content type nobody knows arrives as a
+// ContentEvent with its content type and body, next to typing and nudges.
+func TestUnknownContentTypeIsAnEvent(t *testing.T) {
+	srv := startServer(t, "alice@example.com", "bob@example.com")
+	alice := login(t, srv, 18, "alice@example.com", 1)
+	bob := login(t, srv, 18, "bob@example.com", 2)
+	toBob := alice.mgr.Conversation("bob@example.com")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	payload := []byte("MIME-Version: 1.0\r\nContent-Type: application/x-msnbridge-test; charset=UTF-8\r\nX-Thing: 42\r\n\r\nopaque body")
+	if o, err := toBob.Send(ctx, sb.Outgoing{Kind: sb.OutRaw, Payload: payload}).Wait(ctx); o != sb.Delivered {
+		t.Fatalf("raw: %v %v", o, err)
+	}
+	ev := waitEvent[*sb.ContentEvent](t, bob, nil)
+	if ev.Kind != message.KindUnknown || ev.Message == nil || ev.Message.ContentType != "application/x-msnbridge-test" ||
+		string(ev.Message.Body) != "opaque body" || ev.Sender.Passport != "alice@example.com" || ev.Conv.ID() != "alice@example.com" {
+		t.Fatalf("content event %+v (message %+v)", ev, ev.Message)
+	}
+	if o, err := toBob.SendTyping(ctx).Wait(ctx); o != sb.Delivered {
+		t.Fatalf("typing: %v %v", o, err)
+	}
+	if ty := waitEvent[*sb.TypingEvent](t, bob, nil); ty.Sender.Passport != "alice@example.com" {
+		t.Fatalf("typing from %+v", ty.Sender)
+	}
+	if o, err := toBob.SendNudge(ctx).Wait(ctx); o != sb.Delivered {
+		t.Fatalf("nudge: %v %v", o, err)
+	}
+	if n := waitEvent[*sb.NudgeEvent](t, bob, nil); n.Sender.Passport != "alice@example.com" {
+		t.Fatalf("nudge from %+v", n.Sender)
+	}
+}
+
+// longText is 5,000 characters of mixed one- to four-byte UTF-8.
+func longText() string {
+	words := []string{"héllo", "wörld", "日本語の文章", "emoji😀🎉", "ĉiuĵaŭde", "Ελληνικά", "𝄞music"}
+	var b strings.Builder
+	for i := 0; utf8.RuneCountInString(b.String()) < 5000; i++ {
+		b.WriteString(words[i%len(words)])
+		b.WriteByte(' ')
+	}
+	return string([]rune(b.String())[:5000])
+}
+
+// TestLongMessageThroughFakeServer sends 5,000 multi-byte characters to a scripted contact
+// (which records every MSG) and to a real client: several MSGs, each within the server's
+// payload limit, none splitting a character, joining up to the text in order.
+func TestLongMessageThroughFakeServer(t *testing.T) {
+	srv := startServer(t, "alice@example.com", "bob@example.com", "bot@example.com")
+	bot := srv.Contact("bot@example.com")
+	if err := bot.SignIn("NLN"); err != nil {
+		t.Fatal(err)
+	}
+	alice := login(t, srv, 18, "alice@example.com", 1)
+	bob := login(t, srv, 18, "bob@example.com", 2)
+	text := longText()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+
+	if o, err := alice.mgr.Conversation("bot@example.com").SendText(ctx, text, message.Format{}).Wait(ctx); o != sb.Delivered {
+		t.Fatalf("to the scripted contact: %v %v", o, err)
+	}
+	var joined strings.Builder
+	parts := 0
+	for joined.Len() < len(text) {
+		m, err := bot.NextText(ctx)
+		if err != nil {
+			t.Fatalf("after %d parts: %v", parts, err)
+		}
+		parts++
+		if len(m.Payload) > sb.MaxPayload {
+			t.Fatalf("part %d: payload of %d bytes", parts, len(m.Payload))
+		}
+		if !utf8.ValidString(m.Body) {
+			t.Fatalf("part %d splits a character", parts)
+		}
+		joined.WriteString(m.Body)
+	}
+	if joined.String() != text {
+		t.Fatal("the parts the contact received do not join up to the text")
+	}
+	if parts < 3 {
+		t.Fatalf("only %d MSGs", parts)
+	}
+
+	if o, err := alice.mgr.Conversation("bob@example.com").SendText(ctx, text, message.Format{}).Wait(ctx); o != sb.Delivered {
+		t.Fatalf("to bob: %v %v", o, err)
+	}
+	joined.Reset()
+	events := 0
+	for joined.Len() < len(text) {
+		m := waitEvent[*sb.MessageEvent](t, bob, nil)
+		events++
+		joined.WriteString(m.Text)
+	}
+	if joined.String() != text || events != parts {
+		t.Fatalf("bob got %d messages that join up to the text: %v", events, joined.String() == text)
+	}
+}
+
+// TestSendOutcomes covers the results a caller waits on: NAK, an ACK that never comes
+// (timeout), a delayed ACK, and a switchboard dropped with a message waiting for its ACK (sent
+// once more on a new switchboard; reported failed when that one drops too).
+func TestSendOutcomes(t *testing.T) {
+	srv := startServer(t, "alice@example.com", "bob@example.com")
+	alice := loginWith(t, srv, 12, "alice@example.com", 1, func(c *sb.Config) { c.SendTimeout = 2 * time.Second })
+	bob := login(t, srv, 12, "bob@example.com", 2)
+	toBob := alice.mgr.Conversation("bob@example.com")
+	send(t, toBob, "warm-up")
+	waitEvent(t, bob, textFrom("alice@example.com", "warm-up"))
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+
+	t.Run("NAK", func(t *testing.T) {
+		srv.SetAckMode(msntest.AckNAK, 0)
+		defer srv.SetAckMode(msntest.AckNormal, 0)
+		o, err := toBob.SendText(ctx, "refused", message.Format{}).Wait(ctx)
+		if o != sb.Offline || !errors.Is(err, sb.ErrNotDelivered) {
+			t.Fatalf("NAK in a one-to-one conversation: %v %v", o, err)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		srv.SetAckMode(msntest.AckNone, 0)
+		defer srv.SetAckMode(msntest.AckNormal, 0)
+		o, err := toBob.SendText(ctx, "never acknowledged", message.Format{}).Wait(ctx)
+		if o != sb.Failed || !errors.Is(err, sb.ErrTimeout) {
+			t.Fatalf("no ACK: %v %v", o, err)
+		}
+	})
+	t.Run("delayed ACK", func(t *testing.T) {
+		srv.SetAckMode(msntest.AckDelayed, 300*time.Millisecond)
+		defer srv.SetAckMode(msntest.AckNormal, 0)
+		res := toBob.SendText(ctx, "slow", message.Format{})
+		waitEvent(t, bob, textFrom("alice@example.com", "slow"))
+		if o, err := res.Wait(ctx); o != sb.Delivered {
+			t.Fatalf("delayed ACK: %v %v", o, err)
+		}
+	})
+	t.Run("dropped then re-sent", func(t *testing.T) {
+		srv.SetAckMode(msntest.AckNone, 0)
+		res := toBob.SendText(ctx, "in flight when dropped", message.Format{})
+		// Bob has it, so the server handled the MSG and sent no ACK: it is waiting.
+		waitEvent(t, bob, textFrom("alice@example.com", "in flight when dropped"))
+		if o, _ := res.Outcome(); o != sb.Pending {
+			t.Fatalf("resolved without an ACK: %v", o)
+		}
+		srv.SetAckMode(msntest.AckNormal, 0)
+		if n := srv.CloseSwitchboards("alice@example.com"); n == 0 {
+			t.Fatal("no switchboard to drop")
+		}
+		if o, err := res.Wait(ctx); o != sb.Delivered {
+			t.Fatalf("after the drop: %v %v", o, err)
+		}
+		waitEvent(t, bob, textFrom("alice@example.com", "in flight when dropped"))
+	})
+	t.Run("dropped twice fails", func(t *testing.T) {
+		srv.SetAckMode(msntest.AckNone, 0)
+		defer srv.SetAckMode(msntest.AckNormal, 0)
+		res := toBob.SendText(ctx, "unlucky", message.Format{})
+		for i := 0; i < 2; i++ {
+			waitEvent(t, bob, textFrom("alice@example.com", "unlucky"))
+			if n := srv.CloseSwitchboards("alice@example.com"); n == 0 {
+				t.Fatalf("drop %d: no switchboard", i+1)
+			}
+		}
+		o, err := res.Wait(ctx)
+		if o != sb.Failed || !errors.Is(err, sb.ErrConnectionLost) {
+			t.Fatalf("after two drops: %v %v", o, err)
+		}
+	})
+	// Everything above still leaves a working conversation.
+	send(t, toBob, "still here")
+	waitEvent(t, bob, textFrom("alice@example.com", "still here"))
+}
+
+// TestClientIdleCloseAndReopen: the client closes a quiet one-to-one switchboard after
+// Config.IdleTimeout and opens a new one for the next message.
+func TestClientIdleCloseAndReopen(t *testing.T) {
+	srv := startServer(t, "alice@example.com", "bob@example.com")
+	alice := loginWith(t, srv, 18, "alice@example.com", 1, func(c *sb.Config) { c.IdleTimeout = 300 * time.Millisecond })
+	bob := login(t, srv, 18, "bob@example.com", 2)
+	toBob := alice.mgr.Conversation("bob@example.com")
+	send(t, toBob, "first")
+	waitEvent(t, bob, textFrom("alice@example.com", "first"))
+	if c := waitEvent[*sb.ClosedEvent](t, alice, nil); !c.Idle || c.Conv != toBob || c.Err != nil {
+		t.Fatalf("closed %+v", c)
+	}
+	if toBob.Connected() {
+		t.Fatal("still connected after the idle close")
+	}
+	waitEvent(t, bob, func(e *sb.LeftEvent) bool { return e.Passport == "alice@example.com" })
+	send(t, toBob, "second")
+	if m := waitEvent(t, bob, textFrom("alice@example.com", "second")); m.Conv != bob.mgr.Conversation("alice@example.com") {
+		t.Fatalf("routed to %q", m.Conv.ID())
+	}
+}
