@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -234,4 +235,36 @@ func waitCall(t *testing.T, calls chan call) call {
 		t.Fatal("no presence push within 5 s")
 	}
 	return call{}
+}
+
+// FuzzPassportAndName feeds network-supplied passports and friendly names through the ghost id
+// and display name code: ids must round-trip through Matrix localpart encoding within the
+// length limit, names must be bounded valid UTF-8.
+func FuzzPassportAndName(f *testing.F) {
+	f.Add("Alice@Example.com", "Alice%20Smith")
+	f.Add(strings.Repeat("é", 40)+"@x.com", "%E2%99%A5%")
+	f.Add("a@b", "\x00\x01\n\t")
+	tmpl, err := ParseNameTemplate("")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, passport, friendly string) {
+		if p, err := NormalizePassport(passport); err == nil {
+			gid := GhostID(p)
+			enc := id.EncodeUserLocalpart(string(gid))
+			if len(enc) > MaxEncodedIDLength {
+				t.Fatalf("encoded id too long: %d", len(enc))
+			}
+			if dec, err := id.DecodeUserLocalpart(enc); err != nil || dec != string(gid) {
+				t.Fatalf("id %q does not round-trip: %q %v", gid, dec, err)
+			}
+			if back, ok := PassportFromID(gid); ok && back != p {
+				t.Fatalf("PassportFromID(%q) = %q, want %q", gid, back, p)
+			}
+		}
+		name := DisplayName(tmpl, friendly, "x@y.z")
+		if !utf8.ValidString(name) || len(name) > MaxDisplayNameBytes || name == "" {
+			t.Fatalf("bad display name %q", name)
+		}
+	})
 }
