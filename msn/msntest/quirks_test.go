@@ -359,3 +359,25 @@ func TestAdvertisedAddresses(t *testing.T) {
 		t.Fatal("listener address not distinct")
 	}
 }
+
+func TestSBAuthTimeoutAndGUIDMismatch(t *testing.T) {
+	s := newServer(t, Options{SBAuthTimeout: 50 * time.Millisecond})
+	aliceBob(t, s)
+	idle := dial(t, "idle SB", s.SBAddr())
+	idle.expectClosed() // no USR/ANS in time
+	alice := login(t, s, 18, "alice@example.com", "alicepass1", aliceGUID)
+	alice.send("CHG 5 NLN 2789003324:48 0")
+	alice.expect("CHG 5 NLN 2789003324:48 0")
+	alice.expect("MSG Hotmail Hotmail 195")
+	alice.expect("NLN NLN 1:alice@example.com *rest")
+	alice.expect("UBX 1:alice@example.com *")
+	x := alice.expectXFR("6", s.SBAddr(), "U messenger.msn.com 1")
+	sb := dial(t, "alice SB", s.SBAddr())
+	sb.send("USR 1 alice@example.com;{00000000-0000-0000-0000-000000000000} " + x)
+	sb.expect("911 1")
+	sb.expectClosed()
+	// A cookie is single-use.
+	sb = dial(t, "alice SB", s.SBAddr())
+	sb.send("USR 1 alice@example.com;" + aliceGUID + " " + x)
+	sb.expect("911 1")
+}
