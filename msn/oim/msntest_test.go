@@ -1,10 +1,12 @@
 package oim_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,6 +200,7 @@ func nextEventOf(t *testing.T, events chan ns.Event) ns.Event {
 func TestStore2ThroughFakeServer(t *testing.T) {
 	srv := startServer(t)
 	alice, _ := login(t, srv, 13, "alice@example.com")
+	var logs bytes.Buffer // the clients below run on this goroutine only
 	store := &oim.StoreClient{
 		HTTP:            &http.Client{Timeout: waitLimit},
 		URL:             srv.HTTPURL() + "/OimWS/oim.asmx",
@@ -207,6 +210,7 @@ func TestStore2ThroughFakeServer(t *testing.T) {
 		ProtocolVersion: alice.Version(),
 		Challenge:       alice.ChallengeAnswer,
 		MaxTextBytes:    100,
+		Logger:          zerolog.New(&logs).Level(zerolog.TraceLevel),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
@@ -240,6 +244,7 @@ func TestStore2ThroughFakeServer(t *testing.T) {
 		HTTP:   &http.Client{Timeout: waitLimit},
 		URL:    srv.HTTPURL() + "/rsi/rsi.asmx",
 		Ticket: func() string { return bob.Ticket("messenger.msn.com") },
+		Logger: zerolog.New(&logs).Level(zerolog.TraceLevel),
 	}
 	meta, err := rsi.GetMetadata(ctx)
 	if err != nil {
@@ -255,6 +260,17 @@ func TestStore2ThroughFakeServer(t *testing.T) {
 	}
 	if got[0].Text != "see you tomorrow, Bob" || joined != long {
 		t.Fatalf("read back %+v", got)
+	}
+
+	// Tickets never reach the log (which did record the calls).
+	if !strings.Contains(logs.String(), "lock-key") || !strings.Contains(logs.String(), "GetMetadata") {
+		t.Fatalf("log lacks the Store2/RSI lines:\n%s", logs.String())
+	}
+	for _, tk := range []string{alice.Ticket("messengersecure.live.com"), bob.Ticket("messenger.msn.com")} {
+		tp, _, _ := strings.Cut(strings.TrimPrefix(tk, "t="), "&p=")
+		if len(tp) < 8 || strings.Contains(logs.String(), tp) {
+			t.Fatalf("ticket %q empty or in the log", tp)
+		}
 	}
 
 	// An unknown recipient is a typed fault.

@@ -2,7 +2,6 @@ package oim
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -70,7 +69,7 @@ func (c *StoreClient) init() {
 		return
 	}
 	c.started = true
-	c.runID = newGUID()
+	c.runID = message.NewMessageID() // a random "{GUID}", as the run id wants
 	c.lockKey = c.LockKey
 	c.appID = c.ProductID
 	c.seq = make(map[string]int)
@@ -201,12 +200,4 @@ func crlf(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
 	return strings.ReplaceAll(s, "\n", "\r\n")
-}
-
-func newGUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("{%X-%X-%X-%X-%X}", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

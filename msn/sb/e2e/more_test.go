@@ -1,13 +1,17 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rs/zerolog"
 
 	"github.com/msnbridge/msnbridge/msn/message"
 	"github.com/msnbridge/msnbridge/msn/msntest"
@@ -331,5 +335,59 @@ func TestClientIdleCloseAndReopen(t *testing.T) {
 	send(t, toBob, "second")
 	if m := waitEvent(t, bob, textFrom("alice@example.com", "second")); m.Conv != bob.mgr.Conversation("alice@example.com") {
 		t.Fatalf("routed to %q", m.Conv.ID())
+	}
+}
+
+// lockedBuffer is a log sink shared by goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestLogsCarryNoCookies logs every switchboard command at trace level while a switchboard is
+// opened (USR with the XFR cookie) and an invitation answered (ANS with the RNG cookie): no
+// cookie may reach the log.
+func TestLogsCarryNoCookies(t *testing.T) {
+	srv := startServer(t, "alice@example.com", "bob@example.com")
+	var mu sync.Mutex
+	var cookies []string
+	srv.OnCommand(func(ev msntest.CommandEvent) {
+		if ev.Service == "SB" && (ev.Command.Name == "USR" || ev.Command.Name == "ANS") && len(ev.Command.Args) >= 2 {
+			mu.Lock()
+			cookies = append(cookies, ev.Command.Args[1])
+			mu.Unlock()
+		}
+	})
+	logs := &lockedBuffer{}
+	withLog := func(c *sb.Config) { c.Logger = zerolog.New(logs).Level(zerolog.TraceLevel) }
+	alice := loginWith(t, srv, 18, "alice@example.com", 1, withLog)
+	bob := loginWith(t, srv, 18, "bob@example.com", 2, withLog)
+	send(t, alice.mgr.Conversation("bob@example.com"), "secretive")
+	waitEvent(t, bob, textFrom("alice@example.com", "secretive"))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(cookies) < 2 {
+		t.Fatalf("saw %d switchboard cookies, want USR and ANS", len(cookies))
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"USR`) || !strings.Contains(out, `"ANS`) {
+		t.Fatalf("trace log lacks the USR/ANS lines:\n%s", out)
+	}
+	for _, c := range cookies {
+		if strings.Contains(out, c) {
+			t.Fatalf("cookie %q in the log", c)
+		}
 	}
 }
