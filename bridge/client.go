@@ -174,6 +174,9 @@ func (c *Client) startLoop(sess *ns.Session) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stop = cancel
 	c.running = true
+	if sess != nil {
+		c.sess = sess // logged in already (login flow): IsLoggedIn is true from now on
+	}
 	c.loopDone = make(chan struct{})
 	done := c.loopDone
 	c.mu.Unlock()
@@ -185,6 +188,9 @@ func (c *Client) startLoop(sess *ns.Session) {
 }
 
 func (c *Client) sendState(st status.BridgeState) {
+	if st.Message == "" && st.Error != "" {
+		st.Message = status.BridgeStateHumanErrors[st.Error]
+	}
 	if c.mx != nil {
 		c.mx.SendState(st)
 	}

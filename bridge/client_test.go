@@ -295,8 +295,8 @@ func TestClientSignedInElsewhereStops(t *testing.T) {
 	logins := h.srv.Logins("alice@example.com")
 	h.srv.Kick("alice@example.com", "OTH")
 	st := wait(t, h.rec.states, "signed-in-elsewhere state", func(st status.BridgeState) bool { return st.StateEvent == status.StateBadCredentials })
-	if st.Error != StateErrSignedInElsewhere {
-		t.Fatalf("state error = %q", st.Error)
+	if st.Error != StateErrSignedInElsewhere || !strings.Contains(st.Message, "signed in to MSN somewhere else") {
+		t.Fatalf("state = %q %q", st.Error, st.Message)
 	}
 	h.client.mu.Lock()
 	done, running := h.client.loopDone, h.client.running
