@@ -8,11 +8,15 @@ import (
 // ProtocolError means the peer sent something that cannot be framed: an overlong line or
 // payload, a bad length, a malformed code. The connection cannot continue after it.
 type ProtocolError struct {
+	// Command is the code of the command being framed, "" when the line itself is bad.
 	Command string
-	Reason  string
-	Err     error
+	// Reason says what was wrong, e.g. "command line longer than 16384 bytes".
+	Reason string
+	// Err is the underlying cause (io.ErrUnexpectedEOF for a cut stream), or nil.
+	Err error
 }
 
+// Error describes the framing problem.
 func (e *ProtocolError) Error() string {
 	msg := "msnp protocol error"
 	if e.Command != "" {
@@ -25,16 +29,22 @@ func (e *ProtocolError) Error() string {
 	return msg
 }
 
+// Unwrap returns the underlying cause, if any.
 func (e *ProtocolError) Unwrap() error { return e.Err }
 
 // ServerError is a numeric error reply ("911 4") from the server.
 type ServerError struct {
-	Code    int
-	TrID    uint32
-	Args    []string
+	// Code is the three-digit error code; [ErrorText] gives its meaning.
+	Code int
+	// TrID is the transaction id of the request the error answers (0 when unsolicited).
+	TrID uint32
+	// Args are any extra parameters after the TrID.
+	Args []string
+	// Payload is the payload some MSNP13+ errors carry (241 echoes the rejected ADL), or nil.
 	Payload []byte
 }
 
+// Error gives the code and its meaning, e.g. "msnp server error 911 (authentication failed)".
 func (e *ServerError) Error() string {
 	return fmt.Sprintf("msnp server error %d (%s)", e.Code, ErrorText(e.Code))
 }

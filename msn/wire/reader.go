@@ -32,7 +32,9 @@ const (
 
 // Limits bounds what a Reader accepts. Zero fields take the defaults.
 type Limits struct {
-	MaxLine    int
+	// MaxLine is the longest command line accepted, CRLF excluded (default [DefaultMaxLine]).
+	MaxLine int
+	// MaxPayload is the largest payload accepted (default [DefaultMaxPayload]).
 	MaxPayload int
 }
 

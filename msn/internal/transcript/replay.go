@@ -37,11 +37,15 @@ type Replay struct {
 
 // MismatchError reports a client command that differs from the transcript.
 type MismatchError struct {
-	LineNo    int
+	// LineNo is the transcript line of the expected command.
+	LineNo int
+	// Want is the transcript's command, Got what the client sent.
 	Want, Got string
-	Reason    string
+	// Reason says how they differ.
+	Reason string
 }
 
+// Error names the transcript line and both commands.
 func (e *MismatchError) Error() string {
 	return fmt.Sprintf("transcript line %d: want %q, client sent %q: %s", e.LineNo, e.Want, e.Got, e.Reason)
 }
