@@ -12,13 +12,44 @@ import (
 )
 
 // Endpoints are the HTTP service URLs a session uses beside the NS connection.
+// Every one may be plain http (revival servers, tests); https certificates are verified unless
+// Config.InsecureSkipVerify is set.
 type Endpoints struct {
-	Nexus, Login, RST, Sharing, AddressBook, Storage, RSI, OIM string
+	// Nexus is the Passport 1.4 nexus (pprdr.asp) that names the login URL (MSNP8–14); it is
+	// not asked when Login is set.
+	Nexus string
+	// Login is the Passport 1.4 login URL (login.srf) used directly (MSNP8–14).
+	Login string
+	// RST is the SSO security token service, RST.srf (MSNP15–18).
+	RST string
+	// Sharing is the ABCH SharingService.asmx URL (FindMembership, AddMember, DeleteMember).
+	Sharing string
+	// AddressBook is the ABCH abservice.asmx URL (ABFindAll, ABFindContactsPaged, ABContactAdd…).
+	AddressBook string
+	// Storage is the storage service URL (profile / display picture), for callers that use it.
+	Storage string
+	// RSI is the offline-message retrieval service (rsi.asmx), for the oim package.
+	RSI string
+	// OIM is the offline-message sending service (oim.asmx), for the oim package.
+	OIM string
 }
 
 // ClientInfo holds the CVR fields; zero fields take sane defaults for the negotiated version.
+// Spaces are removed before sending.
 type ClientInfo struct {
-	LCID, OSType, OSVersion, Arch, ClientName, ClientVersion, Brand string
+	// LCID is the locale id, default "0x0409".
+	LCID string
+	// OSType and OSVersion name the operating system, default "winnt" and "5.1" ("6.1" for
+	// MSNP16+).
+	OSType, OSVersion string
+	// Arch is the CPU architecture, default "i386".
+	Arch string
+	// ClientName is the client's name, default "MSNMSGR".
+	ClientName string
+	// ClientVersion is the client's version, default a release of the negotiated version's era.
+	ClientVersion string
+	// Brand is the client's brand id, default "msmsgs".
+	Brand string
 }
 
 // Config configures [Login].
@@ -181,10 +212,13 @@ var (
 // DisconnectError is a disconnect for another reason (other OUT reasons, UBN goawyplzthxbye,
 // read errors, missed keep-alives).
 type DisconnectError struct {
+	// Reason says why the session ended, e.g. "connection lost" or "no QNG within 2m0s".
 	Reason string
-	Err    error
+	// Err is the underlying cause (a read error, a *wire.ProtocolError), or nil.
+	Err error
 }
 
+// Error gives the reason and the cause.
 func (e *DisconnectError) Error() string {
 	if e.Err != nil {
 		return "msn: disconnected: " + e.Reason + ": " + e.Err.Error()

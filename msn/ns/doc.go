@@ -27,7 +27,8 @@
 // offline-message notifications ([MailDataEvent], [OfflineMessageNotifyEvent]), server notices
 // ([SystemMessageEvent]) and, once, the end of the session ([DisconnectEvent]). The queue in
 // front of OnEvent never blocks the connection: a handler that stalls delays events, not
-// replies (beyond 8192 waiting events new ones are dropped and logged as errors). The session's own state ([Session.Contacts],
+// replies (beyond 8192 waiting events new ones are dropped and logged as errors; the final
+// [DisconnectEvent] is always delivered). The session's own state ([Session.Contacts],
 // [Session.Contact]) is updated before the matching event is queued.
 //
 // A session ends with [Session.Close] (a clean OUT) or when the server or the network ends

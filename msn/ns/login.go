@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -564,9 +565,5 @@ func (s *Session) loadAddressBook(ctx context.Context, v int) error {
 }
 
 func sortMLByPassport(ml []mlContact) {
-	for i := 1; i < len(ml); i++ {
-		for j := i; j > 0 && ml[j-1].Passport > ml[j].Passport; j-- {
-			ml[j-1], ml[j] = ml[j], ml[j-1]
-		}
-	}
+	sort.Slice(ml, func(i, j int) bool { return ml[i].Passport < ml[j].Passport })
 }

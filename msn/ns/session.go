@@ -394,7 +394,9 @@ func (s *Session) emit(ev Event) {
 		s.evMu.Unlock()
 		return
 	}
-	if len(s.evQueue) >= maxQueuedEvents {
+	// The DisconnectEvent is the last event and the one a caller must not miss: it is queued
+	// even when the queue is full.
+	if _, last := ev.(*DisconnectEvent); len(s.evQueue) >= maxQueuedEvents && !last {
 		s.evMu.Unlock()
 		s.logger().Error().Str("event", fmt.Sprintf("%T", ev)).Msg("event queue full; event dropped (OnEvent too slow)")
 		return
@@ -474,9 +476,7 @@ func (s *Session) keepAlive() {
 		select {
 		case n := <-s.qng:
 			dead.Stop()
-			if n > 0 {
-				interval = min(time.Duration(n)*time.Second, maxQNGInterval)
-			}
+			interval = qngInterval(n, interval)
 		case <-dead.C:
 			s.fail(&DisconnectError{Reason: fmt.Sprintf("no QNG within %v", 2*interval)})
 			return
@@ -485,6 +485,16 @@ func (s *Session) keepAlive() {
 			return
 		}
 	}
+}
+
+// qngInterval is the ping interval after "QNG n": n seconds, capped at maxQNGInterval (the cap
+// is applied before converting so that a huge n cannot overflow into a negative interval); a
+// bare or non-positive QNG keeps the current interval.
+func qngInterval(n int, cur time.Duration) time.Duration {
+	if n <= 0 {
+		return cur
+	}
+	return time.Duration(min(n, int(maxQNGInterval/time.Second))) * time.Second
 }
 
 func defaultHTTPClient(cfg Config) *http.Client {

@@ -3,7 +3,10 @@ package ns
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,8 +256,9 @@ func TestServerClosingMidLogin(t *testing.T) {
 	p.expect("INF")
 	p.conn.Close()
 	_, err := waitLogin(t, res)
-	if err == nil {
-		t.Fatal("login succeeded")
+	var d *DisconnectError
+	if !errors.As(err, &d) || errors.Is(err, ErrTimeout) {
+		t.Fatalf("login error %v, want a *DisconnectError for the lost connection", err)
 	}
 }
 
@@ -566,5 +570,122 @@ func TestLiveXFRNSIsDisconnect(t *testing.T) {
 	var d *DisconnectError
 	if !errors.As(de.Err, &d) || !strings.Contains(d.Reason, "10.1.1.1:1863") {
 		t.Fatalf("disconnect %v", de.Err)
+	}
+}
+
+func TestQNGInterval(t *testing.T) {
+	cur := 50 * time.Millisecond
+	for _, tc := range []struct {
+		n    int
+		want time.Duration
+	}{
+		{0, cur}, {-5, cur}, {1, time.Second}, {50, 50 * time.Second},
+		{601, maxQNGInterval}, {math.MaxInt, maxQNGInterval}, {math.MaxInt64 / 1000, maxQNGInterval},
+	} {
+		if got := qngInterval(tc.n, cur); got != tc.want {
+			t.Errorf("qngInterval(%d) = %v, want %v", tc.n, got, tc.want)
+		}
+	}
+}
+
+// TestKeepAliveFollowsServerInterval checks that "QNG n" sets the next ping n seconds later
+// instead of the configured interval.
+func TestKeepAliveFollowsServerInterval(t *testing.T) {
+	ns := newFakeNS(t)
+	cfg := testConfig(ns.addr(), newEvents(), 7)
+	cfg.PingInterval = 50 * time.Millisecond
+	res := startLogin(cfg, "me@x.com", "pw")
+	p := ns.accept()
+	scriptMSNP7Login(p)
+	if _, err := waitLogin(t, res); err != nil {
+		t.Fatal(err)
+	}
+	p.expect("PNG")
+	p.send("QNG 1")
+	start := time.Now()
+	p.expect("PNG")
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Fatalf("next PNG after %v, want about 1 s (QNG 1)", d)
+	}
+	p.send("QNG 1")
+}
+
+// TestOverBoundsEndsSession checks that a line or payload over the configured limits ends the
+// session with a DisconnectError wrapping the *wire.ProtocolError.
+func TestOverBoundsEndsSession(t *testing.T) {
+	for name, send := range map[string]func(p *peer){
+		"line":    func(p *peer) { p.send("NLN NLN bob@x.com %s", strings.Repeat("A", 600)) },
+		"payload": func(p *peer) { p.sendPayload("MSG Hotmail Hotmail", strings.Repeat("x", 2000)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ns := newFakeNS(t)
+			ev := newEvents()
+			cfg := testConfig(ns.addr(), ev, 7)
+			cfg.Limits = wire.Limits{MaxLine: 512, MaxPayload: 1024}
+			res := startLogin(cfg, "me@x.com", "pw")
+			p := ns.accept()
+			scriptMSNP7Login(p)
+			s, err := waitLogin(t, res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			send(p)
+			de := waitFor[*DisconnectEvent](t, ev, nil)
+			var d *DisconnectError
+			var pe *wire.ProtocolError
+			if !errors.As(de.Err, &d) || !errors.As(de.Err, &pe) {
+				t.Fatalf("disconnect %v", de.Err)
+			}
+			select {
+			case <-s.Done():
+			case <-time.After(testWait):
+				t.Fatal("session not done")
+			}
+		})
+	}
+}
+
+// TestDisconnectEventSurvivesFullQueue checks that the DisconnectEvent is delivered even when a
+// stalled OnEvent has let the queue fill up and later events were dropped.
+func TestDisconnectEventSurvivesFullQueue(t *testing.T) {
+	ns := newFakeNS(t)
+	release := make(chan struct{})
+	var once sync.Once
+	got := make(chan Event, 16)
+	cfg := testConfig(ns.addr(), newEvents(), 7)
+	cfg.OnEvent = func(e Event) {
+		<-release
+		if d, ok := e.(*DisconnectEvent); ok {
+			got <- d
+		}
+	}
+	res := startLogin(cfg, "me@x.com", "pw")
+	p := ns.accept()
+	scriptMSNP7Login(p)
+	s, err := waitLogin(t, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := 0; i < maxQueuedEvents+100; i++ {
+		fmt.Fprintf(&b, "NLN %s bob@x.com Bob\r\n", []string{"AWY", "BSY"}[i%2])
+	}
+	b.WriteString("OUT OTH\r\n")
+	if _, err := p.conn.Write([]byte(b.String())); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(testWait):
+		t.Fatal("session not done after OUT OTH")
+	}
+	once.Do(func() { close(release) })
+	select {
+	case e := <-got:
+		if d := e.(*DisconnectEvent); !errors.Is(d.Err, ErrSignedInElsewhere) {
+			t.Fatalf("disconnect %v", d.Err)
+		}
+	case <-time.After(testWait):
+		t.Fatal("DisconnectEvent dropped with a full queue")
 	}
 }
