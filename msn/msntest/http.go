@@ -546,9 +546,78 @@ func (s *Server) handleAB(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		writeXML(w, http.StatusOK, hdr+"\t\t<ABContactDeleteResponse xmlns=\"http://www.msn.com/webservices/AddressBook\" />"+abFooter)
+	case "ABGroupAdd":
+		name := act.find("groupInfo").str("name")
+		if name == "" {
+			writeXML(w, http.StatusInternalServerError, abFaultXML(act.name, "InvalidGroupName", "Invalid group name"))
+			return
+		}
+		for _, g := range a.groups {
+			if g.Name == name {
+				writeXML(w, http.StatusInternalServerError, abFaultXML(act.name, "GroupAlreadyExists", "Group Already Exists"))
+				return
+			}
+		}
+		g := Group{ID: newGUID(), Name: name}
+		a.groups = append(a.groups, g)
+		writeXML(w, http.StatusOK, hdr+"\t\t<ABGroupAddResponse xmlns=\"http://www.msn.com/webservices/AddressBook\"><ABGroupAddResult><guid>"+g.ID+"</guid></ABGroupAddResult></ABGroupAddResponse>"+abFooter)
+	case "ABGroupDelete":
+		for _, id := range act.find("groupFilter").findAll("guid") {
+			gid := strings.TrimSpace(id.text.String())
+			var keep []Group
+			for _, g := range a.groups {
+				if g.ID != gid {
+					keep = append(keep, g)
+				}
+			}
+			a.groups = keep
+			for _, e := range a.entries {
+				e.groups = removeStr(e.groups, gid)
+			}
+		}
+		writeXML(w, http.StatusOK, hdr+"\t\t<ABGroupDeleteResponse xmlns=\"http://www.msn.com/webservices/AddressBook\" />"+abFooter)
+	case "ABGroupContactAdd", "ABGroupContactDelete":
+		var gids []string
+		for _, id := range act.find("groupFilter").findAll("guid") {
+			gids = append(gids, strings.TrimSpace(id.text.String()))
+		}
+		for _, c := range act.find("contacts").findAll("contactId") {
+			cid := strings.TrimSpace(c.text.String())
+			for _, e := range a.entries {
+				if e.contactID != cid {
+					continue
+				}
+				for _, gid := range gids {
+					if !a.hasGroup(gid) {
+						continue
+					}
+					if act.name == "ABGroupContactAdd" && !containsStr(e.groups, gid) {
+						e.groups = append(e.groups, gid)
+					}
+					if act.name == "ABGroupContactDelete" {
+						e.groups = removeStr(e.groups, gid)
+					}
+				}
+			}
+		}
+		res := ""
+		if act.name == "ABGroupContactAdd" {
+			res = "<ABGroupContactAddResult><guid>" + strings.Join(gids, "") + "</guid></ABGroupContactAddResult>"
+		}
+		writeXML(w, http.StatusOK, hdr+"\t\t<"+act.name+"Response xmlns=\"http://www.msn.com/webservices/AddressBook\">"+res+"</"+act.name+"Response>"+abFooter)
 	default:
 		writeXML(w, http.StatusOK, hdr+"\t\t<"+act.name+"Response xmlns=\"http://www.msn.com/webservices/AddressBook\" />"+abFooter)
 	}
+}
+
+func removeStr(xs []string, x string) []string {
+	var out []string
+	for _, v := range xs {
+		if v != x {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func circleTicket(a *Account) string {

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // onlineMSNP11 logs in passport with MSNP11 through CHG and returns the client after the
@@ -243,4 +245,48 @@ func TestWaitLoggedIn(t *testing.T) {
 	ctx2, cancel2 := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel2()
 	must(t, s.WaitLoggedIn(ctx2, "alice@example.com"))
+}
+
+func TestLogsCarryNoSecrets(t *testing.T) {
+	var buf safeBuffer
+	log := zerolog.New(&buf).Level(zerolog.DebugLevel)
+	s := newServer(t, Options{Logger: &log})
+	aliceBob(t, s)
+	md5c := login(t, s, 7, "alice@example.com", "alicepass1", "")
+	tw := login(t, s, 12, "bob@example.com", "bobpass1", "")
+	tw.send("CHG 5 NLN 0 0")
+	tw.expect("CHG 5 NLN 0 0")
+	tw.expect("MSG Hotmail Hotmail 195")
+	x := tw.expectXFR("6", s.SBAddr(), "")
+	sb := dial(t, "bob SB", s.SBAddr())
+	sb.send("USR 1 bob@example.com " + x)
+	sb.expect("USR 1 OK *rest")
+	md5c.send("PNG")
+	md5c.expect("QNG")
+	out := buf.String()
+	if !strings.Contains(out, "NS login") || !strings.Contains(out, "SB <<<") {
+		t.Fatalf("no login logged: %s", out)
+	}
+	for _, secret := range []string{"alicepass1", "bobpass1", strings.TrimPrefix(tw.ticket, "t="), x} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("log contains a secret %q:\n%s", secret, out)
+		}
+	}
+}
+
+type safeBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

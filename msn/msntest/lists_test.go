@@ -171,3 +171,42 @@ func TestMembershipAndAddressBook(t *testing.T) {
 		t.Fatalf("SOAP after logout: %d, want 403", code)
 	}
 }
+
+func TestAddressBookGroups(t *testing.T) {
+	s := newServer(t, Options{})
+	aliceBob(t, s)
+	alice := login(t, s, 18, "alice@example.com", "alicepass1", aliceGUID)
+	tk := alice.ticket
+	code, body := soapPost(t, s, "/abservice/abservice.asmx", "ABGroupAdd", abEnvelope(tk,
+		`<ABGroupAdd xmlns="http://www.msn.com/webservices/AddressBook"><abId>00000000-0000-0000-0000-000000000000</abId><groupAddOptions><fRenameOnMsgrConflict>false</fRenameOnMsgrConflict></groupAddOptions><groupInfo><GroupInfo><name>Friends</name><groupType>C8529CE2-6EAD-434d-881F-341E17DB3FF8</groupType></GroupInfo></groupInfo></ABGroupAdd>`))
+	doc, err := parseXML([]byte(body))
+	must(t, err)
+	gid := doc.str("guid")
+	if code != 200 || gid == "" {
+		t.Fatalf("ABGroupAdd: %d %s", code, body)
+	}
+	_, body = soapPost(t, s, "/abservice/abservice.asmx", "ABFindAll", abFindAllBody(tk))
+	doc, err = parseXML([]byte(body))
+	must(t, err)
+	var bobID string
+	for _, c := range doc.findAll("Contact") {
+		if c.str("passportName") == "bob@example.com" {
+			bobID = c.str("contactId")
+		}
+	}
+	code, body = soapPost(t, s, "/abservice/abservice.asmx", "ABGroupContactAdd", abEnvelope(tk,
+		`<ABGroupContactAdd xmlns="http://www.msn.com/webservices/AddressBook"><abId>00000000-0000-0000-0000-000000000000</abId><groupFilter><groupIds><guid>`+gid+`</guid></groupIds></groupFilter><contacts><Contact><contactId>`+bobID+`</contactId></Contact></contacts></ABGroupContactAdd>`))
+	if code != 200 {
+		t.Fatalf("ABGroupContactAdd: %d %s", code, body)
+	}
+	_, body = soapPost(t, s, "/abservice/abservice.asmx", "ABFindAll", abFindAllBody(tk))
+	if !strings.Contains(body, "<name>Friends</name>") || !strings.Contains(body, "<groupIds><guid>"+gid+"</guid></groupIds>") {
+		t.Fatalf("ABFindAll after group add: %s", body)
+	}
+	soapPost(t, s, "/abservice/abservice.asmx", "ABGroupDelete", abEnvelope(tk,
+		`<ABGroupDelete xmlns="http://www.msn.com/webservices/AddressBook"><abId>00000000-0000-0000-0000-000000000000</abId><groupFilter><groupIds><guid>`+gid+`</guid></groupIds></groupFilter></ABGroupDelete>`))
+	_, body = soapPost(t, s, "/abservice/abservice.asmx", "ABFindAll", abFindAllBody(tk))
+	if strings.Contains(body, gid) {
+		t.Fatalf("group still present: %s", body)
+	}
+}

@@ -84,6 +84,7 @@ func (s *Server) serveSB(conn net.Conn) {
 		}
 		s.mu.Unlock()
 		s.fireHooks(ev)
+		s.log.Debug().Str("cmd", cmd.String()).Str("passport", ev.Passport).Msg("SB <<<")
 		s.mu.Lock()
 		closeIt := s.safeHandleSB(c, cmd)
 		s.mu.Unlock()
