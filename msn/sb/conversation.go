@@ -364,24 +364,32 @@ func (c *Conversation) openSwitchboard(ctx context.Context) (*switchboard, error
 	return s, nil
 }
 
-// attach makes an accepted switchboard the conversation's live one.
+// attach makes an accepted switchboard the conversation's live one. It becomes live before
+// what arrived on it during the answer (roster, first messages) is delivered: a caller that
+// replies from OnEvent to that first message must find it live, not open a second switchboard.
 func (c *Conversation) attach(s *switchboard) {
-	s.route(c)
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
+		s.route(c)
 		s.leave()
 		return
 	}
+	// Storing the conversation before the closing check makes a switchboard that ends from
+	// now on report to us (onClosed), so a dead one is never left live.
+	s.conv.Store(c)
 	var replaced *switchboard
-	if s.conv.Load() == c && !s.isClosing() {
+	if !s.isClosing() {
 		if c.active != s {
 			replaced = c.active
 		}
 		c.active = s
 		c.touchLocked()
-		c.flushLocked()
 	}
+	c.mu.Unlock()
+	s.route(c) // may move s to a group conversation (a third participant joined)
+	c.mu.Lock()
+	c.flushLocked()
 	c.mu.Unlock()
 	if replaced != nil {
 		replaced.retire()

@@ -203,10 +203,13 @@ func (s *switchboard) handleJoin(id, name, caps string) {
 	if !added {
 		return
 	}
+	// The note first: a third participant turns the switchboard into a group conversation
+	// before the opener, woken by joined, decides whose switchboard it is (else a one-to-one
+	// message could go out on the group's switchboard).
+	s.deliver(note{kind: noteJoined, p: p})
 	if first {
 		close(s.joined)
 	}
-	s.deliver(note{kind: noteJoined, p: p})
 }
 
 func (s *switchboard) handleBye(cmd *wire.Command) {

@@ -48,6 +48,15 @@ func joinsIn(evs []sb.Event, conv *sb.Conversation) int {
 	return n
 }
 
+// describe lists events for a failure message.
+func describe(evs []sb.Event) string {
+	var b strings.Builder
+	for _, ev := range evs {
+		fmt.Fprintf(&b, "\n\t%T %+v", ev, ev)
+	}
+	return b.String()
+}
+
 func isText(sender, text string) func(sb.Event) bool {
 	return func(ev sb.Event) bool {
 		m, ok := ev.(*sb.MessageEvent)
@@ -77,10 +86,10 @@ func TestOpenedByTheOtherSide(t *testing.T) {
 			bobEvs := collectUntil(t, bob, isText("alice@example.com", "Alice answers on Bob's switchboard"))
 
 			if n := joinsIn(aliceEvs, toBob); n != 1 {
-				t.Errorf("alice saw %d joins, want 1", n)
+				t.Errorf("alice saw %d joins, want 1: %s", n, describe(aliceEvs))
 			}
 			if n := joinsIn(bobEvs, toAlice); n != 1 {
-				t.Errorf("bob saw %d joins, want 1", n)
+				t.Errorf("bob saw %d joins, want 1: %s", n, describe(bobEvs))
 			}
 			for who, conv := range map[string]*sb.Conversation{"alice": toBob, "bob": toAlice} {
 				ps := conv.Participants()
