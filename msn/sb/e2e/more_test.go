@@ -400,3 +400,51 @@ func TestLogsCarryNoCookies(t *testing.T) {
 		}
 	}
 }
+
+// TestCallErrorsThroughFakeServer: CAL answers 215 (already there), 216 (blocked) and 217
+// (offline) come back typed, from Invite and from opening a conversation.
+func TestCallErrorsThroughFakeServer(t *testing.T) {
+	srv := startServer(t, "alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com")
+	if err := srv.AddContact("carol@example.com", "alice@example.com", msntest.BL); err != nil {
+		t.Fatal(err)
+	}
+	alice := login(t, srv, 18, "alice@example.com", 1)
+	bob := login(t, srv, 18, "bob@example.com", 2)
+	login(t, srv, 18, "carol@example.com", 3)
+	toBob := alice.mgr.Conversation("bob@example.com")
+	send(t, toBob, "hello")
+	waitEvent(t, bob, textFrom("alice@example.com", "hello"))
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+
+	for _, tc := range []struct {
+		who  string
+		want error
+		code int
+	}{
+		{"bob@example.com", sb.ErrAlreadyInSession, 215},
+		{"carol@example.com", sb.ErrBlocked, 216},
+		{"dave@example.com", sb.ErrOffline, 217},
+	} {
+		err := toBob.Invite(ctx, tc.who)
+		var ce *sb.CallError
+		if !errors.Is(err, tc.want) || !errors.As(err, &ce) || ce.Code != tc.code || ce.Passport != tc.who {
+			t.Errorf("invite %s: %v", tc.who, err)
+		}
+	}
+	if err := toBob.Invite(ctx, "not-a-passport"); !errors.Is(err, sb.ErrInvalidUser) {
+		t.Errorf("invite of a malformed passport: %v", err)
+	}
+
+	// Opening a conversation with the contact who blocks us fails; one with an offline
+	// contact ends Offline.
+	if o, err := alice.mgr.Conversation("carol@example.com").SendText(ctx, "hi carol", message.Format{}).Wait(ctx); o != sb.Failed || !errors.Is(err, sb.ErrBlocked) {
+		t.Errorf("to carol: %v %v", o, err)
+	}
+	if o, err := alice.mgr.Conversation("dave@example.com").SendText(ctx, "hi dave", message.Format{}).Wait(ctx); o != sb.Offline || !errors.Is(err, sb.ErrOffline) {
+		t.Errorf("to dave: %v %v", o, err)
+	}
+	// The live conversation is unharmed.
+	send(t, toBob, "still there")
+	waitEvent(t, bob, textFrom("alice@example.com", "still there"))
+}
