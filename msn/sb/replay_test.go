@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/msnbridge/msnbridge/msn/internal/transcript"
 	"github.com/msnbridge/msnbridge/msn/message"
@@ -61,7 +62,8 @@ func waitReplay(t *testing.T, done <-chan error) {
 		if err != nil {
 			t.Fatalf("replay: %v", err)
 		}
-	case <-t.Context().Done():
+	case <-time.After(waitLimit):
+		t.Fatal("replay did not finish")
 	}
 }
 
