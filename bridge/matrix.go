@@ -14,6 +14,7 @@ import (
 
 	"github.com/msnbridge/msnbridge/database"
 	"github.com/msnbridge/msnbridge/msn/message"
+	"github.com/msnbridge/msnbridge/msn/ns"
 	"github.com/msnbridge/msnbridge/msn/sb"
 	"github.com/msnbridge/msnbridge/portal"
 	"github.com/msnbridge/msnbridge/puppet"
@@ -313,7 +314,7 @@ func (c *Client) GetContactList(ctx context.Context) ([]*bridgev2.ResolveIdentif
 	}
 	var out []*bridgev2.ResolveIdentifierResponse
 	for _, contact := range sess.Contacts() {
-		if contact.Lists&1 == 0 { // FL
+		if contact.Lists&ns.FL == 0 {
 			continue
 		}
 		passport, err := puppet.NormalizePassport(contact.Passport)

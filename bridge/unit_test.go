@@ -1,0 +1,108 @@
+package bridge
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msnbridge/msnbridge/msn/message"
+	"github.com/msnbridge/msnbridge/msn/sb"
+	"github.com/msnbridge/msnbridge/portal"
+)
+
+func TestUnsupportedKind(t *testing.T) {
+	p2pFile := []byte("\x00\x00INVITE MSNMSGR:bob@example.com MSNSLP/1.0\r\nEUF-GUID: {5D3E02AB-6190-11D3-BBBB-00C04F795683}\r\n")
+	tests := []struct {
+		name string
+		ev   *sb.ContentEvent
+		kind portal.Unsupported
+		show bool
+	}{
+		{"wink", &sb.ContentEvent{Kind: message.KindWink, Message: &message.Message{}}, portal.UnsupportedWink, true},
+		{"voice clip", &sb.ContentEvent{Kind: message.KindVoiceClip, Message: &message.Message{}}, portal.UnsupportedVoiceClip, true},
+		{"legacy file invite", &sb.ContentEvent{Kind: message.KindInvite, Message: &message.Message{Invite: &message.Invite{Command: "INVITE", ApplicationName: "File Transfer"}}}, portal.UnsupportedFile, true},
+		{"legacy game invite", &sb.ContentEvent{Kind: message.KindInvite, Message: &message.Message{Invite: &message.Invite{Command: "INVITE", ApplicationName: "Tic Tac Toe"}}}, portal.UnsupportedInvite, true},
+		{"invite cancel", &sb.ContentEvent{Kind: message.KindInvite, Message: &message.Message{Invite: &message.Invite{Command: "CANCEL"}}}, 0, false},
+		{"p2p file", &sb.ContentEvent{Kind: message.KindP2P, Message: &message.Message{P2P: &message.P2P{Data: p2pFile}}}, portal.UnsupportedFile, true},
+		{"p2p data", &sb.ContentEvent{Kind: message.KindP2P, Message: &message.Message{P2P: &message.P2P{Data: []byte("xyz")}}}, 0, false},
+		{"caps", &sb.ContentEvent{Kind: message.KindClientCaps, Message: &message.Message{}}, 0, false},
+		{"unknown", &sb.ContentEvent{Kind: message.KindUnknown, Message: &message.Message{}}, portal.UnsupportedOther, true},
+		{"unparsable", &sb.ContentEvent{Kind: message.KindUnknown}, portal.UnsupportedOther, true},
+		{"unparsable wink", &sb.ContentEvent{Kind: message.KindWink}, portal.UnsupportedOther, false},
+	}
+	for _, tt := range tests {
+		kind, show := unsupportedKind(tt.ev)
+		if show != tt.show || (show && kind != tt.kind) {
+			t.Errorf("%s: got %v %v, want %v %v", tt.name, kind, show, tt.kind, tt.show)
+		}
+	}
+}
+
+func TestGroupNameAndSnippet(t *testing.T) {
+	if got := groupName(nil); got == "" {
+		t.Error("empty group name")
+	}
+	if got := groupName([]string{"A", "B"}); got != "A, B" {
+		t.Errorf("groupName = %q", got)
+	}
+	if got := groupName([]string{"A", "B", "C", "D", "E", "F"}); got != "A, B, C, D and 2 more" {
+		t.Errorf("groupName = %q", got)
+	}
+	if got := snippet("  a \n b  "); got != "a b" {
+		t.Errorf("snippet = %q", got)
+	}
+	if got := snippet(strings.Repeat("é", 500)); len(got) > portal.MaxQuoteBytes+2 {
+		t.Errorf("snippet not bounded: %d", len(got))
+	}
+}
+
+func TestEventQueueOrderAndBound(t *testing.T) {
+	q := newEventQueue()
+	for i := 0; i < maxQueued+5; i++ {
+		q.push(i)
+	}
+	got := make(chan int, maxQueued+5)
+	drops := make(chan int, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go q.run(ctx, func(_ context.Context, item any, dropped int) {
+		if dropped > 0 {
+			drops <- dropped
+		}
+		got <- item.(int)
+	})
+	select {
+	case d := <-drops:
+		if d != 5 {
+			t.Errorf("dropped = %d, want 5", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("overflow not reported")
+	}
+	for i := 0; i < maxQueued; i++ {
+		select {
+		case v := <-got:
+			if v != i {
+				t.Fatalf("item %d = %d: out of order", i, v)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("item %d not handled", i)
+		}
+	}
+}
+
+func TestIDs(t *testing.T) {
+	if a, b := newMessageID("x"), newMessageID("x"); a == b || !strings.HasPrefix(string(a), "x.") {
+		t.Errorf("message ids %q %q", a, b)
+	}
+	if got := newMessageIDFrom("oim", "ABC-1"); got != "oim.ABC-1" {
+		t.Errorf("newMessageIDFrom = %q", got)
+	}
+	if got := newMessageIDFrom("oim", ""); !strings.HasPrefix(string(got), "oim.") || got == "oim." {
+		t.Errorf("newMessageIDFrom empty = %q", got)
+	}
+	if !isGroupPortal("group:abc") || isGroupPortal("bob@example.com") {
+		t.Error("isGroupPortal wrong")
+	}
+}
