@@ -526,3 +526,62 @@ func TestDispatchRedirectThroughFakeServer(t *testing.T) {
 		})
 	}
 }
+
+// TestMSNObjectThroughFakeServer sets alice's MSNObject and checks that bob, logged in at the
+// same time, sees it in alice's presence; MSNP8 has no MSNObject.
+func TestMSNObjectThroughFakeServer(t *testing.T) {
+	const obj = `<msnobj Creator="alice@example.com" Size="24539" Type="3" Location="TFR2C.tmp" Friendly="AAA=" SHA1D="trC8SlFx2sWQxZMIBAWSEnXc8oQ="/>`
+	for _, v := range []int{9, 12, 15, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t)
+			ctx := context.Background()
+			aliceEv, bobEv := make(chan ns.Event, 256), make(chan ns.Event, 256)
+			alice, err := ns.Login(ctx, clientConfig(srv, v, aliceEv), "alice@example.com", "alicepass")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer alice.Close()
+			bob, err := ns.Login(ctx, clientConfig(srv, v, bobEv), "bob@example.com", "bobpass")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer bob.Close()
+			if err := alice.SetMSNObject(ctx, obj); err != nil {
+				t.Fatal(err)
+			}
+			if alice.MSNObject() != obj || alice.Status() != ns.Online {
+				t.Errorf("own MSNObject %q, status %q", alice.MSNObject(), alice.Status())
+			}
+			p := next(t, bobEv, func(e *ns.PresenceEvent) bool {
+				return e.Contact.Passport == "alice@example.com" && e.Contact.MSNObject != ""
+			})
+			if p.Contact.MSNObject != obj || p.Contact.Status != ns.Online {
+				t.Errorf("bob sees %+v", p.Contact)
+			}
+			// A later status change keeps the object.
+			if err := alice.SetStatus(ctx, ns.Away); err != nil {
+				t.Fatal(err)
+			}
+			p = next(t, bobEv, func(e *ns.PresenceEvent) bool {
+				return e.Contact.Passport == "alice@example.com" && e.Contact.Status == ns.Away
+			})
+			if p.Contact.MSNObject != obj {
+				t.Errorf("MSNObject lost on status change: %+v", p.Contact)
+			}
+			if err := alice.SetMSNObject(ctx, "not xml"); err == nil {
+				t.Error("malformed MSNObject accepted")
+			}
+		})
+	}
+	t.Run("MSNP8", func(t *testing.T) {
+		srv := startServer(t)
+		s, err := ns.Login(context.Background(), clientConfig(srv, 8, make(chan ns.Event, 64)), "alice@example.com", "alicepass")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.SetMSNObject(context.Background(), obj); !errors.Is(err, ns.ErrNotSupported) {
+			t.Fatalf("err %v", err)
+		}
+	})
+}

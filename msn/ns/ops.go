@@ -41,29 +41,65 @@ func capsFor(v int) string {
 	return caps
 }
 
-func chgArgs(v int, st Status) []string {
+// chgArgs builds the CHG arguments: status, capabilities from MSNP8, the URL-encoded
+// MSNObject (or "0" for none) from MSNP9.
+func chgArgs(v int, st Status, msnobj string) []string {
 	switch {
 	case v <= 7:
 		return []string{string(st)}
 	case v == 8:
 		return []string{string(st), capsFor(v)}
 	default:
-		return []string{string(st), capsFor(v), "0"}
+		obj := "0"
+		if msnobj != "" {
+			obj = wire.EncodeParam(msnobj)
+		}
+		return []string{string(st), capsFor(v), obj}
 	}
 }
 
 func (s *Session) changeStatus(ctx context.Context, st Status) error {
+	s.mu.Lock()
+	obj := s.msnobj
+	s.mu.Unlock()
+	return s.changeStatusWith(ctx, st, obj)
+}
+
+// changeStatusWith sends CHG with st and msnobj and records both once the server echoes it.
+func (s *Session) changeStatusWith(ctx context.Context, st Status, msnobj string) error {
 	if st == Offline || !validStatus(string(st)) {
 		return fmt.Errorf("msn: cannot set status %q (use Close to go offline)", st)
 	}
-	if _, err := s.request(ctx, wire.New("CHG", 0, chgArgs(s.Version(), st)...), "CHG"); err != nil {
+	if _, err := s.request(ctx, wire.New("CHG", 0, chgArgs(s.Version(), st, msnobj)...), "CHG"); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	s.status = st
+	s.msnobj = msnobj
 	s.mu.Unlock()
 	return nil
 }
+
+// maxMSNObject bounds our own MSNObject after URL-encoding (it travels on the CHG line and on
+// every contact's NLN/ILN line).
+const maxMSNObject = 2048
+
+// SetMSNObject sets our own MSNObject (the "<msnobj …/>" XML describing a display picture),
+// or clears it with "": it is sent with CHG and the current status, MSNP9 and later
+// (ErrNotSupported before). Contacts see it in our presence.
+func (s *Session) SetMSNObject(ctx context.Context, msnobj string) error {
+	v := s.Version()
+	if v < 9 {
+		return fmt.Errorf("msn: MSNObject on MSNP%d: %w", v, ErrNotSupported)
+	}
+	if msnobj != "" && (!strings.HasPrefix(msnobj, "<msnobj") || len(wire.EncodeParam(msnobj)) > maxMSNObject) {
+		return fmt.Errorf("msn: MSNObject must be an <msnobj …/> element of at most %d bytes URL-encoded", maxMSNObject)
+	}
+	return s.changeStatusWith(ctx, s.Status(), msnobj)
+}
+
+// MSNObject returns our own MSNObject as last accepted by the server ("" for none).
+func (s *Session) MSNObject() string { s.mu.Lock(); defer s.mu.Unlock(); return s.msnobj }
 
 // SetStatus changes our presence status (CHG with the version's capabilities).
 func (s *Session) SetStatus(ctx context.Context, st Status) error {

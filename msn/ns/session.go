@@ -46,6 +46,7 @@ type Session struct {
 	name        string
 	status      Status
 	psm         string
+	msnobj      string
 	contacts    map[string]*Contact
 	groups      map[string]string
 	mspauth     string
