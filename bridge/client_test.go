@@ -408,9 +408,15 @@ func TestClientGroupConversation(t *testing.T) {
 	if err := carol.Leave("alice@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, h.rec.events, "leave", func(e bridgev2.RemoteEvent) bool {
+	leave := wait(t, h.rec.events, "leave", func(e bridgev2.RemoteEvent) bool {
 		return e.GetType() == bridgev2.RemoteEventChatInfoChange && e.GetPortalKey() == groupKey
-	})
+	}).(*simplevent.ChatInfoChange)
+	if ci := leave.ChatInfoChange.ChatInfo; ci == nil || ci.Name == nil || strings.Contains(*ci.Name, "Carol") || !strings.Contains(*ci.Name, "Bob") {
+		t.Errorf("group name after carol left = %+v", ci)
+	}
+	if m, ok := leave.ChatInfoChange.MemberChanges.MemberMap["carol@example.com"]; !ok || m.Membership != event.MembershipLeave {
+		t.Errorf("member change = %+v", leave.ChatInfoChange.MemberChanges.MemberMap)
+	}
 	if roster, _ = h.conn.Store.GroupMembers(ctx, "alice@example.com", string(groupKey.ID)); len(roster) != 1 || roster[0] != "bob@example.com" {
 		t.Fatalf("roster after leave = %v", roster)
 	}

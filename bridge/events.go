@@ -415,11 +415,15 @@ func (c *Client) groupMembership(ctx context.Context, key networkid.PortalKey, p
 	if joined {
 		member.UserInfo = c.userInfo(passport, friendlyName)
 	}
+	change := &bridgev2.ChatInfoChange{MemberChanges: &bridgev2.ChatMemberList{
+		MemberMap: bridgev2.ChatMemberMap{member.Sender: member},
+	}}
+	if name, ok := c.groupNameFor(ctx, string(key.ID)); ok {
+		change.ChatInfo = &bridgev2.ChatInfo{Name: &name}
+	}
 	c.queueRemote(&simplevent.ChatInfoChange{
 		EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventChatInfoChange, PortalKey: key, CreatePortal: joined,
 			Sender: c.sender(passport, false), Timestamp: time.Now()},
-		ChatInfoChange: &bridgev2.ChatInfoChange{MemberChanges: &bridgev2.ChatMemberList{
-			MemberMap: bridgev2.ChatMemberMap{member.Sender: member},
-		}},
+		ChatInfoChange: change,
 	})
 }

@@ -206,18 +206,10 @@ func (c *Client) GetChatInfo(ctx context.Context, p *bridgev2.Portal) (*bridgev2
 	names := make([]string, 0, len(roster))
 	for _, passport := range roster {
 		m := bridgev2.ChatMember{EventSender: c.sender(passport, false), Membership: event.MembershipJoin}
-		row, _ := c.conn.Store.GetContact(ctx, c.login.ID, passport)
-		friendly := ""
-		if row != nil {
-			friendly = row.FriendlyName
-		}
+		friendly := c.friendlyName(ctx, passport)
 		m.UserInfo = c.userInfo(passport, friendly)
 		members[m.Sender] = m
-		if n := puppet.DecodeFriendlyName(friendly); n != "" {
-			names = append(names, n)
-		} else {
-			names = append(names, passport)
-		}
+		names = append(names, nameOrPassport(friendly, passport))
 	}
 	name := groupName(names)
 	roomType := bridgedb.RoomTypeGroupDM
@@ -226,6 +218,39 @@ func (c *Client) GetChatInfo(ctx context.Context, p *bridgev2.Portal) (*bridgev2
 		Type:    &roomType,
 		Members: &bridgev2.ChatMemberList{IsFull: true, MemberMap: members},
 	}, nil
+}
+
+// friendlyName is a contact's friendly name from the live session or the contact cache.
+func (c *Client) friendlyName(ctx context.Context, passport string) string {
+	if sess, _ := c.session(); sess != nil {
+		if contact, ok := sess.Contact(passport); ok && contact.FriendlyName != "" {
+			return contact.FriendlyName
+		}
+	}
+	if row, _ := c.conn.Store.GetContact(ctx, c.login.ID, passport); row != nil {
+		return row.FriendlyName
+	}
+	return ""
+}
+
+func nameOrPassport(friendly, passport string) string {
+	if n := puppet.DecodeFriendlyName(friendly); n != "" {
+		return n
+	}
+	return passport
+}
+
+// groupNameFor names a group portal after its current roster.
+func (c *Client) groupNameFor(ctx context.Context, groupID string) (string, bool) {
+	roster, err := c.conn.Store.GroupMembers(ctx, c.login.ID, groupID)
+	if err != nil || len(roster) == 0 {
+		return "", false
+	}
+	names := make([]string, 0, len(roster))
+	for _, passport := range roster {
+		names = append(names, nameOrPassport(c.friendlyName(ctx, passport), passport))
+	}
+	return groupName(names), true
 }
 
 // groupName names a group conversation after its participants.
