@@ -38,7 +38,10 @@ func repoRoot() (string, error) {
 
 // goBuild builds pkg (relative to root) into out with the goolm tag.
 func goBuild(ctx context.Context, root, pkg, out string) error {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
 	cmd := exec.CommandContext(ctx, goBin, "build", "-tags", "goolm", "-o", out, pkg)
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -100,7 +100,7 @@ func run() error {
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("starting the fake server: %w", err)
 	}
-	defer srv.Close()
+	defer closeWithin(srv, 5*time.Second, log)
 	if err := applyAccounts(srv, accounts); err != nil {
 		return err
 	}
@@ -164,6 +164,20 @@ func run() error {
 	<-ctx.Done()
 	log.Info().Msg("shutting down")
 	return nil
+}
+
+// closeWithin closes the server but gives up waiting after d, so that the process always exits.
+func closeWithin(srv *msntest.Server, d time.Duration, log zerolog.Logger) {
+	done := make(chan struct{})
+	go func() {
+		srv.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		log.Warn().Dur("waited", d).Msg("fake server did not close in time; exiting anyway")
+	}
 }
 
 // checkLoopback refuses listen addresses off the loopback interface: this server has no
