@@ -472,3 +472,54 @@ func TestClientPresenceBridged(t *testing.T) {
 		t.Errorf("ghost name = %q, want %q", name, "Bob (MSN)")
 	}
 }
+
+func TestClientReplyAndNudgeConvention(t *testing.T) {
+	h := newHarness(t, 18)
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob := h.srv.Contact("bob@example.com")
+	if err := bob.SignIn("NLN"); err != nil {
+		t.Fatal(err)
+	}
+	bobKey := networkid.PortalKey{ID: "bob@example.com", Receiver: "alice@example.com"}
+	_, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{
+		MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+			Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "answer",
+				RelatesTo: &event.RelatesTo{InReplyTo: &event.InReplyTo{EventID: "$q"}}},
+			Portal: portalFor(bobKey),
+		},
+		ReplyTo: &bridgedb.Message{Metadata: &database.MessageMetadata{Snippet: "earlier question", SenderName: "Bob"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := bob.NextText(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.ReplaceAll(m.Body, "\r\n", "\n"); got != "> Bob: earlier question\nanswer" {
+		t.Fatalf("bob got %q", got)
+	}
+	// "/nudge" sends a nudge, not text.
+	if _, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "/nudge"}, Portal: portalFor(bobKey),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := bob.Next(ctx)
+		if err != nil {
+			t.Fatalf("no nudge: %v", err)
+		}
+		if strings.Contains(m.ContentType, "datacast") {
+			if !strings.Contains(m.Body, "ID: 1") {
+				t.Fatalf("datacast is not a nudge: %q", m.Body)
+			}
+			break
+		}
+		if strings.Contains(m.Body, "/nudge") {
+			t.Fatalf("/nudge was sent as text")
+		}
+	}
+}

@@ -224,7 +224,8 @@ func (c *Connector) cmdRequests(ce *commands.Event) {
 		}
 		sb.WriteString("\n")
 	}
-	sb.WriteString("\nAnswer with `$cmdprefix accept <passport>` or `$cmdprefix ignore <passport>`.")
+	prefix := ce.Bridge.Config.CommandPrefix
+	sb.WriteString("\nAnswer with `" + prefix + " accept <passport>` or `" + prefix + " ignore <passport>`.")
 	ce.Reply("%s", sb.String())
 }
 
