@@ -143,10 +143,28 @@ type PresenceEvent struct {
 	Initial, Self bool
 }
 
-// ProfileEvent reports a friendly-name, personal-message or media change.
+// ProfileEvent reports a friendly-name, personal-message or media change, or (MSNP13+ UBX) a
+// change of the account's signed-in endpoints. With Self it is about our own account, e.g.
+// from another of our endpoints (MSNP16+ MPOP).
 type ProfileEvent struct {
 	Passport, FriendlyName, PersonalMessage, CurrentMedia string
 	Self                                                  bool
+	// Endpoints are the endpoints the last UBX listed (MSNP16+; nil when it listed none).
+	Endpoints []Endpoint
+}
+
+// Endpoint is one signed-in place of an account (MSNP16+ multiple points of presence), merged
+// from a UBX's EndpointData and, for our own account, PrivateEndpointData.
+type Endpoint struct {
+	// ID is the endpoint's machine GUID "{…}" as sent (compare case-insensitively).
+	ID string
+	// Caps are the endpoint's capabilities "caps:capsex".
+	Caps string
+	// Name is the endpoint's name (EpName, own endpoints only), ClientType its client type and
+	// State its status code.
+	Name, ClientType, State string
+	// Idle reports that the endpoint is idle.
+	Idle bool
 }
 
 // ListChangeEvent reports a change of our own lists (confirmed add/remove, or server-side).

@@ -162,14 +162,17 @@ func (s *Session) onUBX(cmd *wire.Command) {
 		s.logger().Debug().Err(err).Str("contact", pp).Msg("malformed UBX payload discarded")
 		return
 	}
+	eps := d.endpoints()
+	epKey := endpointsKey(eps)
 	if s.isSelf(pp) {
 		s.mu.Lock()
-		changed := s.psm != d.PSM
+		changed := s.psm != d.PSM || s.selfEndpoints != epKey
 		s.psm = d.PSM
+		s.selfEndpoints = epKey
 		name := s.name
 		s.mu.Unlock()
 		if changed {
-			s.emit(&ProfileEvent{Passport: pp, FriendlyName: name, PersonalMessage: d.PSM, CurrentMedia: d.CurrentMedia, Self: true})
+			s.emit(&ProfileEvent{Passport: pp, FriendlyName: name, PersonalMessage: d.PSM, CurrentMedia: d.CurrentMedia, Self: true, Endpoints: eps})
 		}
 		return
 	}
@@ -179,12 +182,17 @@ func (s *Session) onUBX(cmd *wire.Command) {
 		return
 	}
 	c := s.contactLocked(pp)
-	changed := c.PersonalMessage != d.PSM || c.CurrentMedia != d.CurrentMedia
+	changed := c.PersonalMessage != d.PSM || c.CurrentMedia != d.CurrentMedia || s.endpoints[pp] != epKey
 	c.PersonalMessage, c.CurrentMedia = d.PSM, d.CurrentMedia
+	if epKey == "" {
+		delete(s.endpoints, pp)
+	} else {
+		s.endpoints[pp] = epKey
+	}
 	name := c.FriendlyName
 	s.mu.Unlock()
 	if changed {
-		s.emit(&ProfileEvent{Passport: pp, FriendlyName: name, PersonalMessage: d.PSM, CurrentMedia: d.CurrentMedia})
+		s.emit(&ProfileEvent{Passport: pp, FriendlyName: name, PersonalMessage: d.PSM, CurrentMedia: d.CurrentMedia, Endpoints: eps})
 	}
 }
 

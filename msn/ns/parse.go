@@ -175,6 +175,48 @@ func parseUBX(payload []byte) (*ubxData, error) {
 	return d, nil
 }
 
+// maxEndpoints bounds the endpoints kept from one UBX.
+const maxEndpoints = 64
+
+// endpoints merges EndpointData and PrivateEndpointData by id, in order of first appearance.
+func (d *ubxData) endpoints() []Endpoint {
+	var out []Endpoint
+	index := map[string]int{}
+	get := func(id string) *Endpoint {
+		key := strings.ToLower(strings.TrimSpace(id))
+		if i, ok := index[key]; ok {
+			return &out[i]
+		}
+		if key == "" || len(out) >= maxEndpoints {
+			return nil
+		}
+		index[key] = len(out)
+		out = append(out, Endpoint{ID: strings.TrimSpace(id)})
+		return &out[len(out)-1]
+	}
+	for _, e := range d.Endpoints {
+		if ep := get(e.ID); ep != nil {
+			ep.Caps = strings.TrimSpace(e.Capabilities)
+		}
+	}
+	for _, e := range d.Private {
+		if ep := get(e.ID); ep != nil {
+			ep.Name, ep.ClientType, ep.State = e.EpName, strings.TrimSpace(e.ClientType), strings.TrimSpace(e.State)
+			ep.Idle = strings.EqualFold(strings.TrimSpace(e.Idle), "true")
+		}
+	}
+	return out
+}
+
+// endpointsKey renders endpoints for change detection.
+func endpointsKey(eps []Endpoint) string {
+	var b strings.Builder
+	for _, e := range eps {
+		fmt.Fprintf(&b, "%q %q %q %q %q %t\n", e.ID, e.Caps, e.Name, e.ClientType, e.State, e.Idle)
+	}
+	return b.String()
+}
+
 // ubxHandle parses the UBX arguments: handle [network].
 func ubxHandle(args []string) (string, error) {
 	if len(args) < 1 {

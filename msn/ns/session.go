@@ -41,24 +41,28 @@ type Session struct {
 	wmu  sync.Mutex
 	trid atomic.Uint32
 
-	mu          sync.Mutex
-	version     int
-	name        string
-	status      Status
-	psm         string
-	msnobj      string
-	contacts    map[string]*Contact
-	groups      map[string]string
-	mspauth     string
-	tickets     map[string]string
-	twnTicket   string
-	pending     map[uint32]chan *wire.Command
-	sync        *syncState
-	loggedIn    bool
-	failed      bool
-	closedByMe  bool
-	machineGUID string
-	ab          *abch.Client
+	mu      sync.Mutex
+	version int
+	name    string
+	status  Status
+	psm     string
+	msnobj  string
+	// selfEndpoints and endpoints (per contact) hold the last UBX endpoint lists, rendered by
+	// endpointsKey, to report changes.
+	selfEndpoints string
+	endpoints     map[string]string
+	contacts      map[string]*Contact
+	groups        map[string]string
+	mspauth       string
+	tickets       map[string]string
+	twnTicket     string
+	pending       map[uint32]chan *wire.Command
+	sync          *syncState
+	loggedIn      bool
+	failed        bool
+	closedByMe    bool
+	machineGUID   string
+	ab            *abch.Client
 
 	done      chan struct{}
 	err       error
@@ -85,20 +89,21 @@ type syncState struct {
 
 func newSession(cfg Config, passport string, conn net.Conn) *Session {
 	s := &Session{
-		cfg:      cfg,
-		passport: strings.ToLower(passport),
-		conn:     conn,
-		rd:       wire.NewReader(conn, wire.FromServer, cfg.Limits),
-		w:        wire.NewWriter(conn),
-		contacts: map[string]*Contact{},
-		groups:   map[string]string{},
-		tickets:  map[string]string{},
-		pending:  map[uint32]chan *wire.Command{},
-		done:     make(chan struct{}),
-		evSignal: make(chan struct{}, 1),
-		evDone:   make(chan struct{}),
-		qng:      make(chan int, 1),
-		status:   cfg.InitialStatus,
+		cfg:       cfg,
+		passport:  strings.ToLower(passport),
+		conn:      conn,
+		rd:        wire.NewReader(conn, wire.FromServer, cfg.Limits),
+		w:         wire.NewWriter(conn),
+		contacts:  map[string]*Contact{},
+		groups:    map[string]string{},
+		endpoints: map[string]string{},
+		tickets:   map[string]string{},
+		pending:   map[uint32]chan *wire.Command{},
+		done:      make(chan struct{}),
+		evSignal:  make(chan struct{}, 1),
+		evDone:    make(chan struct{}),
+		qng:       make(chan int, 1),
+		status:    cfg.InitialStatus,
 	}
 	l := cfg.Logger.With().Str("passport", s.passport).Logger()
 	s.logp.Store(&l)

@@ -689,3 +689,49 @@ func TestDisconnectEventSurvivesFullQueue(t *testing.T) {
 		t.Fatal("DisconnectEvent dropped with a full queue")
 	}
 }
+
+// TestUBXEndpoints checks that UBX endpoints reach ProfileEvent for contacts and for our own
+// account (MPOP), and that a change of endpoints alone is reported.
+func TestUBXEndpoints(t *testing.T) {
+	_, p, ev := loginMSNP18(t)
+	bob := `<Data><PSM>hi</PSM><CurrentMedia></CurrentMedia><MachineGuid>{B1}</MachineGuid><EndpointData id="{B1}"><Capabilities>2789003324:48</Capabilities></EndpointData></Data>`
+	p.sendPayload("UBX 1:bob@example.com", bob)
+	pe := waitFor(t, ev, func(e *ProfileEvent) bool { return e.Passport == "bob@example.com" && len(e.Endpoints) > 0 })
+	if len(pe.Endpoints) != 1 || pe.Endpoints[0] != (Endpoint{ID: "{B1}", Caps: "2789003324:48"}) || pe.PersonalMessage != "hi" {
+		t.Errorf("bob %+v", pe)
+	}
+	// Same PSM, a second endpoint: reported.
+	bob2 := `<Data><PSM>hi</PSM><CurrentMedia></CurrentMedia><EndpointData id="{B1}"><Capabilities>2789003324:48</Capabilities></EndpointData><EndpointData id="{B2}"><Capabilities>1:0</Capabilities></EndpointData></Data>`
+	p.sendPayload("UBX 1:bob@example.com", bob2)
+	pe = waitFor(t, ev, func(e *ProfileEvent) bool { return e.Passport == "bob@example.com" && len(e.Endpoints) == 2 })
+	if pe.Endpoints[1].ID != "{B2}" || pe.Endpoints[1].Caps != "1:0" {
+		t.Errorf("bob endpoints %+v", pe.Endpoints)
+	}
+	// Our own endpoints, public and private data merged by id (case-insensitively).
+	self := `<Data><PSM></PSM><CurrentMedia></CurrentMedia>` +
+		`<EndpointData id="{CA3270CD-85DC-5C21-AA06-CCDC6B86E963}"><Capabilities>1:2</Capabilities></EndpointData>` +
+		`<EndpointData id="{A}"><Capabilities>3:4</Capabilities></EndpointData>` +
+		`<PrivateEndpointData id="{a}"><EpName>phone</EpName><Idle>true</Idle><ClientType>2</ClientType><State>AWY</State></PrivateEndpointData></Data>`
+	p.sendPayload("UBX 1:me@x.com", self)
+	sp := waitFor(t, ev, func(e *ProfileEvent) bool { return e.Self && len(e.Endpoints) > 0 })
+	want := []Endpoint{{ID: "{CA3270CD-85DC-5C21-AA06-CCDC6B86E963}", Caps: "1:2"}, {ID: "{A}", Caps: "3:4", Name: "phone", ClientType: "2", State: "AWY", Idle: true}}
+	if len(sp.Endpoints) != 2 || sp.Endpoints[0] != want[0] || sp.Endpoints[1] != want[1] {
+		t.Errorf("own endpoints %+v", sp.Endpoints)
+	}
+	// The same UBX again changes nothing: no event (a marker presence follows it).
+	p.sendPayload("UBX 1:me@x.com", self)
+	p.send("NLN BSY 1:marker@x.com Marker 0:0 0")
+	for {
+		select {
+		case e := <-ev.ch:
+			if pe, ok := e.(*ProfileEvent); ok && pe.Self {
+				t.Fatalf("unchanged UBX reported again: %+v", pe)
+			}
+			if pr, ok := e.(*PresenceEvent); ok && pr.Contact.Passport == "marker@x.com" {
+				return
+			}
+		case <-time.After(testWait):
+			t.Fatal("marker presence not seen")
+		}
+	}
+}
