@@ -448,3 +448,32 @@ func TestCallErrorsThroughFakeServer(t *testing.T) {
 	send(t, toBob, "still there")
 	waitEvent(t, bob, textFrom("alice@example.com", "still there"))
 }
+
+// TestQueuedWhileOpeningArriveInOrder: messages sent before the switchboard is ready are
+// queued and arrive in order, each with its own result.
+func TestQueuedWhileOpeningArriveInOrder(t *testing.T) {
+	srv := startServer(t, "alice@example.com", "bob@example.com")
+	alice := login(t, srv, 12, "alice@example.com", 1)
+	bob := login(t, srv, 12, "bob@example.com", 2)
+	toBob := alice.mgr.Conversation("bob@example.com")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	var results []*sb.Result
+	for i := 0; i < 10; i++ {
+		results = append(results, toBob.SendText(ctx, fmt.Sprintf("queued %d", i), message.Format{}))
+	}
+	if toBob.Connected() {
+		t.Fatal("connected before the switchboard could open")
+	}
+	for i := 0; i < 10; i++ {
+		m := waitEvent[*sb.MessageEvent](t, bob, nil)
+		if want := fmt.Sprintf("queued %d", i); m.Text != want {
+			t.Fatalf("message %d is %q", i, m.Text)
+		}
+	}
+	for i, r := range results {
+		if o, err := r.Wait(ctx); o != sb.Delivered {
+			t.Fatalf("result %d: %v %v", i, o, err)
+		}
+	}
+}
