@@ -2,6 +2,7 @@ package ns
 
 import (
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,7 +94,22 @@ func FuzzUBXPayload(f *testing.F) {
 	f.Add([]byte(`<Data><PSM>a &#x26; b</PSM><CurrentMedia>\0Music\01\0{0}\0T\0</CurrentMedia><PrivateEndpointData id="{x}"><EpName>pc</EpName><Idle>false</Idle><ClientType>1</ClientType><State>NLN</State></PrivateEndpointData></Data>`))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		_, _ = parseUBX(payload)
+		d, err := parseUBX(payload)
+		if err != nil {
+			return
+		}
+		eps := d.endpoints()
+		if len(eps) > maxEndpoints {
+			t.Fatalf("%d endpoints", len(eps))
+		}
+		seen := map[string]bool{}
+		for _, e := range eps {
+			k := strings.ToLower(e.ID)
+			if k == "" || seen[k] {
+				t.Fatalf("empty or duplicate endpoint id in %+v", eps)
+			}
+			seen[k] = true
+		}
 	})
 }
 
