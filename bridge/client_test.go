@@ -523,3 +523,37 @@ func TestClientReplyAndNudgeConvention(t *testing.T) {
 		}
 	}
 }
+
+func TestClientCreateGroup(t *testing.T) {
+	h := newHarness(t, 18)
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob, carol := h.srv.Contact("bob@example.com"), h.srv.Contact("carol@example.com")
+	for _, c := range []*msntest.Contact{bob, carol} {
+		if err := c.SignIn("NLN"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.client.CreateGroup(ctx, &bridgev2.GroupCreateParams{Participants: []networkid.UserID{"bob@example.com"}}); err == nil {
+		t.Fatal("group with one contact accepted")
+	}
+	resp, err := h.client.CreateGroup(ctx, &bridgev2.GroupCreateParams{Participants: []networkid.UserID{"bob@example.com", "carol@example.com", "bob@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isGroupPortal(resp.PortalKey.ID) || resp.PortalInfo == nil || len(resp.PortalInfo.Members.MemberMap) != 3 {
+		t.Fatalf("create group = %+v", resp)
+	}
+	if _, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "welcome all"}, Portal: portalFor(resp.PortalKey),
+	}}); err != nil {
+		t.Fatalf("first group message: %v", err)
+	}
+	for _, c := range []*msntest.Contact{bob, carol} {
+		m, err := c.NextText(ctx)
+		if err != nil || m.Body != "welcome all" {
+			t.Fatalf("%s got %+v, %v", c.Passport(), m, err)
+		}
+	}
+}

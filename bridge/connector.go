@@ -64,7 +64,14 @@ func (c *Connector) GetDBMetaTypes() bridgedb.MetaTypes {
 
 // GetCapabilities returns the general capabilities of the connector.
 func (c *Connector) GetCapabilities() *bridgev2.NetworkGeneralCapabilities {
-	return &bridgev2.NetworkGeneralCapabilities{}
+	return &bridgev2.NetworkGeneralCapabilities{
+		Provisioning: bridgev2.ProvisioningCapabilities{
+			ResolveIdentifier: bridgev2.ResolveIdentifierCapabilities{
+				CreateDM: true, LookupEmail: true, ContactList: true, Search: true,
+			},
+			GroupCreation: groupCapabilities,
+		},
+	}
 }
 
 // GetBridgeInfoVersion versions the m.bridge and capability events.

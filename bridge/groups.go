@@ -1,0 +1,161 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"maunium.net/go/mautrix/bridgev2"
+	bridgedb "maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/msnbridge/msnbridge/msn/ns"
+	"github.com/msnbridge/msnbridge/puppet"
+)
+
+var (
+	_ bridgev2.UserSearchingNetworkAPI      = (*Client)(nil)
+	_ bridgev2.GroupCreatingNetworkAPI      = (*Client)(nil)
+	_ bridgev2.MembershipHandlingNetworkAPI = (*Client)(nil)
+)
+
+// maxSearchResults bounds a contact search.
+const maxSearchResults = 50
+
+// groupTypeMSN is the only group type: a multi-party switchboard conversation.
+const groupTypeMSN = "group"
+
+// SearchUsers finds contacts whose passport or friendly name contains the query.
+func (c *Client) SearchUsers(ctx context.Context, query string) ([]*bridgev2.ResolveIdentifierResponse, error) {
+	sess, _ := c.session()
+	if sess == nil {
+		return nil, ErrNotConnected
+	}
+	q := strings.ToLower(strings.TrimSpace(query))
+	if q == "" {
+		return nil, nil
+	}
+	contacts := sess.Contacts()
+	sort.Slice(contacts, func(i, j int) bool { return contacts[i].Passport < contacts[j].Passport })
+	var out []*bridgev2.ResolveIdentifierResponse
+	for _, contact := range contacts {
+		if contact.Lists&ns.FL == 0 {
+			continue
+		}
+		name := strings.ToLower(puppet.DecodeFriendlyName(contact.FriendlyName))
+		if !strings.Contains(strings.ToLower(contact.Passport), q) && !strings.Contains(name, q) {
+			continue
+		}
+		passport, err := puppet.NormalizePassport(contact.Passport)
+		if err != nil {
+			continue
+		}
+		resp, err := c.resolve(ctx, passport, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, resp)
+		if len(out) >= maxSearchResults {
+			break
+		}
+	}
+	return out, nil
+}
+
+// CreateGroup starts a multi-party conversation with the given contacts. MSN has no group
+// objects: the switchboard opens and calls everyone with the first message.
+func (c *Client) CreateGroup(ctx context.Context, params *bridgev2.GroupCreateParams) (*bridgev2.CreateChatResponse, error) {
+	_, mgr := c.session()
+	if mgr == nil {
+		return nil, ErrNotConnected
+	}
+	if params.Type != "" && params.Type != groupTypeMSN {
+		return nil, fmt.Errorf("unknown group type %q", params.Type)
+	}
+	var passports []string
+	seen := map[string]bool{}
+	for _, uid := range params.Participants {
+		p, ok := c.passportOf(ctx, uid)
+		if !ok {
+			return nil, fmt.Errorf("unknown contact %s", uid)
+		}
+		if p != c.meta().Passport && !seen[p] {
+			seen[p] = true
+			passports = append(passports, p)
+		}
+	}
+	if len(passports) < 2 {
+		return nil, errors.New("an MSN group conversation needs at least two other contacts (use start-chat for one)")
+	}
+	conv := mgr.NewGroup(passports...)
+	key := c.portalKeyFor(conv)
+	for _, p := range passports {
+		if err := c.conn.Store.AddGroupMember(ctx, c.login.ID, string(key.ID), p); err != nil {
+			return nil, fmt.Errorf("save group roster: %w", err)
+		}
+	}
+	info, err := c.GetChatInfo(ctx, &bridgev2.Portal{Portal: portalRow(key)})
+	if err != nil {
+		return nil, err
+	}
+	return &bridgev2.CreateChatResponse{PortalKey: key, PortalInfo: info}, nil
+}
+
+// HandleMatrixMembership invites contacts into group conversations and leaves them. Other
+// membership changes have no MSN meaning and are accepted without action.
+func (c *Client) HandleMatrixMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (*bridgev2.MatrixMembershipResult, error) {
+	p := msg.Portal
+	switch msg.Type {
+	case bridgev2.Invite:
+		ghost, ok := msg.Target.(*bridgev2.Ghost)
+		if !ok {
+			return nil, nil
+		}
+		if !isGroupPortal(p.ID) {
+			return nil, statusErr(errors.New("MSN can't add people to a one-to-one chat; start a group with create-group"), event.MessageStatusUnsupported)
+		}
+		passport, ok := c.passportOf(ctx, ghost.ID)
+		if !ok {
+			return nil, fmt.Errorf("unknown contact %s", ghost.ID)
+		}
+		conv, _, err := c.conversationFor(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		if err := conv.Invite(ctx, passport); err != nil {
+			return nil, fmt.Errorf("invite %s: %w", passport, err)
+		}
+		if err := c.conn.Store.AddGroupMember(ctx, c.login.ID, string(p.ID), passport); err != nil {
+			return nil, fmt.Errorf("save group roster: %w", err)
+		}
+	case bridgev2.Leave:
+		if !isGroupPortal(p.ID) {
+			return nil, nil
+		}
+		c.mu.Lock()
+		conv, ok := c.groupConv[p.ID]
+		c.mu.Unlock()
+		if ok {
+			if err := conv.Leave(); err != nil {
+				c.log.Debug().Err(err).Msg("Leaving group switchboard failed")
+			}
+		}
+	}
+	return nil, nil
+}
+
+// groupCapabilities describes group creation for the provisioning API.
+var groupCapabilities = map[string]bridgev2.GroupTypeCapabilities{
+	groupTypeMSN: {
+		TypeDescription: "MSN group conversation",
+		Participants:    bridgev2.GroupFieldCapability{Allowed: true, Required: true, MinLength: 2},
+	},
+}
+
+// portalRow makes a database portal row for a key (for GetChatInfo before the portal exists).
+func portalRow(key networkid.PortalKey) *bridgedb.Portal {
+	return &bridgedb.Portal{PortalKey: key}
+}
