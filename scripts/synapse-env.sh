@@ -70,15 +70,21 @@ cmd_install() {
 	mkdir -p "$CACHE"
 	exec 9>"$CACHE/.lock"
 	flock 9
-	if chroot_healthy; then
+	if chroot_healthy && command -v curl >/dev/null 2>&1; then
 		log "chroot ready: $CHROOT ($(sed -n 2p "$CHROOT/$READY_MARK"))"
 		return 0
 	fi
 	local t0=$SECONDS
-	if ! command -v debootstrap >/dev/null 2>&1; then
-		log "installing debootstrap"
+	local missing=()
+	command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+	command -v curl >/dev/null 2>&1 || missing+=(curl)
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "installing ${missing[*]}"
 		apt-get update -q >/dev/null
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+	if chroot_healthy; then
+		return 0
 	fi
 	for d in "$CHROOT" "$BUILD"; do
 		if [ -e "$d" ]; then
