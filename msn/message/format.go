@@ -88,11 +88,12 @@ func ParseFormat(s string) Format {
 
 // String renders the format as the official client does: "FN=…; EF=…; CO=…; CS=…; PF=…", plus
 // "; RL=1" for right-to-left text. CO is the BGR hex without leading zeros ("0" when no colour
-// is set); empty CS and PF are written as 0.
+// is set); empty CS and PF are written as 0. Fields are clipped to the lengths ParseFormat
+// keeps, so that a caller's odd format cannot push a text payload over the switchboard limit.
 func (f Format) String() string {
 	var b strings.Builder
 	b.WriteString("FN=")
-	b.WriteString(fontParam.Replace(wire.EncodeParam(f.Font)))
+	b.WriteString(fontParam.Replace(wire.EncodeParam(clip(f.Font, maxFontLen))))
 	b.WriteString("; EF=")
 	if f.Bold {
 		b.WriteByte('B')
@@ -114,9 +115,9 @@ func (f Format) String() string {
 	}
 	b.WriteString(strconv.FormatUint(uint64(bgr), 16))
 	b.WriteString("; CS=")
-	b.WriteString(orZero(fieldSafe(f.CharSet)))
+	b.WriteString(orZero(clip(fieldSafe(f.CharSet), maxNumLen)))
 	b.WriteString("; PF=")
-	b.WriteString(orZero(fieldSafe(f.PitchFamily)))
+	b.WriteString(orZero(clip(fieldSafe(f.PitchFamily), maxNumLen)))
 	if f.RightToLeft {
 		b.WriteString("; RL=1")
 	}

@@ -112,3 +112,26 @@ func TestSplitTextEdges(t *testing.T) {
 		t.Errorf("flags: %q", got)
 	}
 }
+
+// TestSplitWithOversizedFormatFitsTheLimit: a format whose fields are far too long is clipped
+// on output, so every piece still makes a payload within the switchboard limit.
+func TestSplitWithOversizedFormatFitsTheLimit(t *testing.T) {
+	f := Format{Font: strings.Repeat("Ünïcødé Font ", 400), CharSet: strings.Repeat("8", 3000), PitchFamily: strings.Repeat("2", 3000)}
+	if n := TextBodyLimit(f, MaxSBPayload); n < MaxSBPayload/2 {
+		t.Fatalf("body limit %d with an oversized format", n)
+	}
+	text := strings.Repeat("word ", 1000)
+	pieces := SplitTextPayload(text, f, MaxSBPayload)
+	if strings.Join(pieces, "") != text {
+		t.Fatal("pieces do not join up to the text")
+	}
+	for i, p := range pieces {
+		if n := len(TextPayload(p, f)); n > MaxSBPayload {
+			t.Fatalf("piece %d: payload of %d bytes", i, n)
+		}
+	}
+	got := ParseFormat(f.String())
+	if !strings.HasPrefix(f.Font, got.Font) || got.Font == "" || len(got.CharSet) > 16 {
+		t.Fatalf("round trip %+v", got)
+	}
+}
