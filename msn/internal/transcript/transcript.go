@@ -203,9 +203,22 @@ func (t *Transcript) Connections(caseName, who, channel string) [][]Entry {
 	return out
 }
 
-// Dir locates the shared transcripts directory: <repo root>/../shared/msnp/transcripts, where
-// the repo root is the nearest ancestor of the working directory holding go.mod.
+// EnvDir names the environment variable that points at the transcripts directory when the
+// checkout does not sit beside the shared reference material.
+const EnvDir = "MSNP_TRANSCRIPTS"
+
+// Dir locates the shared transcripts directory: $MSNP_TRANSCRIPTS when set (it must exist),
+// else <repo root>/../shared/msnp/transcripts, where the repo root is the nearest ancestor of
+// the working directory holding go.mod. Without either, the error wraps os.ErrNotExist and the
+// replay tests skip.
 func Dir() (string, error) {
+	if p := os.Getenv(EnvDir); p != "" {
+		if st, err := os.Stat(p); err != nil || !st.IsDir() {
+			// Not os.ErrNotExist: a wrong explicit setting must fail the tests, not skip them.
+			return "", fmt.Errorf("transcript: $%s=%s is not a directory", EnvDir, p)
+		}
+		return p, nil
+	}
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", err

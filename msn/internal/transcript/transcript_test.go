@@ -175,3 +175,15 @@ func TestConnectionsSplitByCaseAndConnect(t *testing.T) {
 		t.Fatalf("all: %+v", all)
 	}
 }
+
+func TestDirFromEnvironment(t *testing.T) {
+	d := t.TempDir()
+	t.Setenv(EnvDir, d)
+	if got, err := Dir(); err != nil || got != d {
+		t.Fatalf("Dir() = %q, %v; want %q", got, err, d)
+	}
+	t.Setenv(EnvDir, filepath.Join(d, "missing"))
+	if _, err := Dir(); err == nil || errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a wrong %s gave %v; want an error that does not look like a missing checkout", EnvDir, err)
+	}
+}
