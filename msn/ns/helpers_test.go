@@ -251,15 +251,24 @@ func (f *fakeHTTP) endpoints() Endpoints {
 const profilePayload = "MIME-Version: 1.0\r\nContent-Type: text/x-msmsgsprofile; charset=UTF-8\r\nLoginTime: 1\r\nMSPAuth: secretauth\r\nClientIP: 127.0.0.1\r\n\r\n"
 
 // scriptMSNP7Login plays a complete MSNP7 login for me@x.com (password "pw") with one contact.
-func scriptMSNP7Login(p *peer) {
+// scriptUntilUSR answers VER with version v, INF (MSNP2–7) and CVR, and returns the CVR and
+// the first USR the client sends.
+func scriptUntilUSR(p *peer, v int) (cvr, usr *wire.Command) {
 	p.t.Helper()
 	c := p.expect("VER")
-	p.send("VER %d MSNP7", c.TrID)
-	c = p.expect("INF")
-	p.send("INF %d MD5", c.TrID)
-	c = p.expect("CVR")
-	p.send("CVR %d 4.7.3001 4.7.3001 4.7.3001 http://x http://x", c.TrID)
-	c = p.expect("USR")
+	p.send("VER %d MSNP%d", c.TrID, v)
+	if v <= 7 {
+		c = p.expect("INF")
+		p.send("INF %d MD5", c.TrID)
+	}
+	cvr = p.expect("CVR")
+	p.send("CVR %d 4.7.3001 4.7.3001 4.7.3001 http://x http://x", cvr.TrID)
+	return cvr, p.expect("USR")
+}
+
+func scriptMSNP7Login(p *peer) {
+	p.t.Helper()
+	_, c := scriptUntilUSR(p, 7)
 	p.send("USR %d MD5 S salt123", c.TrID)
 	c = p.expect("USR")
 	p.send("USR %d OK me@x.com Me%%20Myself 1", c.TrID)

@@ -62,6 +62,33 @@ func answerCVR(got *wire.Command) ([]*wire.Command, bool) {
 	return []*wire.Command{wire.New("CVR", got.TrID, v, v, v, "https://escargot.log1p.xyz", "https://escargot.log1p.xyz")}, true
 }
 
+// serveReplay plays rp to the first client that connects to the returned 127.0.0.1 address;
+// done receives the result once the transcript is played and drained.
+func serveReplay(t *testing.T, rp *transcript.Replay) (addr string, done <-chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ch := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			ch <- err
+			return
+		}
+		defer c.Close()
+		if err := rp.Serve(c); err != nil {
+			ch <- err
+			return
+		}
+		_, err = rp.Drain(testWait)
+		ch <- err
+	}()
+	return ln.Addr().String(), ch
+}
+
 type replayCase struct {
 	// entries, when set, replace the connection taken from file by who.
 	entries             []transcript.Entry
@@ -90,30 +117,10 @@ func runReplay(t *testing.T, rc replayCase) {
 	if len(entries) == 0 {
 		t.Fatalf("no NS entries for %s in %s", rc.who, rc.file)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	rp := &transcript.Replay{Entries: entries, Compare: replayCompare, Skip: notSentByUs, Timeout: testWait, Extra: answerCVR}
-	done := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			done <- err
-			return
-		}
-		defer c.Close()
-		if err := rp.Serve(c); err != nil {
-			done <- err
-			return
-		}
-		_, err = rp.Drain(testWait)
-		done <- err
-	}()
+	addr, done := serveReplay(t, &transcript.Replay{Entries: entries, Compare: replayCompare, Skip: notSentByUs, Timeout: testWait, Extra: answerCVR})
 	h := newFakeHTTP(t, rc.password, rc.twnTicket)
 	ev := newEvents()
-	cfg := testConfig(ln.Addr().String(), ev, rc.version)
+	cfg := testConfig(addr, ev, rc.version)
 	cfg.Endpoints = h.endpoints()
 	if rc.guid != "" {
 		cfg.MachineGUID = rc.guid
@@ -382,30 +389,10 @@ func TestReplayQuirkSignedInElsewhere(t *testing.T) {
 	}
 	// The server kicks right after the login burst: depending on timing Login itself reports
 	// it, or it arrives as the session's DisconnectEvent. Both must say "signed in elsewhere".
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	rp := &transcript.Replay{Entries: conn, Compare: replayCompare, Skip: notSentByUs, Timeout: testWait}
-	done := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			done <- err
-			return
-		}
-		defer c.Close()
-		if err := rp.Serve(c); err != nil {
-			done <- err
-			return
-		}
-		_, err = rp.Drain(testWait)
-		done <- err
-	}()
+	addr, done := serveReplay(t, &transcript.Replay{Entries: conn, Compare: replayCompare, Skip: notSentByUs, Timeout: testWait})
 	h := newFakeHTTP(t, "alicepass1", "d50c0a341f921e3c1afb")
 	ev := newEvents()
-	cfg := testConfig(ln.Addr().String(), ev, 12)
+	cfg := testConfig(addr, ev, 12)
 	cfg.Endpoints = h.endpoints()
 	s, err := Login(context.Background(), cfg, "alice@example.com", "alicepass1")
 	if err != nil {
