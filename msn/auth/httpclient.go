@@ -22,6 +22,10 @@ const (
 	defaultTimeout = 30 * time.Second
 )
 
+// fallbackTimeout bounds each request of a caller-supplied client that has no Timeout, so that
+// a login never waits forever even with a context without deadline (a variable for tests).
+var fallbackTimeout = defaultTimeout
+
 // defaultHTTPClient is used when the caller leaves HTTP nil.
 var defaultHTTPClient = &http.Client{
 	Timeout: defaultTimeout,
@@ -38,12 +42,16 @@ var defaultHTTPClient = &http.Client{
 
 // noRedirectClient returns a copy of c (or of the default client) that hands redirects back to
 // the caller, so that the login clients follow them themselves: a bounded number of times and
-// keeping the Authorization header, which net/http drops on a cross-host redirect.
+// keeping the Authorization header, which net/http drops on a cross-host redirect. A copy of a
+// client without Timeout gets fallbackTimeout.
 func noRedirectClient(c *http.Client) *http.Client {
 	if c == nil {
 		c = defaultHTTPClient
 	}
 	cp := *c
+	if cp.Timeout <= 0 {
+		cp.Timeout = fallbackTimeout
+	}
 	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &cp
 }

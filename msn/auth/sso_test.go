@@ -324,3 +324,31 @@ func TestSSOConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestClientWithoutTimeoutIsBounded checks that a caller's HTTP client without Timeout and a
+// context without deadline still cannot make a login wait forever.
+func TestClientWithoutTimeoutIsBounded(t *testing.T) {
+	old := fallbackTimeout
+	fallbackTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { fallbackTimeout = old })
+	srv := hangingServer(t)
+	plain := &http.Client{Transport: srv.Client().Transport} // no Timeout
+	for name, login := range map[string]func() error{
+		"SSO": func() error {
+			_, err := (&SSO{HTTP: plain, URL: srv.URL + "/RST.srf"}).Login(context.Background(), "a@b.c", "s3cret-pw", "")
+			return err
+		},
+		"TWN": func() error {
+			_, err := (&Passport{HTTP: plain, LoginURL: srv.URL + "/login"}).TWN(context.Background(), "a@b.c", "s3cret-pw", "ct=1,rver=1")
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := waitErr(t, 10*time.Second, login)
+			assertAuthError(t, err, 0, "s3cret-pw")
+		})
+	}
+	if plain.Timeout != 0 {
+		t.Error("the caller's client was modified")
+	}
+}
