@@ -641,7 +641,7 @@ func (s *Server) handleRSI(w http.ResponseWriter, r *http.Request) {
 	const ns = `xmlns="http://www.hotmail.msn.com/ws/2004/09/oim/rsi"`
 	switch act.name {
 	case "GetMetadata":
-		writeXML(w, http.StatusOK, fmt.Sprintf(rsiEnvelope, "<GetMetadataResponse "+ns+">"+s.mailData(a)+"</GetMetadataResponse>"))
+		writeXML(w, http.StatusOK, fmt.Sprintf(rsiEnvelope, "<GetMetadataResponse "+ns+">"+s.mailData(a, false)+"</GetMetadataResponse>"))
 	case "GetMessage":
 		id := act.str("messageId")
 		for _, m := range s.oims {

@@ -585,7 +585,7 @@ func (s *Server) initialBurst(c *nsConn, trid uint32) {
 		}
 	}
 	if c.ver >= 11 {
-		c.send(wire.NewPayloadNoTrID("MSG", mailDataMsg("text/x-msmsgsinitialmdatanotification", s.mailData(a)), "Hotmail", "Hotmail"))
+		c.send(wire.NewPayloadNoTrID("MSG", mailDataMsg("text/x-msmsgsinitialmdatanotification", s.mailData(a, true)), "Hotmail", "Hotmail"))
 	}
 }
 

@@ -283,14 +283,20 @@ func abchNotification(a *Account) string {
 
 // ---- mail data (OIM notifications) -----------------------------------------------------
 
-func (s *Server) mailData(a *Account) string {
+// maxInlineOIMs is the number of offline messages the initial mail-data notification lists;
+// beyond it the notification says "too-large" and the client calls RSI GetMetadata.
+const maxInlineOIMs = 25
+
+// mailData renders a's Mail-Data. For the NS notification (inline) more than maxInlineOIMs
+// messages become "too-large"; RSI GetMetadata (inline false) always gets the full <MD> list.
+func (s *Server) mailData(a *Account, inline bool) string {
 	var ms []*OfflineMessage
 	for _, m := range s.oims {
 		if m.To == a.passport {
 			ms = append(ms, m)
 		}
 	}
-	if len(ms) > 25 {
+	if inline && len(ms) > maxInlineOIMs {
 		return "too-large"
 	}
 	var b strings.Builder

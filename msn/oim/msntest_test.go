@@ -278,3 +278,52 @@ func TestStore2ThroughFakeServer(t *testing.T) {
 		t.Fatalf("Store2 to an unknown account: %v", err)
 	}
 }
+
+// TestTooLargeMailData: with more offline messages than the initial notification lists, the
+// notification says "too-large"; GetMetadata must still return the full list, and all of them
+// are fetched in time order and deleted.
+func TestTooLargeMailData(t *testing.T) {
+	const n = 30
+	srv := startServer(t)
+	t0 := time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
+	for k := 0; k < n; k++ {
+		i := (k * 7) % n // stored out of time order
+		if _, err := srv.QueueOfflineMessage("alice@example.com", "bob@example.com", fmt.Sprintf("message %02d", i), t0.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bob, events := login(t, srv, 18, "bob@example.com")
+	md := nextEvent[*ns.MailDataEvent](t, events)
+	if _, tooLarge, err := oim.ParseMailDataPayload(md.Payload); err != nil || !tooLarge {
+		t.Fatalf("initial mail data with %d messages: too-large=%v err=%v", n, tooLarge, err)
+	}
+	rsi := &oim.RSIClient{
+		HTTP:   &http.Client{Timeout: waitLimit},
+		URL:    srv.HTTPURL() + "/rsi/rsi.asmx",
+		Ticket: func() string { return bob.Ticket("messenger.msn.com") },
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	meta, err := rsi.GetMetadata(ctx)
+	if err != nil {
+		t.Fatalf("GetMetadata: %v", err)
+	}
+	if len(meta.OIMs()) != n {
+		t.Fatalf("GetMetadata listed %d of %d", len(meta.OIMs()), n)
+	}
+	got, err := rsi.FetchAll(ctx, meta.OIMs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("fetched %d of %d", len(got), n)
+	}
+	for i, m := range got {
+		if want := fmt.Sprintf("message %02d", i); m.Text != want || !m.Time.Equal(t0.Add(time.Duration(i)*time.Minute)) {
+			t.Fatalf("message %d: %q at %v, want %q", i, m.Text, m.Time, want)
+		}
+	}
+	if left := srv.OfflineMessages("bob@example.com"); len(left) != 0 {
+		t.Fatalf("%d messages left on the server", len(left))
+	}
+}
