@@ -171,6 +171,11 @@ func (c *Client) startLoop(sess *ns.Session) {
 		}
 		return
 	}
+	if c.stop != nil {
+		// A loop that ended by itself (bad credentials, signed in elsewhere) leaves its event
+		// worker waiting on the old context: end it before starting anew.
+		c.stop()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stop = cancel
 	c.running = true

@@ -105,8 +105,14 @@ func (c *Client) CreateGroup(ctx context.Context, params *bridgev2.GroupCreatePa
 }
 
 // HandleMatrixMembership invites contacts into group conversations and leaves them. Other
-// membership changes have no MSN meaning and are accepted without action.
+// membership changes have no MSN meaning and are accepted without action. Failures carry a
+// visible status.
 func (c *Client) HandleMatrixMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (*bridgev2.MatrixMembershipResult, error) {
+	res, err := c.handleMembership(ctx, msg)
+	return res, visibleErr(err)
+}
+
+func (c *Client) handleMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (*bridgev2.MatrixMembershipResult, error) {
 	p := msg.Portal
 	switch msg.Type {
 	case bridgev2.Invite:

@@ -32,6 +32,39 @@ func statusErr(err error, reason event.MessageStatusReason) error {
 	return bridgev2.WrapErrorInStatus(err).WithErrorAsMessage().WithIsCertain(true).WithSendNotice(true).WithErrorReason(reason)
 }
 
+// visibleErr makes sure an error returned for a Matrix event carries a message status that
+// bridgev2 turns into a notice. A plain error would become a "retriable" status without a notice,
+// which with the default config (no message status events) shows nothing to the user.
+func visibleErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ms bridgev2.MessageStatus
+	if errors.As(err, &ms) && ms.SendNotice {
+		return err
+	}
+	return statusErr(err, event.MessageStatusGenericError)
+}
+
+// refusal is bridgev2's status for an event kind MSN cannot carry, made visible: bridgev2's own
+// refusals of edits, reactions and redactions have no notice, so with the default config
+// (message_status_events off) the user's event would end in silence.
+func refusal(text string) error {
+	return bridgev2.WrapErrorInStatus(errors.New(text)).WithStatus(event.MessageStatusFail).WithIsCertain(true).
+		WithErrorAsMessage().WithSendNotice(true).WithErrorReason(event.MessageStatusUnsupported)
+}
+
+// init replaces bridgev2's refusals of the event kinds the connector does not implement (it has no
+// EditHandlingNetworkAPI, ReactionHandlingNetworkAPI or RedactionHandlingNetworkAPI, so bridgev2
+// answers them with these values before the connector sees them) with visible ones. This binary
+// runs one connector, so the package variables are ours to set.
+func init() {
+	bridgev2.ErrEditsNotSupported = refusal("MSN can't edit sent messages; the edit was not sent")
+	bridgev2.ErrEditsNotSupportedInPortal = bridgev2.ErrEditsNotSupported
+	bridgev2.ErrReactionsNotSupported = refusal("MSN has no reactions; the reaction was not sent")
+	bridgev2.ErrRedactionsNotSupported = refusal("MSN can't delete sent messages; the message stays visible to your contact")
+}
+
 // capabilities are the same in every MSN room: text with one style, no media, edits, reactions,
 // deletions or read receipts.
 var capabilities = &event.RoomFeatures{
@@ -122,7 +155,7 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 	}
 	conv, passport, err := c.conversationFor(ctx, msg.Portal)
 	if err != nil {
-		return nil, err
+		return nil, visibleErr(err)
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, deliveryTimeout)
 	defer cancel()

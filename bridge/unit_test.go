@@ -2,9 +2,13 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/event"
 
 	"github.com/msnbridge/msnbridge/msn/message"
 	"github.com/msnbridge/msnbridge/msn/sb"
@@ -104,5 +108,45 @@ func TestIDs(t *testing.T) {
 	}
 	if !isGroupPortal("group:abc") || isGroupPortal("bob@example.com") {
 		t.Error("isGroupPortal wrong")
+	}
+}
+
+// TestRefusalsAreVisible checks that events MSN cannot carry end in a failed status that
+// bridgev2 posts as a notice (message_error_notices), not in a silent "ignored".
+func TestRefusalsAreVisible(t *testing.T) {
+	refusals := map[string]error{
+		"edit":          bridgev2.ErrEditsNotSupported,
+		"edit (portal)": bridgev2.ErrEditsNotSupportedInPortal,
+		"reaction":      bridgev2.ErrReactionsNotSupported,
+		"redaction":     bridgev2.ErrRedactionsNotSupported,
+	}
+	for name, err := range refusals {
+		ms := bridgev2.WrapErrorInStatus(err)
+		if !ms.SendNotice || ms.Status != event.MessageStatusFail || ms.ErrorReason != event.MessageStatusUnsupported {
+			t.Errorf("%s: status %+v is not a visible failure", name, ms)
+			continue
+		}
+		notice := ms.ToNoticeEvent(&bridgev2.MessageStatusEventInfo{SourceEventID: "$x"})
+		if !strings.Contains(notice.Body, "MSN") {
+			t.Errorf("%s: notice %q does not say why", name, notice.Body)
+		}
+	}
+}
+
+func TestVisibleErr(t *testing.T) {
+	if visibleErr(nil) != nil {
+		t.Error("nil error became non-nil")
+	}
+	plain := errors.New("unknown contact for portal x")
+	ms := bridgev2.WrapErrorInStatus(visibleErr(plain))
+	if !ms.SendNotice || !ms.IsCertain || !errors.Is(visibleErr(plain), plain) {
+		t.Errorf("plain error not made visible: %+v", ms)
+	}
+	if ms := bridgev2.WrapErrorInStatus(visibleErr(ErrNotConnected)); ms.ErrorReason != event.MessageStatusNetworkError || ms.Error() != "not connected to MSN" {
+		t.Errorf("visible status was rewrapped: %+v", ms)
+	}
+	hidden := bridgev2.WrapErrorInStatus(plain).WithSendNotice(false)
+	if ms := bridgev2.WrapErrorInStatus(visibleErr(hidden)); !ms.SendNotice {
+		t.Error("status without notice stayed invisible")
 	}
 }
