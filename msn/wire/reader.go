@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -243,14 +244,32 @@ type Writer struct {
 // NewWriter returns a Writer on w.
 func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 
-// WriteCommand writes one command atomically.
+// WriteCommand writes one command atomically. A command whose name or arguments would break
+// the line framing (a space, CR or LF inside an argument, a malformed name) is refused with a
+// *ProtocolError and nothing is written, so that no caller can inject a second command.
 func (w *Writer) WriteCommand(c *Command) error {
+	if err := c.checkFraming(); err != nil {
+		return err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf.Reset()
 	c.appendTo(&w.buf)
 	if _, err := w.w.Write(w.buf.Bytes()); err != nil {
 		return fmt.Errorf("write %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// checkFraming reports whether c can be written as one well-formed line.
+func (c *Command) checkFraming() error {
+	if len(c.Name) != 3 || !isAlnum(c.Name) {
+		return &ProtocolError{Command: truncate(c.Name, 16), Reason: "refusing to write a malformed command code"}
+	}
+	for i, a := range c.Args {
+		if strings.ContainsAny(a, " \r\n") {
+			return &ProtocolError{Command: c.Name, Reason: fmt.Sprintf("refusing to write argument %d: it holds a space, CR or LF", i+1)}
+		}
 	}
 	return nil
 }

@@ -190,3 +190,23 @@ func TestParamCodec(t *testing.T) {
 		}
 	}
 }
+
+func TestWriterRefusesInjection(t *testing.T) {
+	for _, c := range []*Command{
+		New("PRP", 1, "MFN", "Evil\r\nOUT"),
+		New("ADC", 2, "FL", "N=a@b.c F=x"),
+		New("XFR\r\nOUT", 3, "SB"),
+		NewNoTrID("OUT\n"),
+	} {
+		var buf bytes.Buffer
+		err := NewWriter(&buf).WriteCommand(c)
+		var pe *ProtocolError
+		if !errors.As(err, &pe) || buf.Len() != 0 {
+			t.Errorf("%q: err %v, wrote %q", c.Name, err, buf.String())
+		}
+	}
+	var buf bytes.Buffer
+	if err := NewWriter(&buf).WriteCommand(New("PRP", 1, "MFN", EncodeParam("Evil\r\nOUT me"))); err != nil || buf.String() != "PRP 1 MFN Evil%0D%0AOUT%20me\r\n" {
+		t.Errorf("encoded argument: %v %q", err, buf.String())
+	}
+}
