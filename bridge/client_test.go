@@ -131,6 +131,16 @@ func newHarness(t *testing.T, version int) *harness {
 	return &harness{srv: srv, conn: conn, client: client, rec: rec, login: login}
 }
 
+// online signs a contact of the fake server in as online.
+func (h *harness) online(t *testing.T, passport string) *msntest.Contact {
+	t.Helper()
+	c := h.srv.Contact(passport)
+	if err := c.SignIn("NLN"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func (h *harness) connect(t *testing.T) {
 	t.Helper()
 	h.client.Connect(context.Background())
@@ -161,10 +171,7 @@ func TestClientChatsThroughFakeServer(t *testing.T) {
 			h.connect(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			bob := h.srv.Contact("bob@example.com")
-			if err := bob.SignIn("NLN"); err != nil {
-				t.Fatal(err)
-			}
+			bob := h.online(t, "bob@example.com")
 			bobKey := networkid.PortalKey{ID: "bob@example.com", Receiver: "alice@example.com"}
 
 			// MSN → Matrix: text arrives in Bob's DM portal, HTML in it stays text.
@@ -352,12 +359,7 @@ func TestClientGroupConversation(t *testing.T) {
 	h.connect(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	bob, carol := h.srv.Contact("bob@example.com"), h.srv.Contact("carol@example.com")
-	for _, c := range []*msntest.Contact{bob, carol} {
-		if err := c.SignIn("NLN"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bob, carol := h.online(t, "bob@example.com"), h.online(t, "carol@example.com")
 	if err := bob.Say(ctx, "alice@example.com", "one to one"); err != nil {
 		t.Fatal(err)
 	}
@@ -478,10 +480,7 @@ func TestClientReplyAndNudgeConvention(t *testing.T) {
 	h.connect(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	bob := h.srv.Contact("bob@example.com")
-	if err := bob.SignIn("NLN"); err != nil {
-		t.Fatal(err)
-	}
+	bob := h.online(t, "bob@example.com")
 	bobKey := networkid.PortalKey{ID: "bob@example.com", Receiver: "alice@example.com"}
 	_, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{
 		MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
@@ -529,12 +528,7 @@ func TestClientCreateGroup(t *testing.T) {
 	h.connect(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	bob, carol := h.srv.Contact("bob@example.com"), h.srv.Contact("carol@example.com")
-	for _, c := range []*msntest.Contact{bob, carol} {
-		if err := c.SignIn("NLN"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bob, carol := h.online(t, "bob@example.com"), h.online(t, "carol@example.com")
 	if _, err := h.client.CreateGroup(ctx, &bridgev2.GroupCreateParams{Participants: []networkid.UserID{"bob@example.com"}}); err == nil {
 		t.Fatal("group with one contact accepted")
 	}

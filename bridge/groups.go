@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"maunium.net/go/mautrix/bridgev2"
@@ -38,31 +37,10 @@ func (c *Client) SearchUsers(ctx context.Context, query string) ([]*bridgev2.Res
 	if q == "" {
 		return nil, nil
 	}
-	contacts := sess.Contacts()
-	sort.Slice(contacts, func(i, j int) bool { return contacts[i].Passport < contacts[j].Passport })
-	var out []*bridgev2.ResolveIdentifierResponse
-	for _, contact := range contacts {
-		if contact.Lists&ns.FL == 0 {
-			continue
-		}
+	return c.forwardContacts(ctx, sess, maxSearchResults, func(contact ns.Contact) bool {
 		name := strings.ToLower(puppet.DecodeFriendlyName(contact.FriendlyName))
-		if !strings.Contains(strings.ToLower(contact.Passport), q) && !strings.Contains(name, q) {
-			continue
-		}
-		passport, err := puppet.NormalizePassport(contact.Passport)
-		if err != nil {
-			continue
-		}
-		resp, err := c.resolve(ctx, passport, false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, resp)
-		if len(out) >= maxSearchResults {
-			break
-		}
-	}
-	return out, nil
+		return strings.Contains(strings.ToLower(contact.Passport), q) || strings.Contains(name, q)
+	})
 }
 
 // CreateGroup starts a multi-party conversation with the given contacts. MSN has no group

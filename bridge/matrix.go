@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -370,9 +371,17 @@ func (c *Client) GetContactList(ctx context.Context) ([]*bridgev2.ResolveIdentif
 	if sess == nil {
 		return nil, ErrNotConnected
 	}
+	return c.forwardContacts(ctx, sess, 0, func(ns.Contact) bool { return true })
+}
+
+// forwardContacts resolves the contacts on the forward list that match, sorted by passport; a
+// limit above zero bounds the result.
+func (c *Client) forwardContacts(ctx context.Context, sess *ns.Session, limit int, match func(ns.Contact) bool) ([]*bridgev2.ResolveIdentifierResponse, error) {
+	contacts := sess.Contacts()
+	sort.Slice(contacts, func(i, j int) bool { return contacts[i].Passport < contacts[j].Passport })
 	var out []*bridgev2.ResolveIdentifierResponse
-	for _, contact := range sess.Contacts() {
-		if contact.Lists&ns.FL == 0 {
+	for _, contact := range contacts {
+		if contact.Lists&ns.FL == 0 || !match(contact) {
 			continue
 		}
 		passport, err := puppet.NormalizePassport(contact.Passport)
@@ -384,6 +393,9 @@ func (c *Client) GetContactList(ctx context.Context) ([]*bridgev2.ResolveIdentif
 			return nil, err
 		}
 		out = append(out, resp)
+		if limit > 0 && len(out) >= limit {
+			break
+		}
 	}
 	return out, nil
 }
