@@ -16,9 +16,19 @@ import (
 
 func loginMSNP7(t *testing.T) (*Session, *peer, *events) {
 	t.Helper()
+	return loginMSNP7With(t, nil)
+}
+
+// loginMSNP7With is loginMSNP7 with a chance to change the configuration first.
+func loginMSNP7With(t *testing.T, configure func(*Config)) (*Session, *peer, *events) {
+	t.Helper()
 	ns := newFakeNS(t)
 	ev := newEvents()
-	res := startLogin(testConfig(ns.addr(), ev, 7), "Me@x.com", "pw")
+	cfg := testConfig(ns.addr(), ev, 7)
+	if configure != nil {
+		configure(&cfg)
+	}
+	res := startLogin(cfg, "Me@x.com", "pw")
 	p := ns.accept()
 	scriptMSNP7Login(p)
 	s, err := waitLogin(t, res)
@@ -391,16 +401,7 @@ func TestChallengeAnswered(t *testing.T) {
 }
 
 func TestKeepAlive(t *testing.T) {
-	ns := newFakeNS(t)
-	ev := newEvents()
-	cfg := testConfig(ns.addr(), ev, 7)
-	cfg.PingInterval = 50 * time.Millisecond
-	res := startLogin(cfg, "me@x.com", "pw")
-	p := ns.accept()
-	scriptMSNP7Login(p)
-	if _, err := waitLogin(t, res); err != nil {
-		t.Fatal(err)
-	}
+	_, p, ev := loginMSNP7With(t, func(cfg *Config) { cfg.PingInterval = 50 * time.Millisecond })
 	p.expect("PNG")
 	p.send("QNG")
 	p.expect("PNG") // pings continue after a bare QNG
@@ -567,15 +568,7 @@ func TestQNGInterval(t *testing.T) {
 // TestKeepAliveFollowsServerInterval checks that "QNG n" sets the next ping n seconds later
 // instead of the configured interval.
 func TestKeepAliveFollowsServerInterval(t *testing.T) {
-	ns := newFakeNS(t)
-	cfg := testConfig(ns.addr(), newEvents(), 7)
-	cfg.PingInterval = 50 * time.Millisecond
-	res := startLogin(cfg, "me@x.com", "pw")
-	p := ns.accept()
-	scriptMSNP7Login(p)
-	if _, err := waitLogin(t, res); err != nil {
-		t.Fatal(err)
-	}
+	_, p, _ := loginMSNP7With(t, func(cfg *Config) { cfg.PingInterval = 50 * time.Millisecond })
 	p.expect("PNG")
 	p.send("QNG 1")
 	start := time.Now()
@@ -594,17 +587,7 @@ func TestOverBoundsEndsSession(t *testing.T) {
 		"payload": func(p *peer) { p.sendPayload("MSG Hotmail Hotmail", strings.Repeat("x", 2000)) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			ns := newFakeNS(t)
-			ev := newEvents()
-			cfg := testConfig(ns.addr(), ev, 7)
-			cfg.Limits = wire.Limits{MaxLine: 512, MaxPayload: 1024}
-			res := startLogin(cfg, "me@x.com", "pw")
-			p := ns.accept()
-			scriptMSNP7Login(p)
-			s, err := waitLogin(t, res)
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, p, ev := loginMSNP7With(t, func(cfg *Config) { cfg.Limits = wire.Limits{MaxLine: 512, MaxPayload: 1024} })
 			send(p)
 			de := waitFor[*DisconnectEvent](t, ev, nil)
 			var d *DisconnectError
@@ -624,24 +607,18 @@ func TestOverBoundsEndsSession(t *testing.T) {
 // TestDisconnectEventSurvivesFullQueue checks that the DisconnectEvent is delivered even when a
 // stalled OnEvent has let the queue fill up and later events were dropped.
 func TestDisconnectEventSurvivesFullQueue(t *testing.T) {
-	ns := newFakeNS(t)
 	release := make(chan struct{})
 	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
 	got := make(chan Event, 16)
-	cfg := testConfig(ns.addr(), newEvents(), 7)
-	cfg.OnEvent = func(e Event) {
-		<-release
-		if d, ok := e.(*DisconnectEvent); ok {
-			got <- d
+	s, p, _ := loginMSNP7With(t, func(cfg *Config) {
+		cfg.OnEvent = func(e Event) {
+			<-release
+			if d, ok := e.(*DisconnectEvent); ok {
+				got <- d
+			}
 		}
-	}
-	res := startLogin(cfg, "me@x.com", "pw")
-	p := ns.accept()
-	scriptMSNP7Login(p)
-	s, err := waitLogin(t, res)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	var b strings.Builder
 	for i := 0; i < maxQueuedEvents+100; i++ {
 		fmt.Fprintf(&b, "NLN %s bob@x.com Bob\r\n", []string{"AWY", "BSY"}[i%2])
