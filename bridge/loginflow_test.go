@@ -1,9 +1,11 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +19,24 @@ import (
 
 	"github.com/msnbridge/msnbridge/database"
 )
+
+// lockedBuffer collects log output written from several goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 // stubMatrix is the smallest Matrix connector that lets bridgev2 run a login: methods not
 // defined here are never reached by the login flow (calling one would panic the test).
@@ -52,7 +72,8 @@ func TestLoginFlowSavesOnlyAfterRealLogin(t *testing.T) {
 	db.RawDB.SetMaxOpenConns(1)
 	t.Cleanup(func() { _ = db.Close() })
 	mx := &stubMatrix{states: make(chan status.BridgeState, 16)}
-	br := bridgev2.NewBridge("test", db, zerolog.Nop(), &bridgeconfig.BridgeConfig{CommandPrefix: "!msn"}, mx, conn, commands.NewProcessor)
+	logs := &lockedBuffer{}
+	br := bridgev2.NewBridge("test", db, zerolog.New(logs).Level(zerolog.TraceLevel), &bridgeconfig.BridgeConfig{CommandPrefix: "!msn"}, mx, conn, commands.NewProcessor)
 	br.BackgroundCtx = context.Background() // normally set by Bridge.Start
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -75,7 +96,21 @@ func TestLoginFlowSavesOnlyAfterRealLogin(t *testing.T) {
 	if err != nil || step.Type != bridgev2.LoginStepTypeUserInput || len(step.UserInputParams.Fields) != 2 {
 		t.Fatalf("first step = %+v, %v", step, err)
 	}
+	if f := step.UserInputParams.Fields[1]; f.ID != "password" || f.Type != bridgev2.LoginInputFieldTypePassword {
+		t.Fatalf("password field %+v is not typed as a password (bridgev2 redacts only those)", f)
+	}
 	input := proc.(bridgev2.LoginProcessUserInput)
+	t.Cleanup(func() {
+		out := logs.String()
+		if out == "" {
+			t.Error("no log output captured; the secret check below would prove nothing")
+		}
+		for _, secret := range []string{"right-password", "nope"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("password %q reached the log", secret)
+			}
+		}
+	})
 
 	// Wrong password: a clear error and nothing stored.
 	_, err = input.SubmitUserInput(ctx, map[string]string{"passport": "Alice@Example.com", "password": "nope"})
