@@ -250,7 +250,6 @@ func (f *fakeHTTP) endpoints() Endpoints {
 
 const profilePayload = "MIME-Version: 1.0\r\nContent-Type: text/x-msmsgsprofile; charset=UTF-8\r\nLoginTime: 1\r\nMSPAuth: secretauth\r\nClientIP: 127.0.0.1\r\n\r\n"
 
-// scriptMSNP7Login plays a complete MSNP7 login for me@x.com (password "pw") with one contact.
 // scriptUntilUSR answers VER with version v, INF (MSNP2–7) and CVR, and returns the CVR and
 // the first USR the client sends.
 func scriptUntilUSR(p *peer, v int) (cvr, usr *wire.Command) {
@@ -266,6 +265,7 @@ func scriptUntilUSR(p *peer, v int) (cvr, usr *wire.Command) {
 	return cvr, p.expect("USR")
 }
 
+// scriptMSNP7Login plays a complete MSNP7 login for me@x.com (password "pw") with one contact.
 func scriptMSNP7Login(p *peer) {
 	p.t.Helper()
 	_, c := scriptUntilUSR(p, 7)

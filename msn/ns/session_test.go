@@ -688,3 +688,60 @@ func TestUBXEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestAsyncCommandsBetweenSYNReplies interleaves a challenge, a presence change and an
+// unsolicited error with the LST replies of one SYN: the list still completes, the challenge
+// is answered and the presence is delivered.
+func TestAsyncCommandsBetweenSYNReplies(t *testing.T) {
+	ns := newFakeNS(t)
+	ev := newEvents()
+	res := startLogin(testConfig(ns.addr(), ev, 7), "me@x.com", "pw")
+	p := ns.accept()
+	_, c := scriptUntilUSR(p, 7)
+	p.send("USR %d MD5 S salt123", c.TrID)
+	c = p.expect("USR")
+	p.send("USR %d OK me@x.com Me 1", c.TrID)
+	c = p.expect("SYN")
+	tr := c.TrID
+	p.send("SYN %d 3", tr)
+	p.send("LST %d FL 3 1 2 bob@x.com Bob 0", tr)
+	p.send("CHL 0 15570131571988941333")
+	p.send("NLN AWY carol@x.com Carol")
+	p.send("LST %d FL 3 2 2 carol@x.com Carol 0", tr)
+	p.send("500 0")
+	p.send("LST %d AL 3 0 0", tr)
+	p.send("LST %d BL 3 0 0", tr)
+	p.send("LST %d RL 3 1 1 bob@x.com Bob", tr)
+	var sawQRY bool
+	for !sawQRY || c.Name != "CHG" {
+		_ = p.conn.SetReadDeadline(time.Now().Add(testWait))
+		got, err := p.rd.ReadCommand()
+		if err != nil {
+			t.Fatalf("waiting for QRY and CHG: %v", err)
+		}
+		switch got.Name {
+		case "QRY":
+			_, want := auth.ChallengeResponse(7, "15570131571988941333")
+			if string(got.Payload) != want {
+				t.Errorf("QRY %q", got.Payload)
+			}
+			sawQRY = true
+		case "CHG":
+			c = got
+		default:
+			t.Fatalf("unexpected %s", got)
+		}
+	}
+	p.send("CHG %d NLN", c.TrID)
+	s, err := waitLogin(t, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.Contacts()); got != 2 {
+		t.Errorf("%d contacts: %+v", got, s.Contacts())
+	}
+	if c, _ := s.Contact("carol@x.com"); c.Lists != FL || c.Status != Away {
+		t.Errorf("carol %+v", c)
+	}
+	waitFor(t, ev, func(e *PresenceEvent) bool { return e.Contact.Passport == "carol@x.com" && e.Contact.Status == Away })
+}
