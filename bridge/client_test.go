@@ -406,6 +406,24 @@ func TestClientGroupConversation(t *testing.T) {
 			}
 		}
 	}
+	// The DM stays a DM: a message in Bob's DM portal reaches Bob alone. Carol's next text must be
+	// the next group message, not the DM (messages on one switchboard arrive in order).
+	send := func(key networkid.PortalKey, body string) {
+		t.Helper()
+		if _, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+			Content: &event.MessageEventContent{MsgType: event.MsgText, Body: body}, Portal: portalFor(key),
+		}}); err != nil {
+			t.Fatalf("send %q: %v", body, err)
+		}
+	}
+	send(dm.GetPortalKey(), "just bob")
+	if m, err := bob.NextText(ctx); err != nil || m.Body != "just bob" {
+		t.Fatalf("bob got %q, %v; want the DM", m.Body, err)
+	}
+	send(groupKey, "group again")
+	if m, err := carol.NextText(ctx); err != nil || m.Body != "group again" {
+		t.Fatalf("carol got %q, %v; want the group message only", m.Body, err)
+	}
 	// Carol leaves: the roster follows.
 	if err := carol.Leave("alice@example.com"); err != nil {
 		t.Fatal(err)
