@@ -53,7 +53,9 @@ func (c *Client) rsiClient(sess *ns.Session) *oim.RSIClient {
 }
 
 // fetchOfflineMessages fetches offline messages and puts them into their DM portals in order,
-// with their original timestamps. Fetched messages are deleted from the server by FetchAll.
+// with their original timestamps. They are deleted from the server only after they were queued
+// into their portals; a crash in between makes the next login fetch them again, and their
+// message ids (from the OIM ids) let bridgev2 drop the ones it already bridged.
 func (c *Client) fetchOfflineMessages(ctx context.Context, req fetchOIMs) {
 	c.mu.Lock()
 	sess := c.sess
@@ -97,6 +99,12 @@ func (c *Client) fetchOfflineMessages(ctx context.Context, req fetchOIMs) {
 			ID:                 newMessageIDFrom("oim", m.ID),
 			ConvertMessageFunc: convertText(m.FromName),
 		})
+	}
+	// Undeliverable ones (invalid sender) are deleted too: they would fail again every login.
+	if len(msgs) > 0 {
+		if err := rsi.DeleteMessages(ctx, oim.MessageIDs(msgs)); err != nil {
+			c.log.Warn().Err(err).Int("count", len(msgs)).Msg("Failed to delete bridged offline messages; they will be fetched again and de-duplicated")
+		}
 	}
 }
 

@@ -8,8 +8,8 @@ import (
 )
 
 // The bridge's flow for waiting offline messages: parse the NS Mail-Data payload, fall back to
-// GetMetadata when it says too-large, fetch everything, deliver in order. FetchAll deletes only
-// what it fetched.
+// GetMetadata when it says too-large, fetch everything, deliver in order, and only then delete
+// what was delivered (FetchAll deletes nothing).
 func Example() {
 	payload := []byte("MIME-Version: 1.0\r\nContent-Type: text/x-msmsgsinitialmdatanotification; charset=UTF-8\r\n\r\n" +
 		"Mail-Data: <MD><M><T>11</T><E>alice@example.com</E><I>E6E014A5-CAC1-4375-81EA-2F1ED90FD344</I>" +
@@ -31,7 +31,8 @@ func Example() {
 	for _, m := range md.OIMs() {
 		fmt.Println(m.From, m.FromName, m.ID)
 	}
-	// msgs, err := rsi.FetchAll(ctx, md.OIMs()) — then post msgs in order.
+	// msgs, err := rsi.FetchAll(ctx, md.OIMs()) — then post msgs in order, and after that
+	// rsi.DeleteMessages(ctx, oim.MessageIDs(msgs)).
 
 	// Output:
 	// alice@example.com Alice (probe) E6E014A5-CAC1-4375-81EA-2F1ED90FD344

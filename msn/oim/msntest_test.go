@@ -141,8 +141,14 @@ func TestReceiveThroughFakeServer(t *testing.T) {
 					t.Errorf("message %d: %+v", i, m)
 				}
 			}
+			if left := srv.OfflineMessages("bob@example.com"); len(left) != 3 {
+				t.Fatalf("%d of 3 messages left on the server after FetchAll, which must not delete", len(left))
+			}
+			if err := rsi.DeleteMessages(ctx, oim.MessageIDs(got)); err != nil {
+				t.Fatal(err)
+			}
 			if left := srv.OfflineMessages("bob@example.com"); len(left) != 0 {
-				t.Fatalf("%d messages left on the server after FetchAll", len(left))
+				t.Fatalf("%d messages left on the server after DeleteMessages", len(left))
 			}
 
 			// One more while Bob is online.
@@ -168,6 +174,9 @@ func TestReceiveThroughFakeServer(t *testing.T) {
 			got, err = rsi.FetchAll(ctx, later.OIMs())
 			if err != nil || len(got) != 1 || got[0].Text != "while you were busy" {
 				t.Fatalf("later message: %+v %v", got, err)
+			}
+			if err := rsi.DeleteMessages(ctx, oim.MessageIDs(got)); err != nil {
+				t.Fatal(err)
 			}
 			if left := srv.OfflineMessages("bob@example.com"); len(left) != 0 {
 				t.Fatalf("%d messages left on the server", len(left))
@@ -322,6 +331,9 @@ func TestTooLargeMailData(t *testing.T) {
 		if want := fmt.Sprintf("message %02d", i); m.Text != want || !m.Time.Equal(t0.Add(time.Duration(i)*time.Minute)) {
 			t.Fatalf("message %d: %q at %v, want %q", i, m.Text, m.Time, want)
 		}
+	}
+	if err := rsi.DeleteMessages(ctx, oim.MessageIDs(got)); err != nil {
+		t.Fatal(err)
 	}
 	if left := srv.OfflineMessages("bob@example.com"); len(left) != 0 {
 		t.Fatalf("%d messages left on the server", len(left))

@@ -279,6 +279,15 @@ func TestRSIFetchAll(t *testing.T) {
 		t.Errorf("order %v", got)
 	}
 	f.mu.Lock()
+	deleted := len(f.deleted)
+	f.mu.Unlock()
+	if deleted != 0 {
+		t.Fatalf("FetchAll deleted %d messages before the caller handed them on", deleted)
+	}
+	if err := c.DeleteMessages(ctx, MessageIDs(msgs)); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
 	defer f.mu.Unlock()
 	if strings.Join(f.deleted, ",") != "id-first,id-second,id-late" {
 		t.Errorf("deleted %v (only fetched ones must be deleted)", f.deleted)

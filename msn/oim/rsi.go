@@ -172,11 +172,13 @@ func (c *RSIClient) DeleteMessages(ctx context.Context, ids []string) error {
 	return nil
 }
 
-// FetchAll fetches every listed offline message, returns the ones fetched sorted by (Time, Seq)
-// and deletes exactly those from the server. Messages that fail to fetch or decode are left on
-// the server and reported in the joined error together with a failed deletion; the returned
-// messages are valid even when err is not nil. A message without a time of its own takes the
-// Mail-Data received time.
+// FetchAll fetches every listed offline message and returns the ones fetched sorted by (Time,
+// Seq). It deletes nothing: the caller deletes the messages with [RSIClient.DeleteMessages]
+// (see [MessageIDs]) once it has handed them on, so a crash in between loses nothing (the
+// messages are fetched again at the next login and the caller must de-duplicate them by ID).
+// Messages that fail to fetch or decode are reported in the joined error; the returned messages
+// are valid even when err is not nil. A message without a time of its own takes the Mail-Data
+// received time.
 func (c *RSIClient) FetchAll(ctx context.Context, list []MailMessage) ([]OfflineMessage, error) {
 	var (
 		out  []OfflineMessage
@@ -210,16 +212,16 @@ func (c *RSIClient) FetchAll(ctx context.Context, list []MailMessage) ([]Offline
 		out = append(out, *m)
 	}
 	SortMessages(out)
-	if len(out) > 0 {
-		ids := make([]string, len(out))
-		for i, m := range out {
-			ids[i] = m.ID
-		}
-		if err := c.DeleteMessages(ctx, ids); err != nil {
-			errs = append(errs, fmt.Errorf("deleting fetched messages: %w", err))
-		}
-	}
 	return out, errors.Join(errs...)
+}
+
+// MessageIDs returns the ids of ms, in order, for [RSIClient.DeleteMessages].
+func MessageIDs(ms []OfflineMessage) []string {
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	return ids
 }
 
 // SortMessages orders messages by time, then sequence number, then id.
