@@ -170,41 +170,42 @@ func (r *recorder) SetPresence(_ context.Context, req mautrix.ReqPresence) error
 	return nil
 }
 
+// TestPusherCoalescesAndLimits drives the pusher's scheduler directly with a fake clock, so the
+// rate limit is checked step by step without waiting for real time.
 func TestPusherCoalescesAndLimits(t *testing.T) {
-	calls := make(chan call, 100)
-	var mu sync.Mutex
 	now := time.Unix(1000, 0)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	p := NewPusher(PusherConfig{
-		MinInterval: time.Hour, // second push for a ghost must wait: only coalescing is visible
+		MinInterval: time.Hour, // a second push for the same ghost waits an hour: changes coalesce
 		Burst:       2,
-		Rate:        0.0001,
+		Rate:        1, // then one push a second over all ghosts
 		Refresh:     -1,
-		Resolve: func(_ context.Context, key string) (PresenceSetter, error) {
-			return &recorder{key: key, got: calls}, nil
-		},
-		Now: clock,
+		Resolve:     func(context.Context, string) (PresenceSetter, error) { return nil, nil },
+		Now:         func() time.Time { return now },
 	})
+	p.lastTok = now
+	expect := func(step, key string, state event.Presence, msg string) {
+		t.Helper()
+		k, pres, wait := p.next()
+		if k != key || (key != "" && (pres.State != state || pres.StatusMsg != msg)) || (key == "" && wait <= 0) {
+			t.Fatalf("%s: next() = %q %+v wait %v, want %q %s %q", step, k, pres, wait, key, state, msg)
+		}
+	}
 	p.Update("a", Presence{State: event.PresenceOnline})
 	p.Update("a", Presence{State: event.PresenceUnavailable, StatusMsg: "Away"})
-	p.Start()
-	defer p.Stop()
-	first := waitCall(t, calls)
-	if first.key != "a" || first.req.Presence != event.PresenceUnavailable || first.req.StatusMsg != "Away" {
-		t.Fatalf("first push = %+v, want the latest state of a", first)
-	}
+	expect("coalesced", "a", event.PresenceUnavailable, "Away")
+	expect("nothing left", "", "", "")
 	p.Update("b", Presence{State: event.PresenceOnline})
-	if c := waitCall(t, calls); c.key != "b" || c.req.Presence != event.PresenceOnline {
-		t.Fatalf("second push = %+v, want b online", c)
-	}
-	// The burst is spent and a's interval has not passed: nothing more may be pushed.
+	expect("burst", "b", event.PresenceOnline, "")
+	// The burst is spent: c must wait for a token, a also for its interval.
 	p.Update("c", Presence{State: event.PresenceOnline})
 	p.Update("a", Presence{State: event.PresenceOffline})
-	select {
-	case c := <-calls:
-		t.Fatalf("push beyond rate limit: %+v", c)
-	case <-time.After(200 * time.Millisecond):
-	}
+	expect("burst spent", "", "", "")
+	now = now.Add(time.Second)
+	expect("one token later", "c", event.PresenceOnline, "")
+	now = now.Add(time.Minute)
+	expect("a within its interval", "", "", "")
+	now = now.Add(time.Hour)
+	expect("a after its interval", "a", event.PresenceOffline, "")
 }
 
 func TestPusherSkipsUnchanged(t *testing.T) {
