@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/event"
 
 	"github.com/msnbridge/msnbridge/msn/message"
@@ -148,5 +149,55 @@ func TestVisibleErr(t *testing.T) {
 	hidden := bridgev2.WrapErrorInStatus(plain).WithSendNotice(false)
 	if ms := bridgev2.WrapErrorInStatus(visibleErr(hidden)); !ms.SendNotice {
 		t.Error("status without notice stayed invisible")
+	}
+}
+
+// TestMatrixMessageFailuresAreVisible: every way a Matrix message can fail ends in an error that
+// bridgev2 shows as a notice (a certain failure), never in a success or a silent status.
+func TestMatrixMessageFailuresAreVisible(t *testing.T) {
+	text := func(body string) *event.MessageEventContent {
+		return &event.MessageEventContent{MsgType: event.MsgText, Body: body}
+	}
+	tests := []struct {
+		name    string
+		version int
+		noOIM   bool
+		connect bool
+		portal  networkid.PortalKey
+		content *event.MessageEventContent
+	}{
+		{name: "not connected", version: 18, portal: networkid.PortalKey{ID: "bob@example.com"}, content: text("hi")},
+		{name: "offline contact, MSNP12 has no offline messages", version: 12, connect: true,
+			portal: networkid.PortalKey{ID: "carol@example.com"}, content: text("are you there?")},
+		{name: "offline contact, offline messages disabled", version: 18, noOIM: true, connect: true,
+			portal: networkid.PortalKey{ID: "carol@example.com"}, content: text("are you there?")},
+		{name: "media", version: 18, connect: true, portal: networkid.PortalKey{ID: "bob@example.com"},
+			content: &event.MessageEventContent{MsgType: event.MsgImage, Body: "cat.png"}},
+		{name: "oversized text", version: 18, connect: true, portal: networkid.PortalKey{ID: "bob@example.com"},
+			content: text(strings.Repeat("a", portal.MaxOutgoingBytes+1))},
+		{name: "group without roster", version: 18, connect: true, portal: networkid.PortalKey{ID: groupPrefix + "gone"}, content: text("hi")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, tt.version)
+			h.conn.Config.OfflineMessages = !tt.noOIM
+			if tt.connect {
+				h.connect(t)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			key := tt.portal
+			key.Receiver = h.login.ID
+			resp, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+				Content: tt.content, Portal: portalFor(key),
+			}})
+			if err == nil {
+				t.Fatalf("no error (response %+v)", resp)
+			}
+			ms := bridgev2.WrapErrorInStatus(err)
+			if !ms.SendNotice || !ms.IsCertain || ms.Error() == "" {
+				t.Fatalf("error %v has status %+v: not a visible failure", err, ms)
+			}
+		})
 	}
 }
