@@ -3,11 +3,13 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/commands"
+	"maunium.net/go/mautrix/format"
 
 	"github.com/msnbridge/msnbridge/msn/ns"
 	"github.com/msnbridge/msnbridge/puppet"
@@ -87,6 +89,13 @@ func (c *Connector) sessionCommand(name, desc, args string, fn sessionFunc) *com
 	}
 }
 
+// md escapes text that comes from MSN (friendly names, server errors) or from the user's
+// arguments for a command reply, which bridgev2 renders as Markdown: a contact named
+// "[x](https://…)" must not turn into a link in the bot's message.
+func md(v any) string {
+	return format.EscapeMarkdown(fmt.Sprint(v))
+}
+
 func cmdCtx(ce *commands.Event) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ce.Ctx, commandTimeout)
 }
@@ -104,7 +113,7 @@ func cmdSetStatus(ce *commands.Event, _ *Client, sess *ns.Session) {
 	ctx, cancel := cmdCtx(ce)
 	defer cancel()
 	if err := sess.SetStatus(ctx, ns.Status(st)); err != nil {
-		ce.Reply("Failed to set status: %v", err)
+		ce.Reply("Failed to set status: %s", md(err))
 		return
 	}
 	ce.Reply("Status set to %s.", strings.ToLower(ce.Args[0]))
@@ -118,7 +127,7 @@ func cmdSetPSM(ce *commands.Event, _ *Client, sess *ns.Session) {
 			ce.Reply("Personal messages need MSNP11 or newer; this server speaks MSNP%d.", sess.Version())
 			return
 		}
-		ce.Reply("Failed to set personal message: %v", err)
+		ce.Reply("Failed to set personal message: %s", md(err))
 		return
 	}
 	if ce.RawArgs == "" {
@@ -137,7 +146,7 @@ func cmdSetNick(ce *commands.Event, _ *Client, sess *ns.Session) {
 	ctx, cancel := cmdCtx(ce)
 	defer cancel()
 	if err := sess.SetFriendlyName(ctx, name); err != nil {
-		ce.Reply("Failed to set friendly name: %v", err)
+		ce.Reply("Failed to set friendly name: %s", md(err))
 		return
 	}
 	ce.Reply("Friendly name set.")
@@ -150,7 +159,7 @@ func passportArg(ce *commands.Event) (string, bool) {
 	}
 	p, err := puppet.NormalizePassport(ce.Args[0])
 	if err != nil {
-		ce.Reply("%v", err)
+		ce.Reply("%s", md(err))
 		return "", false
 	}
 	return p, true
@@ -165,10 +174,10 @@ func passportCmd(do func(ctx context.Context, s *ns.Session, passport string) er
 		ctx, cancel := cmdCtx(ce)
 		defer cancel()
 		if err := do(ctx, sess, passport); err != nil {
-			ce.Reply("Failed: %v", err)
+			ce.Reply("Failed: %s", md(err))
 			return
 		}
-		ce.Reply(okMsg, passport)
+		ce.Reply(okMsg, md(passport))
 	}
 }
 
@@ -187,16 +196,16 @@ func (c *Connector) cmdAnswerRequest(accept bool) sessionFunc {
 			err = sess.IgnoreAddedBy(ctx, passport)
 		}
 		if err != nil {
-			ce.Reply("Failed: %v", err)
+			ce.Reply("Failed: %s", md(err))
 			return
 		}
 		if _, err := c.Store.DeletePendingRequest(ctx, client.login.ID, passport); err != nil {
 			client.log.Err(err).Msg("Failed to delete pending request")
 		}
 		if accept {
-			ce.Reply("Accepted %s and added them to your contacts.", passport)
+			ce.Reply("Accepted %s and added them to your contacts.", md(passport))
 		} else {
-			ce.Reply("Ignored the request from %s.", passport)
+			ce.Reply("Ignored the request from %s.", md(passport))
 		}
 	}
 }
@@ -208,7 +217,7 @@ func (c *Connector) cmdRequests(ce *commands.Event) {
 	}
 	reqs, err := c.Store.PendingRequests(ce.Ctx, login.ID)
 	if err != nil {
-		ce.Reply("Failed to list requests: %v", err)
+		ce.Reply("Failed to list requests: %s", md(err))
 		return
 	}
 	if len(reqs) == 0 {
@@ -218,9 +227,9 @@ func (c *Connector) cmdRequests(ce *commands.Event) {
 	var sb strings.Builder
 	sb.WriteString("Pending contact requests:\n")
 	for _, r := range reqs {
-		sb.WriteString("* " + r.Passport)
+		sb.WriteString("* " + md(r.Passport))
 		if n := puppet.DecodeFriendlyName(r.FriendlyName); n != "" && n != r.Passport {
-			sb.WriteString(" (" + n + ")")
+			sb.WriteString(" (" + md(n) + ")")
 		}
 		sb.WriteString("\n")
 	}
@@ -242,14 +251,14 @@ func (c *Connector) cmdNudge(ce *commands.Event) {
 	}
 	conv, _, err := client.conversationFor(ce.Ctx, ce.Portal)
 	if err != nil {
-		ce.Reply("Can't nudge: %v", err)
+		ce.Reply("Can't nudge: %s", md(err))
 		return
 	}
 	ctx, cancel := context.WithTimeout(ce.Ctx, deliveryTimeout)
 	defer cancel()
 	outcome, err := conv.SendNudge(ctx).Wait(ctx)
 	if err != nil {
-		ce.Reply("Nudge not delivered (%s): %v", outcome, err)
+		ce.Reply("Nudge not delivered (%s): %s", outcome, md(err))
 		return
 	}
 	ce.React("✅")

@@ -10,6 +10,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/format"
 
 	"github.com/msnbridge/msnbridge/msn/message"
 	"github.com/msnbridge/msnbridge/msn/sb"
@@ -199,5 +200,18 @@ func TestMatrixMessageFailuresAreVisible(t *testing.T) {
 				t.Fatalf("error %v has status %+v: not a visible failure", err, ms)
 			}
 		})
+	}
+}
+
+// TestCommandRepliesEscapeMSNText: bot replies are rendered as Markdown, so MSN-supplied text in
+// them (friendly names, server errors) must not become links, images or styles.
+func TestCommandRepliesEscapeMSNText(t *testing.T) {
+	for _, name := range []string{"[click](https://evil.example)", "![x](mxc://evil/x)", "**loud** _name_", "<b>x</b>", "a`b`c"} {
+		out := format.RenderMarkdown("* "+md(name), true, false)
+		if strings.Contains(out.FormattedBody, "<a ") || strings.Contains(out.FormattedBody, "<img") ||
+			strings.Contains(out.FormattedBody, "<strong>") || strings.Contains(out.FormattedBody, "<em>") ||
+			strings.Contains(out.FormattedBody, "<b>") || strings.Contains(out.FormattedBody, "<code>") {
+			t.Errorf("%q rendered as %q", name, out.FormattedBody)
+		}
 	}
 }
