@@ -36,6 +36,7 @@ type Conversation struct {
 	queue        []*part
 	closed       bool
 	lastActivity time.Time
+	lastUse      uint64 // Manager.useSeq at creation or the last activity
 	idleTimer    *time.Timer
 }
 
@@ -47,6 +48,7 @@ func newConversation(m *Manager, id, peer string, group bool, members []Particip
 		group:   group,
 		members: append([]Participant(nil), members...),
 		reasm:   message.NewReassembler(message.ReassemblerConfig{}),
+		lastUse: m.useSeq.Add(1),
 	}
 	c.log = m.log.With().Str("conversation", id).Logger()
 	return c
@@ -113,6 +115,7 @@ func (c *Conversation) Send(ctx context.Context, out Outgoing) *Result {
 		return res
 	}
 	res := newResult(len(payloads))
+	c.m.readopt(c)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.m.isClosed() {
@@ -368,6 +371,7 @@ func (c *Conversation) openSwitchboard(ctx context.Context) (*switchboard, error
 // what arrived on it during the answer (roster, first messages) is delivered: a caller that
 // replies from OnEvent to that first message must find it live, not open a second switchboard.
 func (c *Conversation) attach(s *switchboard) {
+	c.m.readopt(c)
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -486,11 +490,8 @@ func (c *Conversation) emitNote(s *switchboard, n note, ev Event) {
 // multi-party conversation.
 func (c *Conversation) becomeGroupLocked(s *switchboard) {
 	ps := s.participants()
-	g := c.m.newGroup(ps)
+	g := c.m.newGroupOn(ps, s)
 	s.conv.Store(g)
-	g.mu.Lock()
-	g.active = s
-	g.mu.Unlock()
 	if c.active == s {
 		c.active = nil
 		c.stopIdleLocked()
@@ -568,6 +569,7 @@ func (c *Conversation) removeMemberLocked(passport string) {
 // touchLocked records activity and (one-to-one only) re-arms the idle close.
 func (c *Conversation) touchLocked() {
 	c.lastActivity = time.Now()
+	c.lastUse = c.m.useSeq.Add(1)
 	idle := c.m.cfg.IdleTimeout
 	if c.group || idle <= 0 || c.active == nil {
 		return

@@ -9,7 +9,9 @@
 //
 // A [Conversation] is either one-to-one (keyed by the contact's passport) or multi-party
 // (keyed by an id the manager makes, or one the caller gives to [Manager.RestoreGroup]). It
-// outlives every switchboard it is carried on.
+// outlives every switchboard it is carried on. The manager keeps at most Config.MaxGroups
+// multi-party conversations: beyond that it forgets the least recently used ones that have no
+// switchboard ([Manager.RestoreGroup] brings one back).
 // [Conversation.Send] returns a [Result] that ends Delivered, Failed or Offline: no message
 // vanishes silently. Messages sent while the switchboard is being opened are queued and sent in
 // order; messages still waiting for their ACK when a switchboard drops are sent once more on a

@@ -58,6 +58,13 @@ type Config struct {
 	IdleTimeout time.Duration
 	// XFRInterval is the least time between two XFR SB of this manager [1 s]; negative: none.
 	XFRInterval time.Duration
+	// MaxGroups bounds the multi-party conversations the manager keeps [256]: beyond it, the
+	// least recently used dormant ones (no live or opening switchboard, nothing queued) are
+	// forgotten, so every invitation with a new set of people no longer costs memory forever.
+	// A forgotten conversation stays usable by whoever holds it (sending on it or accepting an
+	// invitation into it registers it again when its id is free), and RestoreGroup with its id
+	// and roster brings it back. Negative: no bound.
+	MaxGroups int
 	// Limits bounds what the server may send [4 KiB lines, 16 KiB payloads].
 	Limits wire.Limits
 	// Dial connects to a switchboard [net.Dialer].
@@ -82,6 +89,9 @@ func (cfg Config) withDefaults() Config {
 	def(&cfg.SendTimeout, 90*time.Second)
 	def(&cfg.IdleTimeout, 3*time.Minute)
 	def(&cfg.XFRInterval, time.Second)
+	if cfg.MaxGroups == 0 {
+		cfg.MaxGroups = DefaultMaxGroups
+	}
 	if cfg.Limits.MaxLine <= 0 {
 		cfg.Limits.MaxLine = 4 << 10
 	}
@@ -98,6 +108,9 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
+// DefaultMaxGroups is Config.MaxGroups when it is zero.
+const DefaultMaxGroups = 256
+
 // Manager runs the switchboards of one NS session: it opens them for conversations, accepts
 // invitations and routes them, and delivers events.
 type Manager struct {
@@ -108,9 +121,12 @@ type Manager struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	sbSeq    atomic.Uint64
+	useSeq   atomic.Uint64 // orders conversations by last use, for forgetting groups
+	// closed is set (under mu) by Close; it is atomic so that a conversation holding its own
+	// lock can check it without taking mu (groupFor takes mu, then conversation locks).
+	closed atomic.Bool
 
 	mu     sync.Mutex
-	closed bool
 	direct map[string]*Conversation
 	groups map[string]*Conversation
 	sbs    map[*switchboard]struct{}
@@ -157,11 +173,7 @@ func (m *Manager) selfID() string {
 	return m.ns.Passport()
 }
 
-func (m *Manager) isClosed() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.closed
-}
+func (m *Manager) isClosed() bool { return m.closed.Load() }
 
 // Conversation returns the one-to-one conversation with passport, creating it if needed.
 func (m *Manager) Conversation(passport string) *Conversation {
@@ -199,7 +211,7 @@ func (m *Manager) RestoreGroup(id string, passports ...string) *Conversation {
 		return c
 	}
 	c := newConversation(m, id, "", true, m.participantsOf(passports))
-	m.groups[id] = c
+	m.addGroupLocked(c)
 	return c
 }
 
@@ -233,14 +245,79 @@ func (m *Manager) Conversations() []*Conversation {
 }
 
 func (m *Manager) newGroup(ps []Participant) *Conversation {
+	return m.newGroupOn(ps, nil)
+}
+
+// newGroupOn makes a group conversation whose live switchboard is s (nil: none yet); s is set
+// before the group is registered, so it is never taken for a dormant one.
+func (m *Manager) newGroupOn(ps []Participant, s *switchboard) *Conversation {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	id := "group-" + hex.EncodeToString(b[:])
 	c := newConversation(m, id, "", true, ps)
+	c.active = s
 	m.mu.Lock()
-	m.groups[id] = c
+	m.addGroupLocked(c)
 	m.mu.Unlock()
 	return c
+}
+
+// addGroupLocked registers group conversation c and, beyond Config.MaxGroups, forgets the
+// least recently used dormant groups other than c. m.mu is held (then each group's lock is
+// taken, the order groupFor uses).
+func (m *Manager) addGroupLocked(c *Conversation) {
+	m.groups[c.id] = c
+	limit := m.cfg.MaxGroups
+	if limit < 0 || len(m.groups) <= limit {
+		return
+	}
+	type candidate struct {
+		c   *Conversation
+		use uint64
+	}
+	var dormant []candidate
+	for _, g := range m.groups {
+		if g == c {
+			continue
+		}
+		g.mu.Lock()
+		idle := g.active == nil && !g.opening && len(g.queue) == 0
+		use := g.lastUse
+		g.mu.Unlock()
+		if idle {
+			dormant = append(dormant, candidate{g, use})
+		}
+	}
+	sort.Slice(dormant, func(i, j int) bool { return dormant[i].use < dormant[j].use })
+	for _, d := range dormant {
+		if len(m.groups) <= limit {
+			break
+		}
+		delete(m.groups, d.c.id)
+		m.log.Debug().Str("conversation", d.c.id).Int("groups", len(m.groups)).Msg("forgot a dormant group conversation")
+	}
+}
+
+// readopt registers group conversation c again when it was forgotten (see Config.MaxGroups)
+// and its id is free. It must be called without c's lock.
+func (m *Manager) readopt(c *Conversation) {
+	if !c.group {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed.Load() {
+		return
+	}
+	if _, ok := m.groups[c.id]; ok {
+		return
+	}
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if !closed {
+		m.addGroupLocked(c)
+	}
 }
 
 func (m *Manager) dropGroup(c *Conversation) {
@@ -333,7 +410,7 @@ func (m *Manager) dial(ctx context.Context, addr string) (*switchboard, error) {
 	}
 	s := newSwitchboard(m, nc)
 	m.mu.Lock()
-	if m.closed {
+	if m.closed.Load() {
 		m.mu.Unlock()
 		_ = nc.Close()
 		return nil, ErrClosed
@@ -375,11 +452,11 @@ func (m *Manager) throttle(ctx context.Context) error {
 // Close may be called from OnEvent.
 func (m *Manager) Close() error {
 	m.mu.Lock()
-	if m.closed {
+	if m.closed.Load() {
 		m.mu.Unlock()
 		return nil
 	}
-	m.closed = true
+	m.closed.Store(true)
 	convs := make([]*Conversation, 0, len(m.direct)+len(m.groups))
 	for _, c := range m.direct {
 		convs = append(convs, c)
