@@ -56,6 +56,7 @@ type Config struct {
 	SwitchboardIdle       string       `yaml:"switchboard_idle_timeout"`
 	OfflineMessages       bool         `yaml:"offline_messages"`
 	AllowCustomServer     bool         `yaml:"allow_custom_server"`
+	MaxLoginsPerUser      int          `yaml:"max_logins_per_user"`
 	PasswordEncryptionKey string       `yaml:"password_encryption_key"`
 
 	displaynameTmpl *template.Template
@@ -79,6 +80,7 @@ func upgradeConfig(helper configupgrade.Helper) {
 	helper.Copy(configupgrade.Str, "switchboard_idle_timeout")
 	helper.Copy(configupgrade.Bool, "offline_messages")
 	helper.Copy(configupgrade.Bool, "allow_custom_server")
+	helper.Copy(configupgrade.Int, "max_logins_per_user")
 	if key, ok := helper.Get(configupgrade.Str, "password_encryption_key"); !ok || key == "" || key == "generate" {
 		helper.Set(configupgrade.Str, base64.StdEncoding.EncodeToString(random.Bytes(32)), "password_encryption_key")
 	} else {
@@ -98,6 +100,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.HTTPBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			return fmt.Errorf("network.http_base_url %q is not an http(s) URL", c.HTTPBaseURL)
 		}
+	}
+	if c.MaxLoginsPerUser < 0 {
+		return fmt.Errorf("network.max_logins_per_user must be 0 (no limit) or more, got %d", c.MaxLoginsPerUser)
 	}
 	for _, v := range c.ProtocolVersions {
 		if v < 2 || v > 18 {

@@ -72,6 +72,9 @@ func TestExampleConfigDefaults(t *testing.T) {
 	if !cfg.TLSVerify || !cfg.BridgePresence || !cfg.OfflineMessages {
 		t.Errorf("defaults wrong: %+v", cfg)
 	}
+	if cfg.MaxLoginsPerUser != 1 {
+		t.Errorf("max_logins_per_user = %d, want one MSN session per user by default", cfg.MaxLoginsPerUser)
+	}
 	// "generate" is not a usable key: validation must say so instead of running without one.
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "password_encryption_key") {
 		t.Errorf("Validate with key=generate = %v, want a key error", err)
@@ -127,6 +130,7 @@ func TestValidate(t *testing.T) {
 		{"bad template", func(c *Config) { c.DisplaynameTemplate = "{{.Nope}}" }},
 		{"bad idle", func(c *Config) { c.SwitchboardIdle = "soon" }},
 		{"short key", func(c *Config) { c.PasswordEncryptionKey = "AAEC" }},
+		{"negative login limit", func(c *Config) { c.MaxLoginsPerUser = -1 }},
 	}
 	for _, tt := range tests {
 		c := good()

@@ -33,6 +33,7 @@ const (
 var (
 	ErrWrongPassword = bridgev2.RespError{ErrCode: "NET.MSNBRIDGE.WRONG_PASSWORD", Err: "Wrong e-mail or password", StatusCode: 403}
 	ErrInvalidInput  = bridgev2.RespError{ErrCode: "M_INVALID_PARAM", Err: "Invalid input", StatusCode: 400}
+	ErrTooManyLogins = bridgev2.RespError{ErrCode: "NET.MSNBRIDGE.TOO_MANY_LOGINS", Err: "Too many MSN logins", StatusCode: 403}
 )
 
 // GetLoginFlows lists the login flows: passport and password.
@@ -65,6 +66,12 @@ var (
 )
 
 func (p *passwordLogin) Start(ctx context.Context) (*bridgev2.LoginStep, error) {
+	if limit := p.conn.Config.MaxLoginsPerUser; limit > 0 && p.override == nil {
+		if ids := p.user.GetUserLoginIDs(); len(ids) >= limit {
+			return nil, ErrTooManyLogins.WithMessage("You are already logged in to MSN as %s (this bridge allows %d account(s) per user, network.max_logins_per_user). Use relogin for that account, or logout first.",
+				joinIDs(ids), limit)
+		}
+	}
 	fields := []bridgev2.LoginInputDataField{{
 		Type:        bridgev2.LoginInputFieldTypeEmail,
 		ID:          "passport",
@@ -104,6 +111,14 @@ func (p *passwordLogin) StartWithOverride(ctx context.Context, override *bridgev
 
 func (p *passwordLogin) Cancel() {}
 
+func joinIDs(ids []networkid.UserLoginID) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = string(id)
+	}
+	return strings.Join(out, ", ")
+}
+
 // newMachineGUID makes a random "{xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx}" GUID.
 func newMachineGUID() string {
 	var b [16]byte
@@ -142,7 +157,7 @@ func (p *passwordLogin) SubmitUserInput(ctx context.Context, input map[string]st
 	}
 	password := input["password"]
 	if password == "" || len(password) > 1024 {
-		return nil, ErrInvalidInput.WithMessage("The password must not be empty")
+		return nil, ErrInvalidInput.WithMessage("The password must be 1 to 1024 characters long")
 	}
 	server := ""
 	if p.conn.Config.AllowCustomServer {

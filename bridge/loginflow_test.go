@@ -152,6 +152,23 @@ func TestLoginFlowSavesOnlyAfterRealLogin(t *testing.T) {
 	if !ul.Client.IsLoggedIn() {
 		t.Error("client not logged in after the login flow")
 	}
+	// One account per user by default: a second login is refused before asking for a password,
+	// relogin of the same account is not; with no limit a second login may start.
+	second, err := conn.CreateLogin(ctx, user, LoginFlowPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.Start(ctx); !errors.As(err, &re) || re.ErrCode != ErrTooManyLogins.ErrCode || !strings.Contains(re.Err, "alice@example.com") {
+		t.Errorf("second login started: %v", err)
+	}
+	if step, err := second.(bridgev2.LoginProcessWithOverride).StartWithOverride(ctx, ul); err != nil || step.UserInputParams.Fields[0].DefaultValue != "alice@example.com" {
+		t.Errorf("relogin refused: %+v, %v", step, err)
+	}
+	conn.Config.MaxLoginsPerUser = 0
+	third, _ := conn.CreateLogin(ctx, user, LoginFlowPassword)
+	if _, err := third.Start(ctx); err != nil {
+		t.Errorf("login with no limit refused: %v", err)
+	}
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
