@@ -7,8 +7,14 @@ import (
 	"github.com/msnbridge/msnbridge/bridge"
 )
 
-// Version is the bridge version; release builds may override it with -ldflags.
-var Version = "0.1.0"
+// Version is the bridge version. Release builds may set Tag, Commit and BuildTime with
+// -ldflags "-X main.Tag=… -X main.Commit=… -X 'main.BuildTime=…'" (BuildTime in RFC 3339).
+var (
+	Version   = "0.1.0"
+	Tag       = ""
+	Commit    = ""
+	BuildTime = ""
+)
 
 func main() {
 	m := mxmain.BridgeMain{
@@ -18,5 +24,6 @@ func main() {
 		Version:     Version,
 		Connector:   &bridge.Connector{},
 	}
+	m.InitVersion(Tag, Commit, BuildTime)
 	m.Run()
 }
