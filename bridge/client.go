@@ -45,6 +45,9 @@ func init() {
 const (
 	backoffMin = 2 * time.Second
 	backoffMax = 5 * time.Minute
+	// stableSession is how long a session must have stayed up for the next reconnect to start
+	// again from the shortest delay.
+	stableSession = time.Minute
 	// deliveryTimeout bounds how long a Matrix message waits for its MSN outcome.
 	deliveryTimeout = 2 * time.Minute
 )
@@ -238,6 +241,7 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 			}
 		}
 		c.onConnected(ctx, sess)
+		connectedAt := time.Now()
 		select {
 		case <-ctx.Done():
 			_ = sess.Close()
@@ -246,6 +250,8 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 		case <-sess.Done():
 		}
 		cause := sess.Err()
+		wait, next := retryDelay(backoff, c.backoffMin, time.Since(connectedAt))
+		backoff = next
 		c.onDisconnected(sess)
 		sess = nil
 		switch {
@@ -266,14 +272,23 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 			if cause != nil {
 				msg = cause.Error()
 			}
-			c.log.Warn().Err(cause).Dur("retry_in", backoff).Msg("Disconnected from MSN")
+			c.log.Warn().Err(cause).Dur("retry_in", wait).Msg("Disconnected from MSN")
 			c.sendState(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: StateErrDisconnected, Message: "Disconnected from MSN: " + msg})
 		}
-		if !waitCtx(ctx, backoff) {
+		if !waitCtx(ctx, wait) {
 			return
 		}
-		backoff = min(backoff*2, backoffMax)
 	}
+}
+
+// retryDelay returns how long to wait before reconnecting and the delay for the attempt after
+// that. Delays double up to backoffMax; a session that stayed up for stableSession starts again
+// from the shortest delay, so that a server restart next week is not met with last week's delay.
+func retryDelay(cur, shortest, uptime time.Duration) (wait, next time.Duration) {
+	if uptime >= stableSession {
+		cur = shortest
+	}
+	return cur, min(cur*2, backoffMax)
 }
 
 func (c *Client) setRunning(v bool) {
