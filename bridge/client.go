@@ -206,7 +206,11 @@ func (c *Client) sendState(st status.BridgeState) {
 
 // runLoop keeps the session alive until ctx ends or the login can't continue.
 func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
+	// Whatever ends the loop (logout, bridge stop, bad credentials, signed in elsewhere), the
+	// bridge no longer sees the contacts: their ghosts must not stay online.
+	defer c.contactsOffline()
 	backoff := c.backoffMin
+	outage := false // contacts were already shown offline in this outage
 	for ctx.Err() == nil {
 		if sess == nil {
 			c.sendState(status.BridgeState{StateEvent: status.StateConnecting})
@@ -231,6 +235,11 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 					return
 				}
 				c.log.Warn().Err(err).Dur("retry_in", backoff).Msg("MSN login failed")
+				if !outage {
+					// Reconnecting failed: this is more than a blip, so stop showing stale presence.
+					outage = true
+					c.contactsOffline()
+				}
 				c.sendState(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: StateErrConnectFailed,
 					Message: fmt.Sprintf("Could not connect to %s: %v", c.conn.serverFor(c.meta()), err)})
 				if !waitCtx(ctx, backoff) {
@@ -241,6 +250,7 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 			}
 		}
 		c.onConnected(ctx, sess)
+		outage = false
 		connectedAt := time.Now()
 		select {
 		case <-ctx.Done():
@@ -289,6 +299,47 @@ func retryDelay(cur, shortest, uptime time.Duration) (wait, next time.Duration) 
 		cur = shortest
 	}
 	return cur, min(cur*2, backoffMax)
+}
+
+// contactsOffline shows this login's contacts as offline in Matrix. Without it the presence
+// pusher would keep refreshing their last known state while no session sees them. A contact that
+// another live login of this bridge still sees online keeps its presence (ghosts are shared).
+func (c *Client) contactsOffline() {
+	if c.conn.presence == nil || !c.conn.Config.BridgePresence || c.conn.Store == nil || c.login == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := c.conn.Store.Contacts(ctx, c.login.ID)
+	if err != nil {
+		c.log.Warn().Err(err).Msg("Failed to list contacts to show them offline")
+		return
+	}
+	for _, row := range rows {
+		if row.Status == "" || row.Status == string(ns.Offline) || c.conn.seenOnlineByOther(c, row.Passport) {
+			continue
+		}
+		c.conn.updatePresence(c.ghostID(row.Passport), string(ns.Offline), "")
+	}
+}
+
+// seenOnlineByOther reports whether a live session of another login sees a contact online.
+func (c *Connector) seenOnlineByOther(self *Client, passport string) bool {
+	if c.Bridge == nil {
+		return false
+	}
+	for _, login := range c.Bridge.GetAllCachedUserLogins() {
+		other, ok := login.Client.(*Client)
+		if !ok || other == self {
+			continue
+		}
+		if sess, _ := other.session(); sess != nil {
+			if contact, ok := sess.Contact(passport); ok && contact.Status != ns.Offline && contact.Status != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (c *Client) setRunning(v bool) {

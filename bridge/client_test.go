@@ -491,6 +491,18 @@ func TestClientPresenceBridged(t *testing.T) {
 	if name != "Bob (MSN)" {
 		t.Errorf("ghost name = %q, want %q", name, "Bob (MSN)")
 	}
+	// When the bridge's session ends (logout, stop), contacts seen online go offline in Matrix
+	// instead of being refreshed as online forever.
+	if err := h.srv.Contact("carol@example.com").SignIn("NLN"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, calls, "carol online", func(c presenceCall) bool {
+		return c.key == "carol@example.com" && c.req.Presence == event.PresenceOnline
+	})
+	h.client.Disconnect()
+	wait(t, calls, "carol offline after disconnect", func(c presenceCall) bool {
+		return c.key == "carol@example.com" && c.req.Presence == event.PresenceOffline
+	})
 }
 
 func TestClientReplyAndNudgeConvention(t *testing.T) {
