@@ -57,6 +57,7 @@ type Config struct {
 	OfflineMessages       bool         `yaml:"offline_messages"`
 	AllowCustomServer     bool         `yaml:"allow_custom_server"`
 	MaxLoginsPerUser      int          `yaml:"max_logins_per_user"`
+	NoticePrefix          string       `yaml:"notice_prefix"`
 	PasswordEncryptionKey string       `yaml:"password_encryption_key"`
 
 	displaynameTmpl *template.Template
@@ -81,6 +82,7 @@ func upgradeConfig(helper configupgrade.Helper) {
 	helper.Copy(configupgrade.Bool, "offline_messages")
 	helper.Copy(configupgrade.Bool, "allow_custom_server")
 	helper.Copy(configupgrade.Int, "max_logins_per_user")
+	helper.Copy(configupgrade.Str, "notice_prefix")
 	if key, ok := helper.Get(configupgrade.Str, "password_encryption_key"); !ok || key == "" || key == "generate" {
 		helper.Set(configupgrade.Str, base64.StdEncoding.EncodeToString(random.Bytes(32)), "password_encryption_key")
 	} else {
@@ -100,6 +102,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.HTTPBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			return fmt.Errorf("network.http_base_url %q is not an http(s) URL", c.HTTPBaseURL)
 		}
+	}
+	if len(c.NoticePrefix) > 64 || strings.ContainsAny(c.NoticePrefix, "\r\n") {
+		return fmt.Errorf("network.notice_prefix must be one line of at most 64 bytes")
 	}
 	if c.MaxLoginsPerUser < 0 {
 		return fmt.Errorf("network.max_logins_per_user must be 0 (no limit) or more, got %d", c.MaxLoginsPerUser)

@@ -131,6 +131,7 @@ func TestValidate(t *testing.T) {
 		{"bad idle", func(c *Config) { c.SwitchboardIdle = "soon" }},
 		{"short key", func(c *Config) { c.PasswordEncryptionKey = "AAEC" }},
 		{"negative login limit", func(c *Config) { c.MaxLoginsPerUser = -1 }},
+		{"multi-line notice prefix", func(c *Config) { c.NoticePrefix = "[bot]\n" }},
 	}
 	for _, tt := range tests {
 		c := good()

@@ -139,7 +139,7 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 	if sess == nil {
 		return nil, ErrNotConnected
 	}
-	opts := portal.ToMSNOptions{BaseFormat: message.DefaultFormat, SenderName: c.ownName()}
+	opts := portal.ToMSNOptions{BaseFormat: message.DefaultFormat, SenderName: c.ownName(), NoticePrefix: c.conn.Config.NoticePrefix}
 	if msg.ReplyTo != nil {
 		if meta, ok := msg.ReplyTo.Metadata.(*database.MessageMetadata); ok {
 			opts.ReplyQuote, opts.ReplySender = meta.Snippet, meta.SenderName

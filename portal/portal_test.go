@@ -96,6 +96,8 @@ func TestToMSN(t *testing.T) {
 			FormattedBody: `<mx-reply><blockquote>old</blockquote></mx-reply>new`, RelatesTo: reply}, text: "new"},
 		{name: "emote", content: &event.MessageEventContent{MsgType: event.MsgEmote, Body: "waves"}, opts: ToMSNOptions{SenderName: "Carol"}, text: "* Carol waves"},
 		{name: "notice", content: &event.MessageEventContent{MsgType: event.MsgNotice, Body: "bot says"}, text: "bot says"},
+		{name: "notice with prefix", content: &event.MessageEventContent{MsgType: event.MsgNotice, Body: "bot says"}, opts: ToMSNOptions{NoticePrefix: "[bot] "}, text: "[bot] bot says"},
+		{name: "prefix only for notices", content: &event.MessageEventContent{MsgType: event.MsgText, Body: "me"}, opts: ToMSNOptions{NoticePrefix: "[bot] "}, text: "me"},
 		{name: "nudge convention", content: &event.MessageEventContent{MsgType: event.MsgText, Body: " /nudge "}, nudge: true},
 		{name: "image unsupported", content: &event.MessageEventContent{MsgType: event.MsgImage, Body: "a.png"}, err: ErrUnsupportedType},
 		{name: "empty", content: &event.MessageEventContent{MsgType: event.MsgText, Body: "  \n "}, err: ErrEmpty},

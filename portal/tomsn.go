@@ -50,6 +50,8 @@ type ToMSNOptions struct {
 	ReplySender string
 	// BaseFormat is the format to start from (font, charset); styles found in the HTML are added.
 	BaseFormat message.Format
+	// NoticePrefix is put before the text of m.notice messages (MSN has no notices), e.g. "[bot] ".
+	NoticePrefix string
 }
 
 // ToMSN converts Matrix message content to MSN text and format. Formatted bodies are reduced to
@@ -89,6 +91,9 @@ func ToMSN(ctx context.Context, content *event.MessageEventContent, opts ToMSNOp
 	}
 	if strings.TrimSpace(text) == "" {
 		return nil, ErrEmpty
+	}
+	if content.MsgType == event.MsgNotice && opts.NoticePrefix != "" {
+		text = opts.NoticePrefix + text
 	}
 	if content.MsgType == event.MsgEmote {
 		if name := strings.TrimSpace(opts.SenderName); name != "" {
