@@ -19,7 +19,7 @@ done
 
 PIDS=()
 cleanup() {
-	trap - EXIT INT TERM
+	trap - EXIT INT TERM; trap '' PIPE; set +e # Ctrl-C under `make demo | tee` kills tee: a write must not kill the cleanup
 	echo
 	echo "demo: stopping"
 	local p
