@@ -43,6 +43,14 @@ type ClientConfig struct {
 	Brand         string `yaml:"brand"`
 }
 
+// Bounds of network.presence_refresh_interval: below the minimum Synapse's default presence
+// rate limit (one PUT per 10 s for a rate-limited appservice) would drop refreshes; above the
+// maximum the setting could not keep presence alive on any homeserver setting we know of.
+const (
+	minPresenceRefresh = 10 * time.Second
+	maxPresenceRefresh = 10 * time.Minute
+)
+
 // Config is the network section of the bridge config.
 type Config struct {
 	Server                string       `yaml:"server"`
@@ -53,6 +61,7 @@ type Config struct {
 	Client                ClientConfig `yaml:"client"`
 	DisplaynameTemplate   string       `yaml:"displayname_template"`
 	BridgePresence        bool         `yaml:"bridge_presence"`
+	PresenceRefresh       string       `yaml:"presence_refresh_interval"`
 	SwitchboardIdle       string       `yaml:"switchboard_idle_timeout"`
 	OfflineMessages       bool         `yaml:"offline_messages"`
 	AllowCustomServer     bool         `yaml:"allow_custom_server"`
@@ -62,6 +71,7 @@ type Config struct {
 
 	displaynameTmpl *template.Template
 	switchboardIdle time.Duration
+	presenceRefresh time.Duration
 	passwordKey     []byte
 }
 
@@ -78,6 +88,7 @@ func upgradeConfig(helper configupgrade.Helper) {
 	}
 	helper.Copy(configupgrade.Str, "displayname_template")
 	helper.Copy(configupgrade.Bool, "bridge_presence")
+	helper.Copy(configupgrade.Str, "presence_refresh_interval")
 	helper.Copy(configupgrade.Str, "switchboard_idle_timeout")
 	helper.Copy(configupgrade.Bool, "offline_messages")
 	helper.Copy(configupgrade.Bool, "allow_custom_server")
@@ -126,6 +137,15 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("network.switchboard_idle_timeout %q is not a positive duration", c.SwitchboardIdle)
 		}
 		c.switchboardIdle = d
+	}
+	c.presenceRefresh = puppet.DefaultRefresh
+	if c.PresenceRefresh != "" {
+		d, err := time.ParseDuration(c.PresenceRefresh)
+		if err != nil || d < minPresenceRefresh || d > maxPresenceRefresh {
+			return fmt.Errorf("network.presence_refresh_interval %q must be a duration from %v to %v (keep it below the homeserver's presence timeout, 30s on Synapse)",
+				c.PresenceRefresh, minPresenceRefresh, maxPresenceRefresh)
+		}
+		c.presenceRefresh = d
 	}
 	key, err := decodeKey(c.PasswordEncryptionKey)
 	if err != nil {

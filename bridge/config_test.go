@@ -5,10 +5,13 @@ import (
 	"strings"
 	"testing"
 	"text/template"
+	"time"
 
 	"go.mau.fi/util/configupgrade"
 	"gopkg.in/yaml.v3"
 	"maunium.net/go/mautrix/bridgev2/matrix/mxmain"
+
+	"github.com/msnbridge/msnbridge/puppet"
 )
 
 // renderFullExampleConfig renders the full example config exactly as `msnbridge -e` does
@@ -132,6 +135,8 @@ func TestValidate(t *testing.T) {
 		{"short key", func(c *Config) { c.PasswordEncryptionKey = "AAEC" }},
 		{"negative login limit", func(c *Config) { c.MaxLoginsPerUser = -1 }},
 		{"multi-line notice prefix", func(c *Config) { c.NoticePrefix = "[bot]\n" }},
+		{"bad presence refresh", func(c *Config) { c.PresenceRefresh = "often" }},
+		{"presence refresh below the rate limit", func(c *Config) { c.PresenceRefresh = "1s" }},
 	}
 	for _, tt := range tests {
 		c := good()
@@ -139,6 +144,27 @@ func TestValidate(t *testing.T) {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: accepted", tt.name)
 		}
+	}
+}
+
+// TestPresenceRefreshConfig checks that the example config refreshes ghost presence before
+// Synapse's 30 s sync_online_timeout and that the key reaches the validated config.
+func TestPresenceRefreshConfig(t *testing.T) {
+	c := loadExample(t)
+	c.PasswordEncryptionKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.presenceRefresh <= 0 || c.presenceRefresh >= 30*time.Second {
+		t.Fatalf("example presence_refresh_interval = %v, want below Synapse's 30 s timeout", c.presenceRefresh)
+	}
+	c.PresenceRefresh = "25s"
+	if err := c.Validate(); err != nil || c.presenceRefresh != 25*time.Second {
+		t.Fatalf("presence_refresh_interval 25s: %v, %v", c.presenceRefresh, err)
+	}
+	c.PresenceRefresh = ""
+	if err := c.Validate(); err != nil || c.presenceRefresh != puppet.DefaultRefresh {
+		t.Fatalf("empty presence_refresh_interval: %v, %v; want the default", c.presenceRefresh, err)
 	}
 }
 

@@ -125,6 +125,7 @@ func (c *Connector) Start(ctx context.Context) error {
 		return bridgev2.DBUpgradeError{Err: err, Section: "msn"}
 	}
 	c.presence = puppet.NewPusher(puppet.PusherConfig{
+		Refresh: c.Config.presenceRefresh,
 		Resolve: c.presenceSetter,
 		Logger:  c.Bridge.Log.With().Str("component", "presence").Logger(),
 	})

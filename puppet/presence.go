@@ -94,6 +94,21 @@ type PresenceSetter interface {
 	SetPresence(ctx context.Context, req mautrix.ReqPresence) error
 }
 
+// DefaultRefresh is how often a ghost's non-offline presence is pushed again by default.
+//
+// Synapse has no special case for appservice users here: PUT /presence from the appservice
+// (masquerading as the ghost) is handled like any client's set_state for the ghost's "device".
+// It records the device's state and sets its last_active_ts to now; the presence timeout
+// handler then marks a local user's device offline once now - max(last_sync_ts, last_active_ts)
+// exceeds sync_online_timeout (default 30 s, SYNC_ONLINE_TIMEOUT), because the ghost never
+// syncs, and an online device goes unavailable after idle_timeout (5 min) without activity.
+// Only "busy" (org.matrix.msc3026.busy) gets an hour. So a ghost shown online or unavailable
+// must be re-pushed within 30 s or it flips to offline; 20 s leaves room for the worker's rate
+// limit and request latency. Re-pushing the same state changes only timestamps, so Synapse
+// rarely tells anyone about it, and appservices are exempt from rc_presence when not rate limited.
+// Offline needs no refresh: no timeout applies to it.
+const DefaultRefresh = 20 * time.Second
+
 // PusherConfig configures a [Pusher].
 type PusherConfig struct {
 	// MinInterval is the least time between two pushes for the same ghost (default 5 s).
@@ -102,7 +117,11 @@ type PusherConfig struct {
 	// Burst and Rate bound the pushes of all ghosts: Burst at once, then Rate per second (default 20, 5).
 	Burst int
 	Rate  float64
-	// Refresh re-pushes non-offline presence this often so the homeserver does not time it out (default 4 min, <0 disables).
+	// Refresh re-pushes each ghost's current non-offline presence this often so the homeserver
+	// does not time it out (default [DefaultRefresh], <0 disables). See [DefaultRefresh] for why
+	// it must stay well below 30 s on Synapse. Refreshes share the rate limit with changes but
+	// come after them; offline ghosts are never refreshed (offline does not time out), so with
+	// every ghost offline the worker has no timer running.
 	Refresh time.Duration
 	// RequestTimeout bounds each push (default 10 s).
 	RequestTimeout time.Duration
@@ -147,7 +166,7 @@ func NewPusher(cfg PusherConfig) *Pusher {
 		cfg.Rate = 5
 	}
 	if cfg.Refresh == 0 {
-		cfg.Refresh = 4 * time.Minute
+		cfg.Refresh = DefaultRefresh
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
@@ -208,7 +227,8 @@ func (p *Pusher) Stop() {
 	<-p.done
 }
 
-// next picks a ghost due for a push, or returns how long to wait.
+// next picks a ghost due for a push, or returns how long to wait. Changed presence goes before
+// refreshes, so a long contact list being refreshed does not delay a real change.
 func (p *Pusher) next() (key string, pres Presence, wait time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -219,41 +239,52 @@ func (p *Pusher) next() (key string, pres Presence, wait time.Duration) {
 	}
 	p.lastTok = now
 	wait = time.Hour
+	sooner := func(w time.Duration) {
+		if w < wait {
+			wait = w
+		}
+	}
+	var pick, refresh string
 	for k, g := range p.ghosts {
 		due := g.dirty
 		if !due && p.cfg.Refresh > 0 && g.hasPush && g.pushed.State != event.PresenceOffline {
-			if now.Sub(g.lastPush) >= p.cfg.Refresh {
-				due = true
-			} else if w := p.cfg.Refresh - now.Sub(g.lastPush); w < wait {
-				wait = w
+			if since := now.Sub(g.lastPush); since >= p.cfg.Refresh {
+				if refresh == "" {
+					refresh = k
+				}
+			} else {
+				sooner(p.cfg.Refresh - since)
 			}
+			continue
 		}
 		if !due {
 			continue
 		}
 		if g.hasPush {
 			if since := now.Sub(g.lastPush); since < p.cfg.MinInterval {
-				if w := p.cfg.MinInterval - since; w < wait {
-					wait = w
-				}
+				sooner(p.cfg.MinInterval - since)
 				continue
 			}
 		}
-		if p.tokens < 1 {
-			w := time.Duration((1 - p.tokens) / p.cfg.Rate * float64(time.Second))
-			if w < wait {
-				wait = w
-			}
-			return "", Presence{}, wait
-		}
-		p.tokens--
-		g.dirty = false
-		g.hasPush = true
-		g.pushed = g.want
-		g.lastPush = now
-		return k, g.want, 0
+		pick = k
+		break
 	}
-	return "", Presence{}, wait
+	if pick == "" {
+		pick = refresh
+	}
+	if pick == "" {
+		return "", Presence{}, wait
+	}
+	if p.tokens < 1 {
+		return "", Presence{}, time.Duration((1 - p.tokens) / p.cfg.Rate * float64(time.Second))
+	}
+	p.tokens--
+	g := p.ghosts[pick]
+	g.dirty = false
+	g.hasPush = true
+	g.pushed = g.want
+	g.lastPush = now
+	return pick, g.want, 0
 }
 
 func (p *Pusher) run() {

@@ -208,6 +208,82 @@ func TestPusherCoalescesAndLimits(t *testing.T) {
 	expect("a after its interval", "a", event.PresenceOffline, "")
 }
 
+// TestPusherRefreshesWithinSynapseTimeout checks with a fake clock that the default refresh
+// re-pushes online and away ghosts before Synapse's 30 s sync_online_timeout marks them offline,
+// never refreshes offline ghosts, lets changes go before refreshes, and leaves no timer running
+// once every ghost is offline.
+func TestPusherRefreshesWithinSynapseTimeout(t *testing.T) {
+	const synapseTimeout = 30 * time.Second
+	now := time.Unix(1000, 0)
+	p := NewPusher(PusherConfig{
+		MinInterval: time.Second,
+		Burst:       10,
+		Rate:        1,
+		Resolve:     func(context.Context, string) (PresenceSetter, error) { return nil, nil },
+		Now:         func() time.Time { return now },
+	})
+	p.lastTok = now
+	drain := func(step string) (map[string]event.Presence, time.Duration) {
+		t.Helper()
+		got := map[string]event.Presence{}
+		for {
+			k, pres, wait := p.next()
+			if k == "" {
+				return got, wait
+			}
+			if _, dup := got[k]; dup {
+				t.Fatalf("%s: %q pushed twice in one round", step, k)
+			}
+			got[k] = pres.State
+		}
+	}
+	p.Update("on", Presence{State: event.PresenceOnline})
+	p.Update("away", Presence{State: event.PresenceUnavailable, StatusMsg: "Away"})
+	p.Update("off", Presence{State: event.PresenceOffline})
+	if got, _ := drain("first"); len(got) != 3 {
+		t.Fatalf("first round pushed %v, want all three", got)
+	}
+	got, wait := drain("right after")
+	if len(got) != 0 || wait <= 0 || wait >= synapseTimeout {
+		t.Fatalf("right after: pushed %v, next wake in %v; want nothing now and a wake before %v", got, wait, synapseTimeout)
+	}
+	now = now.Add(wait)
+	got, _ = drain("refresh")
+	if len(got) != 2 || got["on"] != event.PresenceOnline || got["away"] != event.PresenceUnavailable {
+		t.Fatalf("refresh pushed %v, want on=online and away=unavailable only", got)
+	}
+	if now.Sub(time.Unix(1000, 0)) >= synapseTimeout {
+		t.Fatalf("refresh came %v after the push, Synapse times out after %v", now.Sub(time.Unix(1000, 0)), synapseTimeout)
+	}
+
+	// Tokens spent: a change waits for the next token but then goes before the due refreshes.
+	p.tokens = 0
+	now = now.Add(DefaultRefresh)
+	p.lastTok = now
+	p.Update("new", Presence{State: event.PresenceOnline})
+	if k, _, _ := p.next(); k != "" {
+		t.Fatalf("pushed %q without a token", k)
+	}
+	now = now.Add(time.Second)
+	if k, _, _ := p.next(); k != "new" {
+		t.Fatalf("first push after the wait was %q, want the change before refreshes", k)
+	}
+
+	// Everything goes offline: pushed once, then no refresh timer at all.
+	now = now.Add(time.Minute)
+	for _, k := range []string{"on", "away", "new"} {
+		p.Update(k, Presence{State: event.PresenceOffline})
+	}
+	got, _ = drain("offline")
+	if len(got) != 3 {
+		t.Fatalf("offline round pushed %v, want on, away and new", got)
+	}
+	now = now.Add(time.Minute)
+	if got, wait := drain("idle"); len(got) != 0 || wait != time.Hour {
+		t.Fatalf("all offline: pushed %v, next wake in %v; want nothing and no refresh timer", got, wait)
+	}
+}
+
 func TestPusherSkipsUnchanged(t *testing.T) {
 	calls := make(chan call, 10)
 	p := NewPusher(PusherConfig{
