@@ -135,7 +135,8 @@ type Server struct {
 	ns        map[*nsConn]struct{}
 	sbConns   map[*sbConn]struct{}
 	dsConns   map[net.Conn]struct{}
-	twnTokens map[string]twnToken // 20-char token → passport
+	outboxes  map[*outbox]struct{} // every outbox whose writer has not exited
+	twnTokens map[string]twnToken  // 20-char token → passport
 	ssoTokens map[string]ssoToken
 	sbCookies map[string]sbCookie
 	sessions  map[string]*sbSession
@@ -219,6 +220,7 @@ func New(opts Options) (*Server, error) {
 		ns:        map[*nsConn]struct{}{},
 		sbConns:   map[*sbConn]struct{}{},
 		dsConns:   map[net.Conn]struct{}{},
+		outboxes:  map[*outbox]struct{}{},
 		twnTokens: map[string]twnToken{},
 		ssoTokens: map[string]ssoToken{},
 		sbCookies: map[string]sbCookie{},
@@ -307,13 +309,16 @@ func (s *Server) Close() error {
 				ln.Close()
 			}
 		}
+		// Every outbox, including those of dropped connections still flushing to a peer that
+		// may not read: closing their sockets makes blocked writes fail now.
+		for o := range s.outboxes {
+			o.abort()
+		}
 		for c := range s.ns {
 			c.conn.Close()
-			c.out.close()
 		}
 		for c := range s.sbConns {
 			c.conn.Close()
-			c.out.close()
 		}
 		for c := range s.dsConns {
 			c.Close()
