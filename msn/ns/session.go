@@ -335,15 +335,9 @@ func (s *Session) wait(ctx context.Context, name string, ch chan *wire.Command, 
 	timer := time.NewTimer(s.cfg.RequestTimeout)
 	defer timer.Stop()
 	for {
+		var r *wire.Command
 		select {
-		case r := <-ch:
-			if r.IsError() {
-				return fmt.Errorf("msn: %s: %w", name, r.Err())
-			}
-			done, err := accept(r)
-			if err != nil || done {
-				return err
-			}
+		case r = <-ch:
 		case <-doneCh:
 			return nil
 		case <-timer.C:
@@ -354,7 +348,21 @@ func (s *Session) wait(ctx context.Context, name string, ch chan *wire.Command, 
 			}
 			return fmt.Errorf("msn: %s: %w", name, ctx.Err())
 		case <-s.done:
-			return fmt.Errorf("msn: %s: %w", name, s.closedError())
+			// The reader queues every reply it read before it ends the session, so a reply
+			// followed at once by the end of the connection (XFR NS, then the dispatch server
+			// hangs up) is in ch already: it still answers the request.
+			select {
+			case r = <-ch:
+			default:
+				return fmt.Errorf("msn: %s: %w", name, s.closedError())
+			}
+		}
+		if r.IsError() {
+			return fmt.Errorf("msn: %s: %w", name, r.Err())
+		}
+		done, err := accept(r)
+		if err != nil || done {
+			return err
 		}
 	}
 }
