@@ -339,6 +339,15 @@ func (s *switchboard) await(ctx context.Context, pc *pendingCall) (*wire.Command
 		}
 		return cmd, nil
 	case <-s.done:
+		// A reply read just before the connection ended is queued already: it still answers.
+		select {
+		case cmd := <-pc.ch:
+			if cmd.IsError() {
+				return cmd, fmt.Errorf("sb: %s: %w", pc.name, cmd.Err())
+			}
+			return cmd, nil
+		default:
+		}
 		return nil, fmt.Errorf("sb: %s: %w", pc.name, closedCause(s.cause()))
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
