@@ -233,6 +233,8 @@ func (ctl *control) handler() http.Handler {
 	mux.HandleFunc("POST /v1/leave", ctl.post(ctl.leave))
 	mux.HandleFunc("POST /v1/oim", ctl.post(ctl.oim))
 	mux.HandleFunc("POST /v1/restart", ctl.post(ctl.restart))
+	mux.HandleFunc("POST /v1/down", ctl.post(ctl.down))
+	mux.HandleFunc("POST /v1/up", ctl.post(ctl.up))
 	mux.HandleFunc("GET /v1/received", ctl.received)
 	mux.HandleFunc("GET /v1/logins", ctl.logins)
 	return mux
@@ -436,6 +438,24 @@ func (ctl *control) restart(_ context.Context, req *request) (any, error) {
 	}
 	ctl.log.Info().Int("dropped", dropped).Int64("down_ms", req.DownMS).Msg("restart: connections dropped")
 	return map[string]int{"dropped": dropped}, nil
+}
+
+// down drops every connection like restart, but keeps refusing new ones until up: a test can
+// act during the outage without racing a timer.
+func (ctl *control) down(_ context.Context, _ *request) (any, error) {
+	dropped := ctl.gate.hold()
+	for _, p := range ctl.passports {
+		dropped += ctl.srv.DropConnections(p)
+	}
+	ctl.log.Info().Int("dropped", dropped).Msg("down: connections dropped, refusing new ones until up")
+	return map[string]int{"dropped": dropped}, nil
+}
+
+// up ends an outage started by down (or restart): connections are accepted again.
+func (ctl *control) up(_ context.Context, _ *request) (any, error) {
+	ctl.gate.release()
+	ctl.log.Info().Msg("up: accepting connections again")
+	return nil, nil
 }
 
 func (ctl *control) received(w http.ResponseWriter, r *http.Request) {

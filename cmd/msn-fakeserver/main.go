@@ -13,6 +13,8 @@
 //	POST /v1/leave    {"who","to"}                     who leaves its conversation with to
 //	POST /v1/oim      {"from","to","text"}             queue an offline message
 //	POST /v1/restart  {"down_ms"}                      drop every connection and refuse new ones for a while
+//	POST /v1/down     {}                               drop every connection and refuse new ones until /v1/up
+//	POST /v1/up       {}                               accept connections again
 //	GET  /v1/received?contact=&since=&wait_ms=         what a scripted contact received (long poll)
 //	GET  /v1/logins?passport=                          an account's login count and status
 //

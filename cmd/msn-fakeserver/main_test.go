@@ -266,6 +266,44 @@ func TestRestartRefusesConnections(t *testing.T) {
 	}
 }
 
+func TestDownHoldsUntilUp(t *testing.T) {
+	f := newFixture(t)
+	// served says whether a new NS connection through the front is answered.
+	served := func() bool {
+		c, err := net.DialTimeout("tcp", f.ns.ln.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("VER 1 MSNP8 CVR0\r\n")); err != nil {
+			return false
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 64)
+		n, err := c.Read(buf)
+		return err == nil && bytes.HasPrefix(buf[:n], []byte("VER 1"))
+	}
+	if !served() {
+		t.Fatal("a connection before down was not served")
+	}
+	if code, out := f.do("POST", "/v1/down", `{}`); code != 200 {
+		t.Fatalf("down: %d %v", code, out)
+	}
+	// No timer ends a hold: a short restart during it does not bring the server up either.
+	if code, out := f.do("POST", "/v1/restart", `{"down_ms":0}`); code != 200 {
+		t.Fatalf("restart: %d %v", code, out)
+	}
+	if served() {
+		t.Error("a connection while down was served")
+	}
+	if code, out := f.do("POST", "/v1/up", `{}`); code != 200 {
+		t.Fatalf("up: %d %v", code, out)
+	}
+	if !served() {
+		t.Error("a connection after up was not served")
+	}
+}
+
 func FuzzControlPost(f *testing.F) {
 	for _, s := range []string{
 		`{"from":"bob@example.com","to":"alice@example.com","text":"hi","format":{"color":"00ff00","bold":true}}`,
@@ -278,7 +316,7 @@ func FuzzControlPost(f *testing.F) {
 		f.Add(s)
 	}
 	fx := newFixture(f)
-	paths := []string{"/v1/message", "/v1/typing", "/v1/nudge", "/v1/presence", "/v1/join", "/v1/leave", "/v1/oim", "/v1/restart"}
+	paths := []string{"/v1/message", "/v1/typing", "/v1/nudge", "/v1/presence", "/v1/join", "/v1/leave", "/v1/oim", "/v1/restart", "/v1/down", "/v1/up"}
 	h := fx.ctl.handler()
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, p := range paths {

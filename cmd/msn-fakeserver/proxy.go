@@ -18,6 +18,7 @@ import (
 type gate struct {
 	mu        sync.Mutex
 	downUntil time.Time
+	held      bool // down until release, whatever downUntil says
 	conns     map[net.Conn]struct{}
 }
 
@@ -26,7 +27,23 @@ func newGate() *gate { return &gate{conns: map[net.Conn]struct{}{}} }
 func (g *gate) down() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return time.Now().Before(g.downUntil)
+	return g.held || time.Now().Before(g.downUntil)
+}
+
+// hold closes every proxied connection and refuses new ones until release.
+func (g *gate) hold() int {
+	g.mu.Lock()
+	g.held = true
+	g.mu.Unlock()
+	return g.restart(0)
+}
+
+// release ends a hold (and any timed restart): new connections are accepted again.
+func (g *gate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.held = false
+	g.downUntil = time.Time{}
 }
 
 // restart closes every proxied connection and refuses new ones for d.
