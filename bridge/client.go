@@ -143,10 +143,81 @@ func (c *Client) dial(ctx context.Context, meta *database.UserLoginMetadata, pas
 		InsecureSkipVerify: !c.conn.Config.TLSVerify,
 		Client:             c.conn.Config.ClientInfo(),
 		MachineGUID:        meta.MachineGUID,
+		InitialStatus:      c.chosenStatus(meta),
 		Logger:             c.log.With().Str("component", "msn ns").Logger(),
 		OnEvent:            func(ev ns.Event) { c.queue.push(ev) },
 	}
 	return c.conn.loginFunc(ctx, cfg, meta.Passport, password)
+}
+
+// chosenStatus is the status the user chose last (set-status), online when none or unknown.
+func (c *Client) chosenStatus(meta *database.UserLoginMetadata) ns.Status {
+	c.mu.Lock()
+	code := meta.Status
+	c.mu.Unlock()
+	if code == string(ns.Offline) {
+		return ns.Online
+	}
+	if st, ok := puppet.ParseStatus(code); ok {
+		return ns.Status(st)
+	}
+	return ns.Online
+}
+
+// setStatus changes the user's MSN status and remembers it for later sessions.
+func (c *Client) setStatus(ctx context.Context, sess *ns.Session, st ns.Status) error {
+	if err := sess.SetStatus(ctx, st); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.meta().Status = string(st)
+	c.mu.Unlock()
+	if err := c.mx.SaveLogin(ctx); err != nil {
+		return fmt.Errorf("status set, but not saved for the next session: %w", err)
+	}
+	return nil
+}
+
+// setPersonalMessage changes the user's personal message and remembers it for later sessions.
+func (c *Client) setPersonalMessage(ctx context.Context, sess *ns.Session, psm string) error {
+	if err := sess.SetPersonalMessage(ctx, psm); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	meta := c.meta()
+	meta.PersonalMessage, meta.PersonalMessageSet = psm, true
+	c.mu.Unlock()
+	if err := c.mx.SaveLogin(ctx); err != nil {
+		return fmt.Errorf("personal message set, but not saved for the next session: %w", err)
+	}
+	return nil
+}
+
+// restoreProfile applies the user's chosen status and personal message to a new session (the
+// status is also the session's initial status; this covers sessions made before it was
+// known).
+func (c *Client) restoreProfile(ctx context.Context) {
+	sess, _ := c.session()
+	if sess == nil {
+		return
+	}
+	want := c.chosenStatus(c.meta())
+	c.mu.Lock()
+	meta := c.meta()
+	psm, psmSet := meta.PersonalMessage, meta.PersonalMessageSet
+	c.mu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	if sess.Status() != want {
+		if err := sess.SetStatus(rctx, want); err != nil {
+			c.log.Warn().Err(err).Str("status", string(want)).Msg("Failed to restore status")
+		}
+	}
+	if psmSet && sess.Version() >= 11 {
+		if err := sess.SetPersonalMessage(rctx, psm); err != nil {
+			c.log.Warn().Err(err).Msg("Failed to restore personal message")
+		}
+	}
 }
 
 // adoptSession installs a logged-in session (from the login flow) and starts the connection loop.
@@ -386,6 +457,7 @@ func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
 	}
 	c.log.Info().Int("protocol", sess.Version()).Msg("Connected to MSN")
 	c.sendState(status.BridgeState{StateEvent: status.StateConnected})
+	c.queue.push(restoreProfileItem{})
 	c.queue.push(syncContacts{})
 	for _, f := range pending {
 		c.queue.push(f)

@@ -100,7 +100,7 @@ func cmdCtx(ce *commands.Event) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ce.Ctx, commandTimeout)
 }
 
-func cmdSetStatus(ce *commands.Event, _ *Client, sess *ns.Session) {
+func cmdSetStatus(ce *commands.Event, client *Client, sess *ns.Session) {
 	if len(ce.Args) != 1 {
 		ce.Reply("Usage: `$cmdprefix set-status <online|away|busy|brb|lunch|phone|idle|invisible>`")
 		return
@@ -112,17 +112,17 @@ func cmdSetStatus(ce *commands.Event, _ *Client, sess *ns.Session) {
 	}
 	ctx, cancel := cmdCtx(ce)
 	defer cancel()
-	if err := sess.SetStatus(ctx, ns.Status(st)); err != nil {
+	if err := client.setStatus(ctx, sess, ns.Status(st)); err != nil {
 		ce.Reply("Failed to set status: %s", md(err))
 		return
 	}
 	ce.Reply("Status set to %s.", strings.ToLower(ce.Args[0]))
 }
 
-func cmdSetPSM(ce *commands.Event, _ *Client, sess *ns.Session) {
+func cmdSetPSM(ce *commands.Event, client *Client, sess *ns.Session) {
 	ctx, cancel := cmdCtx(ce)
 	defer cancel()
-	if err := sess.SetPersonalMessage(ctx, ce.RawArgs); err != nil {
+	if err := client.setPersonalMessage(ctx, sess, ce.RawArgs); err != nil {
 		if errors.Is(err, ns.ErrNotSupported) {
 			ce.Reply("Personal messages need MSNP11 or newer; this server speaks MSNP%d.", sess.Version())
 			return

@@ -26,6 +26,10 @@ import (
 // syncContacts asks the worker to sync the contact list after login.
 type syncContacts struct{}
 
+// restoreProfileItem asks the worker to apply the user's chosen status and personal message
+// after login.
+type restoreProfileItem struct{}
+
 // fetchOIMs asks the worker to fetch offline messages listed in mail data.
 type fetchOIMs struct {
 	list []oim.MailMessage
@@ -87,6 +91,8 @@ func (c *Client) handleQueued(ctx context.Context, item any, dropped int) {
 		}
 	}()
 	switch ev := item.(type) {
+	case restoreProfileItem:
+		c.restoreProfile(ctx)
 	case syncContacts:
 		c.syncContacts(ctx)
 	case fetchOIMs:

@@ -174,8 +174,13 @@ func (p *passwordLogin) SubmitUserInput(ctx context.Context, input map[string]st
 	loginID := networkid.UserLoginID(passport)
 	meta := &database.UserLoginMetadata{Passport: passport, Server: server, MachineGUID: newMachineGUID()}
 	if existing, _ := p.conn.Bridge.GetExistingUserLoginByID(ctx, loginID); existing != nil {
-		if old, ok := existing.Metadata.(*database.UserLoginMetadata); ok && old.MachineGUID != "" {
-			meta.MachineGUID = old.MachineGUID
+		if old, ok := existing.Metadata.(*database.UserLoginMetadata); ok {
+			if old.MachineGUID != "" {
+				meta.MachineGUID = old.MachineGUID
+			}
+			// A re-login keeps the status and personal message the user chose.
+			meta.Status = old.Status
+			meta.PersonalMessage, meta.PersonalMessageSet = old.PersonalMessage, old.PersonalMessageSet
 		}
 	}
 	log := p.log.With().Str("passport", passport).Logger()

@@ -15,6 +15,15 @@ type UserLoginMetadata struct {
 	// SignedInElsewhere is set when the server logged us out for another sign-in; the bridge
 	// does not reconnect by itself until the user reconnects or logs in again.
 	SignedInElsewhere bool `json:"signed_in_elsewhere,omitempty"`
+	// Status is the MSN status code the user chose last with set-status (e.g. "BSY"); every
+	// new session starts with it and it is applied again after each reconnect. Empty: online.
+	Status string `json:"status,omitempty"`
+	// PersonalMessage is the personal message the user set last with set-psm; MSN servers do
+	// not hand it back at login, so the bridge sends it again after each (re)connect when
+	// PersonalMessageSet is true (also when it was cleared to ""). The friendly name is not kept
+	// here: the server restores it at login.
+	PersonalMessage    string `json:"personal_message,omitempty"`
+	PersonalMessageSet bool   `json:"personal_message_set,omitempty"`
 }
 
 // PortalMetadata is stored with each portal.
