@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -63,8 +62,9 @@ func TestLoginThroughFakeServer(t *testing.T) {
 		t.Run("MSNP"+strconv.Itoa(v), func(t *testing.T) {
 			conn := testConnector(t, srv, v)
 			client := newClient(conn, nil)
-			var logs bytes.Buffer
-			client.log = zerolog.New(&logs).Level(zerolog.TraceLevel)
+			// The session's goroutines log too: the buffer must take concurrent writes.
+			logs := &lockedBuffer{}
+			client.log = zerolog.New(logs).Level(zerolog.TraceLevel)
 			defer func() {
 				if strings.Contains(logs.String(), "right-password") || strings.Contains(logs.String(), "wrong-password") {
 					t.Error("a password reached the log")
