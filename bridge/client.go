@@ -70,6 +70,8 @@ type Client struct {
 	passports map[networkid.UserID]string             // hashed ghost ids → passports
 	// pendingFetch holds offline-message fetches announced before the session was installed.
 	pendingFetch []fetchOIMs
+	// ownName is the friendly name last shown on the user's own ghost (dedupes updates).
+	shownOwnName string
 
 	queue *eventQueue
 	mx    matrixSide
@@ -195,7 +197,7 @@ func (c *Client) setPersonalMessage(ctx context.Context, sess *ns.Session, psm s
 
 // restoreProfile applies the user's chosen status and personal message to a new session (the
 // status is also the session's initial status; this covers sessions made before it was
-// known).
+// known) and shows the user's friendly name on their own ghost.
 func (c *Client) restoreProfile(ctx context.Context) {
 	sess, _ := c.session()
 	if sess == nil {
@@ -216,6 +218,34 @@ func (c *Client) restoreProfile(ctx context.Context) {
 	if psmSet && sess.Version() >= 11 {
 		if err := sess.SetPersonalMessage(rctx, psm); err != nil {
 			c.log.Warn().Err(err).Msg("Failed to restore personal message")
+		}
+	}
+	c.ownNameChanged(ctx, sess.FriendlyName())
+}
+
+// ownNameChanged shows the user's friendly name, as the server reports it, on the user's own
+// ghost and as the login's remote name.
+func (c *Client) ownNameChanged(ctx context.Context, friendly string) {
+	if friendly == "" || c.login == nil {
+		return
+	}
+	c.mu.Lock()
+	same := c.shownOwnName == friendly
+	c.shownOwnName = friendly
+	c.mu.Unlock()
+	if same {
+		return
+	}
+	passport := c.meta().Passport
+	c.updateGhost(ctx, c.ghostID(passport), passport, friendly)
+	name := puppet.DecodeFriendlyName(friendly)
+	if name == "" {
+		name = passport
+	}
+	if c.login.UserLogin != nil && c.login.RemoteProfile.Name != name {
+		c.login.RemoteProfile.Name = name
+		if err := c.mx.SaveLogin(ctx); err != nil {
+			c.log.Err(err).Msg("Failed to save login profile")
 		}
 	}
 }

@@ -32,6 +32,13 @@ type recorder struct {
 	mu      sync.Mutex
 	ghosts  map[networkid.UserID]string
 	saves   int
+	// ghostUpdates sees every ghost name update (dropped when nobody reads and it is full).
+	ghostUpdates chan ghostUpdate
+}
+
+type ghostUpdate struct {
+	id   networkid.UserID
+	name string
 }
 
 func newRecorder() *recorder {
@@ -40,6 +47,8 @@ func newRecorder() *recorder {
 		states:  make(chan status.BridgeState, 100),
 		notices: make(chan string, 100),
 		ghosts:  make(map[networkid.UserID]string),
+
+		ghostUpdates: make(chan ghostUpdate, 100),
 	}
 }
 
@@ -49,6 +58,10 @@ func (r *recorder) UpdateGhost(_ context.Context, id networkid.UserID, info *bri
 	defer r.mu.Unlock()
 	if info.Name != nil {
 		r.ghosts[id] = *info.Name
+		select {
+		case r.ghostUpdates <- ghostUpdate{id, *info.Name}:
+		default:
+		}
 	}
 	return nil
 }

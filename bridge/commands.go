@@ -137,7 +137,7 @@ func cmdSetPSM(ce *commands.Event, client *Client, sess *ns.Session) {
 	}
 }
 
-func cmdSetNick(ce *commands.Event, _ *Client, sess *ns.Session) {
+func cmdSetNick(ce *commands.Event, client *Client, sess *ns.Session) {
 	name := strings.TrimSpace(ce.RawArgs)
 	if name == "" {
 		ce.Reply("Usage: `$cmdprefix set-nick <name>`")
@@ -149,6 +149,9 @@ func cmdSetNick(ce *commands.Event, _ *Client, sess *ns.Session) {
 		ce.Reply("Failed to set friendly name: %s", md(err))
 		return
 	}
+	// The session's own profile event updates the ghost too; doing it here as well makes the
+	// new name visible before the reply even if that event was dropped.
+	client.ownNameChanged(ctx, sess.FriendlyName())
 	ce.Reply("Friendly name set.")
 }
 

@@ -27,7 +27,7 @@ import (
 type syncContacts struct{}
 
 // restoreProfileItem asks the worker to apply the user's chosen status and personal message
-// after login.
+// after login and to update the user's own ghost.
 type restoreProfileItem struct{}
 
 // fetchOIMs asks the worker to fetch offline messages listed in mail data.
@@ -108,11 +108,13 @@ func (c *Client) handleNSEvent(ctx context.Context, evt ns.Event) {
 	switch ev := evt.(type) {
 	case *ns.PresenceEvent:
 		if ev.Self {
+			c.ownNameChanged(ctx, ev.Contact.FriendlyName)
 			return
 		}
 		c.contactChanged(ctx, ev.Contact)
 	case *ns.ProfileEvent:
 		if ev.Self {
+			c.ownNameChanged(ctx, ev.FriendlyName)
 			return
 		}
 		sess, _ := c.session()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/msnbridge/msnbridge/msn/msntest"
 	"github.com/msnbridge/msnbridge/msn/ns"
+	"github.com/msnbridge/msnbridge/puppet"
 )
 
 // commandLog collects the NS commands one account sends to the fake server once started.
@@ -101,4 +102,25 @@ func TestChosenStatus(t *testing.T) {
 			t.Errorf("stored %q: initial status %q, want %q", stored, got, want)
 		}
 	}
+}
+
+// TestClientOwnGhostName: the user's own ghost shows the friendly name the server reports at
+// login and the new one after set-nick.
+func TestClientOwnGhostName(t *testing.T) {
+	h := newHarness(t, 18)
+	own := puppet.GhostID("alice@example.com")
+	h.connect(t)
+	wait(t, h.rec.ghostUpdates, "own ghost named at login", func(u ghostUpdate) bool { return u.id == own && u.name == "Alice (MSN)" })
+	if h.login.RemoteProfile.Name != "Alice" {
+		t.Errorf("login remote name = %q, want Alice", h.login.RemoteProfile.Name)
+	}
+	sess, _ := h.client.session()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := sess.SetFriendlyName(ctx, "Alice in Wonderland"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, h.rec.ghostUpdates, "own ghost renamed after set-nick", func(u ghostUpdate) bool {
+		return u.id == own && u.name == "Alice in Wonderland (MSN)"
+	})
 }
