@@ -458,6 +458,20 @@ func TestQueuedWhileOpeningArriveInOrder(t *testing.T) {
 	toBob := alice.mgr.Conversation("bob@example.com")
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
+	// The server holds alice's CAL until every message is queued: on a loaded machine the
+	// switchboard could otherwise open in between, and nothing would be queued.
+	gate := make(chan struct{})
+	var gateOnce sync.Once
+	release := func() { gateOnce.Do(func() { close(gate) }) }
+	defer release()
+	srv.OnCommand(func(ev msntest.CommandEvent) {
+		if ev.Service == "SB" && ev.Command.Name == "CAL" {
+			select {
+			case <-gate:
+			case <-time.After(waitLimit):
+			}
+		}
+	})
 	var results []*sb.Result
 	for i := 0; i < 10; i++ {
 		results = append(results, toBob.SendText(ctx, fmt.Sprintf("queued %d", i), message.Format{}))
@@ -465,6 +479,7 @@ func TestQueuedWhileOpeningArriveInOrder(t *testing.T) {
 	if toBob.Connected() {
 		t.Fatal("connected before the switchboard could open")
 	}
+	release()
 	for i := 0; i < 10; i++ {
 		m := waitEvent[*sb.MessageEvent](t, bob, nil)
 		if want := fmt.Sprintf("queued %d", i); m.Text != want {
