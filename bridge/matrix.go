@@ -323,9 +323,15 @@ func (c *Client) GetUserInfo(ctx context.Context, ghost *bridgev2.Ghost) (*bridg
 	}
 	friendly := ""
 	if sess, _ := c.session(); sess != nil {
-		if contact, ok := sess.Contact(passport); ok {
+		if passport == sess.Passport() {
+			// The user's own ghost: the contact list does not hold it.
+			friendly = sess.FriendlyName()
+		} else if contact, ok := sess.Contact(passport); ok {
 			friendly = contact.FriendlyName
 		}
+	}
+	if friendly == "" && c.login.UserLogin != nil && passport == c.meta().Passport && c.login.RemoteProfile.Name != passport {
+		friendly = c.login.RemoteProfile.Name
 	}
 	if friendly == "" {
 		if row, _ := c.conn.Store.GetContact(ctx, c.login.ID, passport); row != nil {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/bridgev2"
+	bridgedb "maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/status"
 
 	"github.com/msnbridge/msnbridge/msn/msntest"
@@ -113,6 +115,11 @@ func TestClientOwnGhostName(t *testing.T) {
 	wait(t, h.rec.ghostUpdates, "own ghost named at login", func(u ghostUpdate) bool { return u.id == own && u.name == "Alice (MSN)" })
 	if h.login.RemoteProfile.Name != "Alice" {
 		t.Errorf("login remote name = %q, want Alice", h.login.RemoteProfile.Name)
+	}
+	// bridgev2 asks GetUserInfo when it (re)creates the ghost: it must not fall back to the passport.
+	info, err := h.client.GetUserInfo(context.Background(), &bridgev2.Ghost{Ghost: &bridgedb.Ghost{ID: own}})
+	if err != nil || info == nil || info.Name == nil || *info.Name != "Alice (MSN)" {
+		t.Fatalf("GetUserInfo(own ghost) = %+v, %v; want the name Alice (MSN)", info, err)
 	}
 	sess, _ := h.client.session()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
