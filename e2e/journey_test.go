@@ -164,6 +164,11 @@ func (j *journey) presence(t *testing.T) {
 	ghostPresence(t, bob, "bob away with his new personal message", func(p event.Presence, msg string) bool {
 		return p == event.PresenceUnavailable && strings.Contains(msg, "Gone fishing")
 	})
+	// Signing out shows as offline; the later steps need bob online again.
+	if err := w.fake.presence(bob, "FLN", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	ghostPresence(t, bob, "bob offline after signing out", func(p event.Presence, _ string) bool { return p == event.PresenceOffline })
 	if err := w.fake.presence(bob, "NLN", "", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -531,6 +536,13 @@ func (j *journey) logout(t *testing.T) {
 	}
 	j.command(t, "logout "+j.loginID, contains("logged out"))
 	eventually(t, short, "alice signed out on the fake server", func() error { return w.fake.signedIn(alice, false) })
+	// With the session gone, nothing of alice is left on MSN that a contact could write to.
+	eventually(t, short, "the fake server refusing a message to alice", func() error {
+		if err := w.fake.say(bob, alice, "Are you still there?", nil); err == nil {
+			return fmt.Errorf("bob could still send alice a message")
+		}
+		return nil
+	})
 	j.command(t, "list-logins", contains("not logged in"))
 }
 
