@@ -323,16 +323,35 @@ func (j *journey) groupJoin(t *testing.T) {
 			t.Errorf("%s is not in the group room (members %v)", g, keys(members.Joined))
 		}
 	}
-	since, err := w.fake.receivedCount(carol)
+	// Bob speaks in the same conversation: his message lands in the group room, from his ghost.
+	cur = u.mark()
+	text = "Bob here too, welcome Carol!"
+	if err := w.fake.sayIn(bob, alice, carol, text); err != nil {
+		t.Fatal(err)
+	}
+	if msg := u.expect(t, cur, short, "bob's message in the group room", message("", bobGhost, equals(text))); msg.Room != j.groupRoom {
+		t.Errorf("bob's group message went to %s, not the group room %s (bob's DM room is %s)", msg.Room, j.groupRoom, j.bobRoom)
+	}
+	// The user's answer in the group room reaches both contacts, from alice.
+	sinceCarol, err := w.fake.receivedCount(carol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sinceBob, err := w.fake.receivedCount(bob)
 	if err != nil {
 		t.Fatal(err)
 	}
 	answer := "Welcome to the group, Carol."
 	send(t, j.groupRoom, answer)
-	if _, err := w.fake.expectReceived(carol, since, short, "alice's group message", func(it receivedItem) bool {
-		return it.Kind == "text" && it.Text == answer
-	}); err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		passport string
+		since    int
+	}{{carol, sinceCarol}, {bob, sinceBob}} {
+		if _, err := w.fake.expectReceived(c.passport, c.since, short, "alice's group message", func(it receivedItem) bool {
+			return it.Kind == "text" && it.Text == answer && strings.EqualFold(it.From, alice)
+		}); err != nil {
+			t.Error(err)
+		}
 	}
 	// Both contacts leave the group conversation, so that bob's next message opens a 1:1 one.
 	cur = u.mark()
