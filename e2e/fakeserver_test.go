@@ -128,6 +128,12 @@ func (f *fakeServer) restart(down time.Duration) error {
 	return f.post("/v1/restart", map[string]any{"down_ms": down.Milliseconds()})
 }
 
+// down drops every connection and keeps refusing new ones until up.
+func (f *fakeServer) down() error { return f.post("/v1/down", map[string]any{}) }
+
+// up ends an outage started by down.
+func (f *fakeServer) up() error { return f.post("/v1/up", map[string]any{}) }
+
 // receivedItem is something a scripted contact received.
 type receivedItem struct {
 	Index  int        `json:"index"` // position in the contact's list; the next cursor is Index+1

@@ -487,15 +487,92 @@ func (j *journey) bridgeRestartOIM(t *testing.T) {
 	}
 }
 
+// loginStateRe finds a login's bridge state in the list-logins answer: "* `id` (name) - `STATE`".
+var loginStateRe = regexp.MustCompile("- `([A-Z_]+)`")
+
+// loginState asks the bot for list-logins and returns the state it shows for the login.
+func (j *journey) loginState() (string, error) {
+	cur := w.user.mark()
+	ctx, cancel := reqCtx()
+	defer cancel()
+	if _, err := w.user.cli.SendText(ctx, j.mgmt, "list-logins"); err != nil {
+		return "", err
+	}
+	reply, err := w.user.waitFor(cur, short, "bot reply to list-logins", message(j.mgmt, w.bridge.Bot, func(string) bool { return true }))
+	if err != nil {
+		return "", err
+	}
+	body := reply.str("body")
+	for _, line := range strings.Split(body, "\n") {
+		if m := loginStateRe.FindStringSubmatch(line); m != nil && strings.Contains(line, j.loginID) {
+			return m[1], nil
+		}
+	}
+	return "", fmt.Errorf("list-logins answer %q shows no state for login %s", body, j.loginID)
+}
+
+// waitLoginState polls list-logins until the login's state satisfies want.
+func (j *journey) waitLoginState(t *testing.T, timeout time.Duration, what string, want func(string) bool) {
+	t.Helper()
+	eventually(t, timeout, what, func() error {
+		state, err := j.loginState()
+		if err == nil && !want(state) {
+			err = fmt.Errorf("list-logins shows %s", state)
+		}
+		return err
+	})
+}
+
+// statusNotice matches the bridge bot's notice in room about the user's event evt (bridgev2's
+// message error notice replies to the event it is about).
+func statusNotice(room id.RoomID, evt id.EventID) func(seen) bool {
+	return func(s seen) bool {
+		if !message(room, w.bridge.Bot, func(string) bool { return true })(s) || s.str("msgtype") != string(event.MsgNotice) {
+			return false
+		}
+		rel, _ := s.Event.Content.Raw["m.relates_to"].(map[string]any)
+		reply, _ := rel["m.in_reply_to"].(map[string]any)
+		return reply["event_id"] == evt.String()
+	}
+}
+
 func (j *journey) serverRestart(t *testing.T) {
+	if j.loginID == "" {
+		t.Fatal("no login ID from list-logins")
+	}
 	ghost := w.bridge.ghost(bob, w.hs.ServerName)
 	before, _, err := w.fake.account(alice)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.fake.restart(2 * time.Second); err != nil {
+	j.waitLoginState(t, short, "CONNECTED in list-logins before the outage", func(s string) bool { return s == "CONNECTED" })
+	if err := w.fake.down(); err != nil {
 		t.Fatal(err)
 	}
+	isUp := false
+	defer func() {
+		if !isUp { // never leave the server down for the later steps
+			_ = w.fake.up()
+		}
+	}()
+	// The user sees the outage: list-logins no longer says CONNECTED.
+	j.waitLoginState(t, long, "the outage in list-logins", func(s string) bool { return s != "CONNECTED" })
+
+	// A message sent during the outage must not vanish: it fails visibly now, or is delivered
+	// after the reconnect.
+	since, err := w.fake.receivedCount(bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := w.user.mark()
+	during := "Sent while the MSN server was down."
+	evt := send(t, j.bobRoom, during)
+	notice, noticeErr := w.user.waitFor(cur, short, "a failure notice for the message sent during the outage", statusNotice(j.bobRoom, evt))
+
+	if err := w.fake.up(); err != nil {
+		t.Fatal(err)
+	}
+	isUp = true
 	eventually(t, long, "alice signed in again after the server restart", func() error {
 		n, status, err := w.fake.account(alice)
 		if err == nil && (n <= before || status == "FLN") {
@@ -503,12 +580,40 @@ func (j *journey) serverRestart(t *testing.T) {
 		}
 		return err
 	})
-	cur := w.user.mark()
+	j.waitLoginState(t, long, "CONNECTED in list-logins after the reconnect", func(s string) bool { return s == "CONNECTED" })
+
+	if noticeErr == nil {
+		t.Logf("the message sent during the outage failed visibly: %q", notice.str("body"))
+	} else if _, err := w.fake.expectReceived(bob, since, long, "the message sent during the outage", func(it receivedItem) bool {
+		return it.Kind == "text" && it.Text == during
+	}); err != nil {
+		t.Fatalf("the message sent during the outage neither failed visibly (%v) nor reached bob after the reconnect: %v", noticeErr, err)
+	}
+
+	// Both directions work again. A message failed with a notice must not reach bob later:
+	// everything bob gets before the marker is checked.
+	cur = w.user.mark()
 	text := "Still there after the server restart?"
 	if err := w.fake.say(bob, alice, text, nil); err != nil {
 		t.Fatal(err)
 	}
 	w.user.expect(t, cur, long, "bob's message after the server restart", message(j.bobRoom, ghost, equals(text)))
+	marker := "Yes, back after the restart."
+	send(t, j.bobRoom, marker)
+	var early []receivedItem
+	if _, err := w.fake.expectReceived(bob, since, short, "alice's message after the restart", func(it receivedItem) bool {
+		early = append(early, it)
+		return it.Kind == "text" && it.Text == marker
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if noticeErr == nil {
+		for _, it := range early {
+			if it.Text == during {
+				t.Errorf("the message reported as not bridged reached bob anyway")
+			}
+		}
+	}
 }
 
 // openDM asks the bot for a DM portal with a contact and returns the room.
