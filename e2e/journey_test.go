@@ -32,6 +32,7 @@ func TestJourney(t *testing.T) {
 		j.step("typing-out", j.typingOut)
 		j.step("nudge-in", j.nudgeIn)
 		j.step("nudge-out", j.nudgeOut)
+		j.step("edit-reaction-refused", j.refusedEvents)
 		j.step("group-join", j.groupJoin)
 		j.step("long-message-in", j.longMessageIn)
 		j.step("long-message-out", j.longMessageOut)
@@ -612,6 +613,60 @@ func (j *journey) serverRestart(t *testing.T) {
 			if it.Text == during {
 				t.Errorf("the message reported as not bridged reached bob anyway")
 			}
+		}
+	}
+}
+
+// refusedEvents checks that an edit and a reaction, which MSN cannot carry, get a visible notice
+// in the room and reach the contact as nothing at all.
+func (j *journey) refusedEvents(t *testing.T) {
+	ctx, cancel := reqCtx()
+	defer cancel()
+	since, err := w.fake.receivedCount(bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := "A message I will try to edit."
+	origID := send(t, j.bobRoom, orig)
+	if _, err := w.fake.expectReceived(bob, since, short, "the message to edit", func(it receivedItem) bool {
+		return it.Kind == "text" && it.Text == orig
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cur := w.user.mark()
+	edited := "A message I edited."
+	edit := &event.MessageEventContent{
+		MsgType:    event.MsgText,
+		Body:       "* " + edited,
+		NewContent: &event.MessageEventContent{MsgType: event.MsgText, Body: edited},
+		RelatesTo:  (&event.RelatesTo{}).SetReplace(origID),
+	}
+	resp, err := w.user.cli.SendMessageEvent(ctx, j.bobRoom, event.EventMessage, edit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := w.user.expect(t, cur, short, "a notice that the edit was not bridged", statusNotice(j.bobRoom, resp.EventID))
+	t.Logf("edit: %q", n.str("body"))
+	cur = w.user.mark()
+	react, err := w.user.cli.SendReaction(ctx, j.bobRoom, origID, "👍")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n = w.user.expect(t, cur, short, "a notice that the reaction was not bridged", statusNotice(j.bobRoom, react.EventID))
+	t.Logf("reaction: %q", n.str("body"))
+	// Nothing of either reached bob: everything he got up to a marker message is checked.
+	marker := "After the edit and the reaction."
+	send(t, j.bobRoom, marker)
+	var got []receivedItem
+	if _, err := w.fake.expectReceived(bob, since, short, "the marker message", func(it receivedItem) bool {
+		got = append(got, it)
+		return it.Kind == "text" && it.Text == marker
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range got {
+		if it.Kind == "text" && it.Text != orig && it.Text != marker {
+			t.Errorf("bob received %q besides the message and the marker", truncate(it.Text, 80))
 		}
 	}
 }
