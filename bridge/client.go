@@ -70,7 +70,9 @@ type Client struct {
 	passports map[networkid.UserID]string             // hashed ghost ids → passports
 	// pendingFetch holds offline-message fetches announced before the session was installed.
 	pendingFetch []fetchOIMs
-	// ownName is the friendly name last shown on the user's own ghost (dedupes updates).
+	// ownMu serialises updates of the user's own ghost (worker and set-nick both make them);
+	// shownOwnName is the friendly name last shown on it (dedupes updates).
+	ownMu        sync.Mutex
 	shownOwnName string
 
 	queue *eventQueue
@@ -229,15 +231,13 @@ func (c *Client) ownNameChanged(ctx context.Context, friendly string) {
 	if friendly == "" || c.login == nil {
 		return
 	}
-	c.mu.Lock()
-	same := c.shownOwnName == friendly
-	c.shownOwnName = friendly
-	c.mu.Unlock()
-	if same {
+	c.ownMu.Lock()
+	defer c.ownMu.Unlock()
+	if c.shownOwnName == friendly {
 		return
 	}
+	c.shownOwnName = friendly
 	passport := c.meta().Passport
-	c.updateGhost(ctx, c.ghostID(passport), passport, friendly)
 	name := puppet.DecodeFriendlyName(friendly)
 	if name == "" {
 		name = passport
@@ -248,6 +248,7 @@ func (c *Client) ownNameChanged(ctx context.Context, friendly string) {
 			c.log.Err(err).Msg("Failed to save login profile")
 		}
 	}
+	c.updateGhost(ctx, c.ghostID(passport), passport, friendly)
 }
 
 // adoptSession installs a logged-in session (from the login flow) and starts the connection loop.
