@@ -50,7 +50,10 @@ func startFakeServer(ctx context.Context, bin, dir string, accounts []account) (
 	ready := filepath.Join(dir, "ready.json")
 	_ = os.Remove(ready)
 	p, err := startProcess("msn-fakeserver", dir, filepath.Join(dir, "fakeserver.log"), bin,
-		"-accounts", accPath, "-ready-file", ready)
+		"-accounts", accPath, "-ready-file", ready,
+		// Free ports, read back from the ready file: a `make demo` or another run may hold
+		// the defaults (1863, 8081, 8082).
+		"-ns", "127.0.0.1:0", "-http", "127.0.0.1:0", "-control", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
