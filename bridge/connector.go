@@ -109,7 +109,6 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 		c.loginFunc = ns.Login
 	}
 	c.registerCommands()
-	c.installCreateRoomFilter()
 }
 
 // Start upgrades the bridge's tables and starts the presence pusher.
