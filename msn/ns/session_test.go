@@ -400,8 +400,13 @@ func TestChallengeAnswered(t *testing.T) {
 	}
 }
 
+// keepAliveInterval is the ping interval of the keep-alive tests. The client gives the server
+// twice that to answer a PNG, and the test's QNG must make it in time on a loaded machine
+// (with 50 ms, a test goroutine descheduled for 100 ms lost the connection).
+const keepAliveInterval = 500 * time.Millisecond
+
 func TestKeepAlive(t *testing.T) {
-	_, p, ev := loginMSNP7With(t, func(cfg *Config) { cfg.PingInterval = 50 * time.Millisecond })
+	_, p, ev := loginMSNP7With(t, func(cfg *Config) { cfg.PingInterval = keepAliveInterval })
 	p.expect("PNG")
 	p.send("QNG")
 	p.expect("PNG") // pings continue after a bare QNG
@@ -568,7 +573,7 @@ func TestQNGInterval(t *testing.T) {
 // TestKeepAliveFollowsServerInterval checks that "QNG n" sets the next ping n seconds later
 // instead of the configured interval.
 func TestKeepAliveFollowsServerInterval(t *testing.T) {
-	_, p, _ := loginMSNP7With(t, func(cfg *Config) { cfg.PingInterval = 50 * time.Millisecond })
+	_, p, _ := loginMSNP7With(t, func(cfg *Config) { cfg.PingInterval = keepAliveInterval })
 	p.expect("PNG")
 	p.send("QNG 1")
 	start := time.Now()
