@@ -59,9 +59,12 @@ type Client struct {
 	login *bridgev2.UserLogin
 	log   zerolog.Logger
 
-	mu        sync.Mutex
-	sess      *ns.Session
-	sbm       *sb.Manager
+	mu   sync.Mutex
+	sess *ns.Session
+	sbm  *sb.Manager
+	// sessUp is closed while a session is installed and replaced by an open channel when it
+	// goes away, so that senders can wait for a reconnect without polling.
+	sessUp    chan struct{}
 	stop      context.CancelFunc
 	running   bool
 	loopDone  chan struct{}
@@ -97,6 +100,7 @@ func newClient(c *Connector, login *bridgev2.UserLogin) *Client {
 		passports:  make(map[networkid.UserID]string),
 		queue:      newEventQueue(),
 		backoffMin: backoffMin,
+		sessUp:     make(chan struct{}),
 	}
 	cl.attach(login)
 	return cl
@@ -286,6 +290,7 @@ func (c *Client) startLoop(sess *ns.Session) {
 	c.running = true
 	if sess != nil {
 		c.sess = sess // logged in already (login flow): IsLoggedIn is true from now on
+		c.markUpLocked()
 	}
 	c.loopDone = make(chan struct{})
 	done := c.loopDone
@@ -473,6 +478,7 @@ func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
 	c.mu.Lock()
 	c.sess = sess
 	c.sbm = mgr
+	c.markUpLocked()
 	c.groupConv = make(map[networkid.PortalID]*sb.Conversation)
 	c.convGroup = make(map[*sb.Conversation]networkid.PortalID)
 	pending := c.pendingFetch
@@ -501,6 +507,7 @@ func (c *Client) onDisconnected(sess *ns.Session) {
 	if c.sess == sess {
 		c.sess = nil
 		c.sbm = nil
+		c.sessUp = make(chan struct{})
 	}
 	c.mu.Unlock()
 	if mgr != nil {
@@ -532,10 +539,50 @@ func (c *Client) Disconnect() {
 	}
 }
 
-// IsLoggedIn reports whether an MSN session is up.
+// markUpLocked wakes senders waiting for a session; c.mu must be held and c.sess set.
+func (c *Client) markUpLocked() {
+	select {
+	case <-c.sessUp:
+	default:
+		close(c.sessUp)
+	}
+}
+
+// reconnectSendWait bounds how long a Matrix message waits for a reconnect before it fails
+// with "not connected to MSN".
+const reconnectSendWait = 30 * time.Second
+
+// waitSession returns the live session, waiting up to d while the connection loop is
+// reconnecting. It returns nils when the loop has stopped (logged out, bad credentials,
+// signed in elsewhere), the wait runs out or ctx ends.
+func (c *Client) waitSession(ctx context.Context, d time.Duration) (*ns.Session, *sb.Manager) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		sess, mgr, running, up := c.sess, c.sbm, c.running, c.sessUp
+		c.mu.Unlock()
+		if sess != nil || !running {
+			return sess, mgr
+		}
+		select {
+		case <-up:
+		case <-ctx.Done():
+			return nil, nil
+		case <-timer.C:
+			return nil, nil
+		}
+	}
+}
+
+// IsLoggedIn reports whether the login is usable: an MSN session is up, or the connection
+// loop is reconnecting after a transient loss (messages then wait for the reconnect and fail
+// visibly with "not connected to MSN" if it takes too long). It is false once the loop has
+// stopped: logged out, bad credentials or signed in elsewhere.
 func (c *Client) IsLoggedIn() bool {
-	sess, _ := c.session()
-	return sess != nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess != nil || c.running
 }
 
 // LogoutRemote signs out of MSN and forgets the bridge's cached data for the login.

@@ -358,6 +358,52 @@ func TestClientReconnectsAfterDrop(t *testing.T) {
 	}
 }
 
+// TestClientMessageWaitsForReconnect: a Matrix message sent while the connection loop is
+// reconnecting is not refused as "not logged in"; it waits for the new session and is delivered.
+func TestClientMessageWaitsForReconnect(t *testing.T) {
+	h := newHarness(t, 18)
+	h.client.backoffMin = 500 * time.Millisecond
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob := h.online(t, "bob@example.com")
+	bobKey := networkid.PortalKey{ID: "bob@example.com", Receiver: "alice@example.com"}
+	h.srv.DropConnections("alice@example.com")
+	wait(t, h.rec.states, "transient disconnect", func(st status.BridgeState) bool { return st.StateEvent == status.StateTransientDisconnect })
+	if !h.client.IsLoggedIn() {
+		t.Fatal("IsLoggedIn false while reconnecting: bridgev2 would refuse messages as not logged in")
+	}
+	resp, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "sent during the outage"},
+		Portal:  portalFor(bobKey),
+	}})
+	if err != nil || resp == nil {
+		t.Fatalf("HandleMatrixMessage during reconnect = %+v, %v", resp, err)
+	}
+	got, err := bob.NextText(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Body != "sent during the outage" {
+		t.Fatalf("bob got %q", got.Body)
+	}
+}
+
+// TestClientWaitSessionStoppedLoop: a stopped loop is not "logged in" and nobody waits on it.
+func TestClientWaitSessionStoppedLoop(t *testing.T) {
+	h := newHarness(t, 18)
+	h.connect(t)
+	h.client.Disconnect()
+	if h.client.IsLoggedIn() {
+		t.Fatal("IsLoggedIn true after Disconnect")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if sess, _ := h.client.waitSession(ctx, time.Hour); sess != nil || ctx.Err() != nil {
+		t.Fatalf("waitSession on a stopped loop = %v (ctx %v), want an immediate nil", sess, ctx.Err())
+	}
+}
+
 var _ = message.Text{}
 
 func testLogger(t *testing.T) zerolog.Logger {

@@ -135,7 +135,7 @@ func (c *Client) conversationFor(ctx context.Context, p *bridgev2.Portal) (*sb.C
 // HandleMatrixMessage sends a Matrix message to MSN and waits for its outcome: delivered,
 // stored as an offline message, or failed (with the reason as message status).
 func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
-	sess, _ := c.session()
+	sess, _ := c.waitSession(ctx, reconnectSendWait)
 	if sess == nil {
 		return nil, ErrNotConnected
 	}
