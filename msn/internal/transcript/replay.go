@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/msnbridge/msnbridge/msn/wire"
@@ -137,7 +138,8 @@ func Exact(want, got *wire.Command) error {
 
 // Drain reads and discards client commands after [Replay.Serve] until the client closes the
 // connection, or returns an error when timeout passes without any command; it returns the
-// names of the commands read.
+// names of the commands read. A reset counts as a close: a client that closes its socket
+// before it has read everything the transcript sent makes the kernel send RST instead of FIN.
 func (r *Replay) Drain(timeout time.Duration) ([]string, error) {
 	if r.rd == nil {
 		return nil, errors.New("transcript: Drain before Serve")
@@ -148,7 +150,7 @@ func (r *Replay) Drain(timeout time.Duration) ([]string, error) {
 		_ = conn.SetReadDeadline(time.Now().Add(timeout))
 		c, err := rd.ReadCommand()
 		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrClosedPipe) {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, syscall.ECONNRESET) {
 				return names, nil
 			}
 			return names, err
