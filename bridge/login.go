@@ -226,11 +226,11 @@ func (p *passwordLogin) SubmitUserInput(ctx context.Context, input map[string]st
 		return nil, fmt.Errorf("save login: %w", err)
 	}
 	client.adoptSession(sess)
-	log.Info().Int("protocol", meta.ProtocolVersion).Msg("MSN login succeeded")
+	log.Info().Int("protocol", sess.Version()).Msg("MSN login succeeded")
 	return &bridgev2.LoginStep{
 		Type:         bridgev2.LoginStepTypeComplete,
 		StepID:       LoginStepComplete,
-		Instructions: fmt.Sprintf("Logged in as %s (MSNP%d)", passport, meta.ProtocolVersion),
+		Instructions: fmt.Sprintf("Logged in as %s (MSNP%d)", passport, sess.Version()),
 		CompleteParams: &bridgev2.LoginCompleteParams{
 			UserLoginID: ul.ID,
 			UserLogin:   ul,
