@@ -40,23 +40,11 @@ func splitNetwork(s string) (network int, passport, via string) {
 	if i := strings.Index(s, ";via="); i >= 0 {
 		s, via = s[:i], s[i+len(";via="):]
 	}
-	if i := strings.IndexByte(s, ':'); i > 0 && i <= 3 && isDigits(s[:i]) {
+	if i := strings.IndexByte(s, ':'); i > 0 && i <= 3 && wire.IsDigits(s[:i]) {
 		network, _ = strconv.Atoi(s[:i])
 		s = s[i+1:]
 	}
 	return network, strings.ToLower(s), via
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func validStatus(s string) bool {
@@ -83,7 +71,7 @@ func parsePresence(version int, args []string) (presence, error) {
 		return p, err
 	}
 	rest := args[2:]
-	if version >= 14 && version <= 17 && len(rest) >= 2 && isDigits(rest[0]) {
+	if version >= 14 && version <= 17 && len(rest) >= 2 && wire.IsDigits(rest[0]) {
 		p.Network, _ = strconv.Atoi(rest[0])
 		rest = rest[1:]
 	}
@@ -468,7 +456,7 @@ func parseLST(version int, cmd *wire.Command) (lstEntry, error) {
 				e.FriendlyName = decodeName(f[2:])
 			case strings.HasPrefix(f, "C="):
 				e.ContactID = f[2:]
-			case isDigits(f):
+			case wire.IsDigits(f):
 				if !gotBits {
 					bits, err := strconv.Atoi(f)
 					if err != nil || bits > 255 {

@@ -151,10 +151,12 @@ func secretArg(c *Command, i int) bool {
 func Redact(c *Command) string { return c.String() }
 
 func isErrorCode(name string) bool {
-	return len(name) == 3 && isDigits(name)
+	return len(name) == 3 && IsDigits(name)
 }
 
-func isDigits(s string) bool {
+// IsDigits reports whether s is a non-empty run of ASCII decimal digits (TrIDs, lengths,
+// network ids).
+func IsDigits(s string) bool {
 	if s == "" {
 		return false
 	}

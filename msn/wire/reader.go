@@ -163,7 +163,7 @@ func ParseLine(line string, dir Direction) (*Command, int, error) {
 	}
 	last := rest[len(rest)-1]
 	n, err := strconv.Atoi(last)
-	if err != nil || n < 0 || !isDigits(last) {
+	if err != nil || n < 0 || !IsDigits(last) {
 		return nil, -1, &ProtocolError{Command: name, Reason: fmt.Sprintf("bad payload length %q", truncate(last, 16))}
 	}
 	cmd.Args = rest[:len(rest)-1]
@@ -178,7 +178,7 @@ func hasPayload(cmd *Command, dir Direction) bool {
 	last := rest[len(rest)-1]
 	if isErrorCode(cmd.Name) {
 		// An error with a numeric parameter after the TrID carries a payload (241, 509, FQY).
-		return dir == FromServer && cmd.HasTrID && isDigits(rest[0]) && len(rest) == 1
+		return dir == FromServer && cmd.HasTrID && IsDigits(rest[0]) && len(rest) == 1
 	}
 	if dir == FromClient {
 		return clientPayload[cmd.Name]
@@ -189,7 +189,7 @@ func hasPayload(cmd *Command, dir Direction) bool {
 	switch cmd.Name {
 	case "ADL", "RML", "FQY", "PUT", "DEL", "SDG", "GCF":
 		// "ADL 5 OK", "GCF 3 Shields.xml" (request echo) carry none.
-		return isDigits(last)
+		return IsDigits(last)
 	}
 	return true
 }
