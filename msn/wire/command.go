@@ -100,7 +100,7 @@ func (c *Command) appendTo(b *bytes.Buffer) {
 }
 
 // String renders the command line for logs: the payload is summarised by its length and the
-// arguments of commands that carry secrets are masked (see [Redact]).
+// arguments of commands that carry secrets (USR hashes and tickets, SB cookies) are masked.
 func (c *Command) String() string {
 	var b strings.Builder
 	b.WriteString(c.Name)
@@ -146,9 +146,6 @@ func secretArg(c *Command, i int) bool {
 	}
 	return false
 }
-
-// Redact renders a command for logs; it is the same as c.String().
-func Redact(c *Command) string { return c.String() }
 
 func isErrorCode(name string) bool {
 	return len(name) == 3 && IsDigits(name)
