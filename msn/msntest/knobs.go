@@ -21,69 +21,85 @@ func (s *Server) account(passport string) (*Account, error) {
 	return a, nil
 }
 
+// withAccounts runs fn with mu held and the accounts of passports (in that order), or
+// returns the error for the first passport that has no account.
+func (s *Server) withAccounts(fn func(acc ...*Account) error, passports ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	acc := make([]*Account, len(passports))
+	for i, p := range passports {
+		a, err := s.account(p)
+		if err != nil {
+			return err
+		}
+		acc[i] = a
+	}
+	return fn(acc...)
+}
+
+// dropSwitchboardsOf drops every switchboard connection of passport (mu not held), idle or
+// closed (see dropSB), and returns how many it dropped.
+func (s *Server) dropSwitchboardsOf(passport string, idle bool) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.sortedSB() {
+		if c.part != nil && c.part.acct.passport == normPassport(passport) {
+			s.dropSB(c, idle)
+			n++
+		}
+	}
+	return n
+}
+
 // SetPresence changes an account's status as if it had sent CHG, and tells its watchers. An
 // account with no NS session becomes virtually online (or offline with "FLN").
 func (s *Server) SetPresence(passport, status string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(passport)
-	if err != nil {
-		return err
-	}
-	if status != "FLN" && !validStatus[status] {
-		return fmt.Errorf("msntest: invalid status %q", status)
-	}
-	was := a.visible()
-	if status == "FLN" {
-		a.status = ""
-		a.virtual = false
-	} else {
-		a.status = status
-		if len(s.sessionsOf(a)) == 0 {
-			a.virtual = true
+	return s.withAccounts(func(acc ...*Account) error {
+		a := acc[0]
+		if status != "FLN" && !validStatus[status] {
+			return fmt.Errorf("msntest: invalid status %q", status)
 		}
-	}
-	s.pushPresence(a, was)
-	return nil
+		was := a.visible()
+		if status == "FLN" {
+			a.status = ""
+			a.virtual = false
+		} else {
+			a.status = status
+			if len(s.sessionsOf(a)) == 0 {
+				a.virtual = true
+			}
+		}
+		s.pushPresence(a, was)
+		return nil
+	}, passport)
 }
 
 // SetPersonalMessage stores a personal message (PSM) and pushes UBX to the watchers.
 func (s *Server) SetPersonalMessage(passport, psm string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(passport)
-	if err != nil {
-		return err
-	}
-	a.psm = psm
-	a.dataXML = ""
-	s.pushUBX(a)
-	return nil
+	return s.withAccounts(func(acc ...*Account) error {
+		acc[0].psm = psm
+		acc[0].dataXML = ""
+		s.pushUBX(acc[0])
+		return nil
+	}, passport)
 }
 
 // SetFriendlyName renames an account and pushes the new name to its watchers.
 func (s *Server) SetFriendlyName(passport, name string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(passport)
-	if err != nil {
-		return err
-	}
-	s.rename(a, name)
-	return nil
+	return s.withAccounts(func(acc ...*Account) error {
+		s.rename(acc[0], name)
+		return nil
+	}, passport)
 }
 
 // SetCapabilities sets the capabilities ("caps" or "caps:capsex") and msnobj shown for an
 // account (used for scripted contacts; real sessions set theirs with CHG).
 func (s *Server) SetCapabilities(passport, caps, msnobj string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(passport)
-	if err != nil {
-		return err
-	}
-	a.caps, a.msnobj = caps, msnobj
-	return nil
+	return s.withAccounts(func(acc ...*Account) error {
+		acc[0].caps, acc[0].msnobj = caps, msnobj
+		return nil
+	}, passport)
 }
 
 // Kick sends "OUT <reason>" (e.g. "OTH", "SSD") to every NS session of passport and closes
@@ -132,20 +148,21 @@ func (s *Server) DropConnections(passport string) int {
 // verified with the algorithm of the session's version (540 and close on mismatch). It
 // returns the challenge.
 func (s *Server) SendChallenge(passport string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(passport)
+	var chl string
+	err := s.withAccounts(func(acc ...*Account) error {
+		sessions := s.sessionsOf(acc[0])
+		if len(sessions) == 0 {
+			return fmt.Errorf("msntest: %s is not logged in", passport)
+		}
+		chl = randDigits(20)
+		for _, c := range sessions {
+			c.chl = chl
+			c.send(wire.New("CHL", 0, chl))
+		}
+		return nil
+	}, passport)
 	if err != nil {
 		return "", err
-	}
-	sessions := s.sessionsOf(a)
-	if len(sessions) == 0 {
-		return "", fmt.Errorf("msntest: %s is not logged in", passport)
-	}
-	chl := randDigits(20)
-	for _, c := range sessions {
-		c.chl = chl
-		c.send(wire.New("CHL", 0, chl))
 	}
 	return chl, nil
 }
@@ -153,46 +170,32 @@ func (s *Server) SendChallenge(passport string) (string, error) {
 // AddedBy makes other add owner to its forward list (and allow list) and notifies owner's
 // sessions the way the server does for that version (ADD/ADC 0 RL, ADL 0 + NOT).
 func (s *Server) AddedBy(owner, other string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(owner)
-	if err != nil {
-		return err
-	}
-	b, err := s.account(other)
-	if err != nil {
-		return err
-	}
-	be := b.entry(a.passport, true)
-	be.lists |= FL | AL
-	be.inAB = true
-	ae := a.entry(b.passport, true)
-	ae.lists |= RL | PL
-	s.notifyAddedBy(a, b)
-	return nil
+	return s.withAccounts(func(acc ...*Account) error {
+		a, b := acc[0], acc[1]
+		be := b.entry(a.passport, true)
+		be.lists |= FL | AL
+		be.inAB = true
+		ae := a.entry(b.passport, true)
+		ae.lists |= RL | PL
+		s.notifyAddedBy(a, b)
+		return nil
+	}, owner, other)
 }
 
 // RemovedBy makes other drop owner from its forward list and notifies owner.
 func (s *Server) RemovedBy(owner, other string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(owner)
-	if err != nil {
-		return err
-	}
-	b, err := s.account(other)
-	if err != nil {
-		return err
-	}
-	if be := b.entry(a.passport, false); be != nil {
-		be.lists &^= FL
-		be.inAB = false
-	}
-	if ae := a.entry(b.passport, false); ae != nil {
-		ae.lists &^= RL | PL
-	}
-	s.notifyRemovedBy(a, b)
-	return nil
+	return s.withAccounts(func(acc ...*Account) error {
+		a, b := acc[0], acc[1]
+		if be := b.entry(a.passport, false); be != nil {
+			be.lists &^= FL
+			be.inAB = false
+		}
+		if ae := a.entry(b.passport, false); ae != nil {
+			ae.lists &^= RL | PL
+		}
+		s.notifyRemovedBy(a, b)
+		return nil
+	}, owner, other)
 }
 
 // SystemMessage sends an application/x-msmsgssystemmessage maintenance warning (Type 1,
@@ -310,17 +313,16 @@ func (s *Server) storeOIM(from, fromName, to, text string, t time.Time) *Offline
 // QueueOfflineMessage stores an OIM from → to as if sent while to was offline; an online
 // MSNP11+ recipient gets a text/x-msmsgsoimnotification. It returns the message id.
 func (s *Server) QueueOfflineMessage(from, to, text string, t time.Time) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, err := s.account(from)
+	var id string
+	err := s.withAccounts(func(acc ...*Account) error {
+		f, r := acc[0], acc[1]
+		id = s.storeOIM(f.passport, f.friendly, r.passport, text, t).ID
+		return nil
+	}, from, to)
 	if err != nil {
 		return "", err
 	}
-	r, err := s.account(to)
-	if err != nil {
-		return "", err
-	}
-	return s.storeOIM(f.passport, f.friendly, r.passport, text, t).ID, nil
+	return id, nil
 }
 
 // OfflineMessages returns copies of the OIMs stored for recipient to ("" = all), including
@@ -355,28 +357,10 @@ func sleepCtx(ctx context.Context, s *Server, ms int) error {
 // IdleOutSwitchboards drops every switchboard connection of passport as the server does for
 // idle participants: the others get "BYE <email> 1".
 func (s *Server) IdleOutSwitchboards(passport string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, c := range s.sortedSB() {
-		if c.part != nil && c.part.acct.passport == normPassport(passport) {
-			s.dropSB(c, true)
-			n++
-		}
-	}
-	return n
+	return s.dropSwitchboardsOf(passport, true)
 }
 
 // CloseSwitchboards closes every switchboard connection of passport; the others get BYE.
 func (s *Server) CloseSwitchboards(passport string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, c := range s.sortedSB() {
-		if c.part != nil && c.part.acct.passport == normPassport(passport) {
-			s.dropSB(c, false)
-			n++
-		}
-	}
-	return n
+	return s.dropSwitchboardsOf(passport, false)
 }
