@@ -54,19 +54,55 @@ func (s *Server) limits() wire.Limits {
 	return wire.Limits{MaxLine: s.opts.MaxLine, MaxPayload: s.opts.MaxPayload}
 }
 
-func (s *Server) serveNS(conn net.Conn) {
+// admit registers a new connection under mu: add gets the next connection id. When the
+// server is already closed, conn is closed instead and admit reports false.
+func (s *Server) admit(conn net.Conn, add func(id uint64)) bool {
 	s.mu.Lock()
 	select {
 	case <-s.closed:
 		s.mu.Unlock()
 		conn.Close()
-		return
+		return false
 	default:
 	}
 	s.connSeq++
-	c := &nsConn{s: s, id: s.connSeq, conn: conn, out: s.newOutbox(conn)}
-	s.ns[c] = struct{}{}
+	add(s.connSeq)
 	s.mu.Unlock()
+	return true
+}
+
+// readCommands reads commands from r and hands each to step until a read fails or step
+// says stop; a failure other than EOF or a closed connection is logged as "<service> read
+// ended".
+func (s *Server) readCommands(r *wire.Reader, service string, step func(cmd *wire.Command) (stop bool)) {
+	for {
+		cmd, err := r.ReadCommand()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.log.Debug().Err(err).Msg(service + " read ended")
+			}
+			return
+		}
+		if step(cmd) {
+			return
+		}
+	}
+}
+
+// observe fires the command hooks for ev and logs the command (mu not held).
+func (s *Server) observe(ev CommandEvent) {
+	s.fireHooks(ev)
+	s.log.Debug().Str("cmd", ev.Command.String()).Str("passport", ev.Passport).Msg(ev.Service + " <<<")
+}
+
+func (s *Server) serveNS(conn net.Conn) {
+	var c *nsConn
+	if !s.admit(conn, func(id uint64) {
+		c = &nsConn{s: s, id: id, conn: conn, out: s.newOutbox(conn)}
+		s.ns[c] = struct{}{}
+	}) {
+		return
+	}
 	defer func() {
 		s.mu.Lock()
 		s.dropNS(c)
@@ -74,14 +110,7 @@ func (s *Server) serveNS(conn net.Conn) {
 	}()
 	r := wire.NewReader(conn, wire.FromClient, s.limits())
 	count := 0
-	for {
-		cmd, err := r.ReadCommand()
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				s.log.Debug().Err(err).Msg("NS read ended")
-			}
-			return
-		}
+	s.readCommands(r, "NS", func(cmd *wire.Command) bool {
 		count++
 		s.mu.Lock()
 		ev := CommandEvent{Service: "NS", Version: c.ver, Command: cmd}
@@ -90,18 +119,15 @@ func (s *Server) serveNS(conn net.Conn) {
 		}
 		silent, dropAfter := s.silent, s.dropAfter
 		s.mu.Unlock()
-		s.fireHooks(ev)
-		s.log.Debug().Str("cmd", cmd.String()).Str("passport", ev.Passport).Msg("NS <<<")
+		s.observe(ev)
 		if silent {
-			continue
+			return false
 		}
 		s.mu.Lock()
 		closeIt := s.safeHandleNS(c, cmd)
 		s.mu.Unlock()
-		if closeIt || (dropAfter > 0 && count >= dropAfter) {
-			return
-		}
-	}
+		return closeIt || (dropAfter > 0 && count >= dropAfter)
+	})
 }
 
 // safeHandleNS handles one command; a panic is logged and closes the connection.

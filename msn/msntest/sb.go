@@ -1,8 +1,6 @@
 package msntest
 
 import (
-	"errors"
-	"io"
 	"net"
 	"sort"
 	"strings"
@@ -50,18 +48,13 @@ func (c *sbConn) send(cmd *wire.Command) {
 }
 
 func (s *Server) serveSB(conn net.Conn) {
-	s.mu.Lock()
-	select {
-	case <-s.closed:
-		s.mu.Unlock()
-		conn.Close()
+	var c *sbConn
+	if !s.admit(conn, func(id uint64) {
+		c = &sbConn{s: s, id: id, conn: conn, out: s.newOutbox(conn)}
+		s.sbConns[c] = struct{}{}
+	}) {
 		return
-	default:
 	}
-	s.connSeq++
-	c := &sbConn{s: s, id: s.connSeq, conn: conn, out: s.newOutbox(conn)}
-	s.sbConns[c] = struct{}{}
-	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.dropSB(c, false)
@@ -69,29 +62,19 @@ func (s *Server) serveSB(conn net.Conn) {
 	}()
 	_ = conn.SetReadDeadline(time.Now().Add(s.opts.SBAuthTimeout))
 	r := wire.NewReader(conn, wire.FromClient, wire.Limits{MaxLine: s.opts.MaxLine, MaxPayload: sbMaxPayload})
-	for {
-		cmd, err := r.ReadCommand()
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				s.log.Debug().Err(err).Msg("SB read ended")
-			}
-			return
-		}
+	s.readCommands(r, "SB", func(cmd *wire.Command) bool {
 		s.mu.Lock()
 		ev := CommandEvent{Service: "SB", Version: c.ver, Command: cmd}
 		if c.part != nil {
 			ev.Passport = c.part.acct.passport
 		}
 		s.mu.Unlock()
-		s.fireHooks(ev)
-		s.log.Debug().Str("cmd", cmd.String()).Str("passport", ev.Passport).Msg("SB <<<")
+		s.observe(ev)
 		s.mu.Lock()
 		closeIt := s.safeHandleSB(c, cmd)
 		s.mu.Unlock()
-		if closeIt {
-			return
-		}
-	}
+		return closeIt
+	})
 }
 
 func (s *Server) safeHandleSB(c *sbConn, cmd *wire.Command) (closeIt bool) {
