@@ -201,7 +201,10 @@ func abFaultXML(action, code, msg string) string {
 	return fmt.Sprintf(abFault, xmlEsc(msg), action, code, xmlEsc(msg))
 }
 
-func (s *Server) handleSharing(w http.ResponseWriter, r *http.Request) {
+// serveABService is the prologue the sharing and AB services share: a POSTed SOAP body
+// whose ticket (TicketToken or MSPAuth cookie) names a logged-in account (403 otherwise)
+// and whose action has children (500 otherwise); then action runs with mu held.
+func (s *Server) serveABService(w http.ResponseWriter, r *http.Request, action func(w http.ResponseWriter, r *http.Request, a *Account, act *xnode)) {
 	doc, act, ok := soapRequest(w, r)
 	if !ok {
 		return
@@ -217,6 +220,15 @@ func (s *Server) handleSharing(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "500 Internal Server Error", http.StatusInternalServerError)
 		return
 	}
+	action(w, r, a, act)
+}
+
+func (s *Server) handleSharing(w http.ResponseWriter, r *http.Request) {
+	s.serveABService(w, r, s.sharingAction)
+}
+
+// sharingAction answers one SharingService action for a (mu held).
+func (s *Server) sharingAction(w http.ResponseWriter, r *http.Request, a *Account, act *xnode) {
 	switch act.name {
 	case "FindMembership":
 		writeXML(w, http.StatusOK, s.abHeader(r)+s.findMembership(a)+abFooter)
@@ -475,21 +487,11 @@ func (s *Server) abContacts(a *Account) string {
 }
 
 func (s *Server) handleAB(w http.ResponseWriter, r *http.Request) {
-	doc, act, ok := soapRequest(w, r)
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.soapAccount(r, doc)
-	if a == nil {
-		http.Error(w, "403 Forbidden", http.StatusForbidden)
-		return
-	}
-	if len(act.children) == 0 {
-		http.Error(w, "500 Internal Server Error", http.StatusInternalServerError)
-		return
-	}
+	s.serveABService(w, r, s.abAction)
+}
+
+// abAction answers one ABService action for a (mu held).
+func (s *Server) abAction(w http.ResponseWriter, r *http.Request, a *Account, act *xnode) {
 	hdr := s.abHeader(r)
 	switch act.name {
 	case "ABFindAll", "ABFindContactsPaged":
