@@ -41,6 +41,16 @@ func (c *nsConn) send(cmd *wire.Command) {
 	c.out.push(cmd)
 }
 
+// sendSetting echoes a privacy setting (BLP, GTC) as version v does: up to MSNP9 a list
+// version ("1") precedes the value.
+func (c *nsConn) sendSetting(v int, name string, t uint32, value string) {
+	if v <= 9 {
+		c.send(wire.New(name, t, "1", value))
+		return
+	}
+	c.send(wire.New(name, t, value))
+}
+
 func (s *Server) sortedNS() []*nsConn {
 	out := make([]*nsConn, 0, len(s.ns))
 	for c := range s.ns {
@@ -477,21 +487,13 @@ func (s *Server) nsLoggedIn(c *nsConn, cmd *wire.Command) bool {
 			return false
 		}
 		a.blp = cmd.Args[0]
-		if v <= 9 {
-			c.send(wire.New("BLP", t, "1", a.blp))
-		} else {
-			c.send(wire.New("BLP", t, a.blp))
-		}
+		c.sendSetting(v, "BLP", t, a.blp)
 	case "GTC":
 		if len(cmd.Args) < 1 {
 			return false
 		}
 		a.gtc = cmd.Args[0]
-		if v <= 9 {
-			c.send(wire.New("GTC", t, "1", a.gtc))
-		} else {
-			c.send(wire.New("GTC", t, a.gtc))
-		}
+		c.sendSetting(v, "GTC", t, a.gtc)
 	case "PRP":
 		if len(cmd.Args) < 2 {
 			return false
