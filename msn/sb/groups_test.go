@@ -3,7 +3,6 @@ package sb
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/msnbridge/msnbridge/msn/message"
 )
@@ -28,26 +27,10 @@ func TestManagerForgetsDormantGroups(t *testing.T) {
 
 	// The oldest group has a live switchboard (an accepted invitation).
 	live := e.m.RestoreGroup("room-live", "bob@example.com", "carol@example.com")
-	done := make(chan *Conversation, 1)
-	go func() {
-		c, err := e.m.Accept(context.Background(), Invitation{SessionID: "9", Addr: e.peer.addr(), Cookie: "k", Inviter: "carol@example.com"})
-		if err != nil {
-			t.Error(err)
-		}
-		done <- c
-	}()
-	pc := e.peer.accept()
-	ans := pc.expect("ANS")
-	pc.send("IRO %d 1 2 carol@example.com Carol 0", ans.TrID)
-	pc.send("IRO %d 2 2 bob@example.com Bob 0", ans.TrID)
-	pc.send("ANS %d OK", ans.TrID)
-	select {
-	case c := <-done:
-		if c != live || !live.Connected() {
-			t.Fatalf("invitation routed to %v (connected %v), want the restored group", c, live.Connected())
-		}
-	case <-time.After(waitLimit):
-		t.Fatal("Accept did not return")
+	c, _ := e.acceptInvite(t, Invitation{SessionID: "9", Cookie: "k", Inviter: "carol@example.com"},
+		"carol@example.com Carol 0", "bob@example.com Bob 0")
+	if c != live || !live.Connected() {
+		t.Fatalf("invitation routed to %v (connected %v), want the restored group", c, live.Connected())
 	}
 
 	a := e.m.NewGroup("bob@example.com", "dave@example.com")

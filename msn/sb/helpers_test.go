@@ -249,6 +249,35 @@ func newEnv(t *testing.T, version int, cfg Config) *env {
 	return &env{ns: f, peer: peer, rec: rec, m: m}
 }
 
+// acceptInvite accepts inv on the manager while the peer answers the ANS with one IRO line per
+// roster entry ("passport Friendly caps") and ANS OK; it returns the conversation Accept chose
+// and the peer's connection.
+func (e *env) acceptInvite(t *testing.T, inv Invitation, roster ...string) (*Conversation, *peerConn) {
+	t.Helper()
+	inv.Addr = e.peer.addr()
+	done := make(chan *Conversation, 1)
+	go func() {
+		c, err := e.m.Accept(context.Background(), inv)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- c
+	}()
+	pc := e.peer.accept()
+	ans := pc.expect("ANS")
+	for i, entry := range roster {
+		pc.send("IRO %d %d %d %s", ans.TrID, i+1, len(roster), entry)
+	}
+	pc.send("ANS %d OK", ans.TrID)
+	select {
+	case c := <-done:
+		return c, pc
+	case <-time.After(waitLimit):
+		t.Fatal("Accept did not return")
+		return nil, nil
+	}
+}
+
 func wait(t *testing.T, r *Result) (Outcome, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)

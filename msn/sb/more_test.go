@@ -340,26 +340,10 @@ func TestRestoreGroupReceivesItsInvitations(t *testing.T) {
 	if e.m.RestoreGroup("room-42") != g || g.ID() != "room-42" || len(g.Participants()) != 2 {
 		t.Fatalf("restored %q %+v", g.ID(), g.Participants())
 	}
-	done := make(chan *Conversation, 1)
-	go func() {
-		c, err := e.m.Accept(context.Background(), Invitation{SessionID: "9", Addr: e.peer.addr(), Cookie: "k", Inviter: "carol@example.com"})
-		if err != nil {
-			t.Error(err)
-		}
-		done <- c
-	}()
-	pc := e.peer.accept()
-	ans := pc.expect("ANS")
-	pc.send("IRO %d 1 2 carol@example.com Carol 0", ans.TrID)
-	pc.send("IRO %d 2 2 bob@example.com Bob 0", ans.TrID)
-	pc.send("ANS %d OK", ans.TrID)
-	select {
-	case c := <-done:
-		if c != g {
-			t.Fatalf("invitation routed to %v, want the restored group", c)
-		}
-	case <-time.After(waitLimit):
-		t.Fatal("Accept did not return")
+	c, _ := e.acceptInvite(t, Invitation{SessionID: "9", Cookie: "k", Inviter: "carol@example.com"},
+		"carol@example.com Carol 0", "bob@example.com Bob 0")
+	if c != g {
+		t.Fatalf("invitation routed to %v, want the restored group", c)
 	}
 }
 

@@ -503,25 +503,8 @@ func TestThreePartyConversation(t *testing.T) {
 
 func TestInvitationWithSeveralParticipantsIsGroup(t *testing.T) {
 	e := newEnv(t, 12, Config{})
-	done := make(chan *Conversation, 1)
-	go func() {
-		c, err := e.m.Accept(context.Background(), Invitation{SessionID: "1", Addr: e.peer.addr(), Cookie: "c", Inviter: "bob@example.com"})
-		if err != nil {
-			t.Error(err)
-		}
-		done <- c
-	}()
-	pc := e.peer.accept()
-	ans := pc.expect("ANS")
-	pc.send("IRO %d 1 2 bob@example.com Bob 1073741824", ans.TrID)
-	pc.send("IRO %d 2 2 carol@example.com Carol 1073741824", ans.TrID)
-	pc.send("ANS %d OK", ans.TrID)
-	var g *Conversation
-	select {
-	case g = <-done:
-	case <-time.After(waitLimit):
-		t.Fatal("Accept did not return")
-	}
+	g, pc := e.acceptInvite(t, Invitation{SessionID: "1", Cookie: "c", Inviter: "bob@example.com"},
+		"bob@example.com Bob 1073741824", "carol@example.com Carol 1073741824")
 	if g == nil || !g.IsGroup() || len(g.Participants()) != 3-1 {
 		t.Fatalf("group %+v", g)
 	}
