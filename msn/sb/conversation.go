@@ -424,6 +424,28 @@ func (c *Conversation) requeue(parts []*part, cause error) {
 	c.flushLocked()
 }
 
+// onAckLost is told that a MSG on switchboard s got no ACK in time. A one-to-one
+// conversation stops using s (it is retired: closed once nothing else waits on it) and its
+// next message opens a new switchboard. A multi-party switchboard stays: only that message
+// failed, and reopening would call everybody again.
+func (c *Conversation) onAckLost(s *switchboard, cause error) {
+	if c.group {
+		return
+	}
+	c.mu.Lock()
+	if c.active != s {
+		c.mu.Unlock()
+		s.retire()
+		return
+	}
+	c.active = nil
+	c.stopIdleLocked()
+	c.flushLocked()
+	c.mu.Unlock()
+	s.retire()
+	c.m.emit(&ClosedEvent{Conv: c, Err: cause})
+}
+
 // onClosed is told that a switchboard carrying this conversation ended.
 func (c *Conversation) onClosed(s *switchboard, cause error) {
 	c.mu.Lock()

@@ -53,6 +53,11 @@ type Config struct {
 	OpenTimeout time.Duration
 	// SendTimeout bounds a message from Send to its outcome [90 s].
 	SendTimeout time.Duration
+	// AckTimeout bounds the wait for the ACK/NAK of one MSG written on a switchboard [30 s].
+	// A MSG without an answer by then fails its message, and the switchboard is retired: it
+	// is closed once nothing else waits on it, and the conversation's next message goes out on
+	// a new one (a server that lost one ACK is not trusted with the next message).
+	AckTimeout time.Duration
 	// IdleTimeout closes a one-to-one switchboard after that long without traffic [3 min];
 	// negative: never. Multi-party switchboards are never closed for idleness.
 	IdleTimeout time.Duration
@@ -87,6 +92,7 @@ func (cfg Config) withDefaults() Config {
 	def(&cfg.RequestTimeout, 15*time.Second)
 	def(&cfg.OpenTimeout, 60*time.Second)
 	def(&cfg.SendTimeout, 90*time.Second)
+	def(&cfg.AckTimeout, 30*time.Second)
 	def(&cfg.IdleTimeout, 3*time.Minute)
 	def(&cfg.XFRInterval, time.Second)
 	if cfg.MaxGroups == 0 {

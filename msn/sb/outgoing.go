@@ -3,6 +3,7 @@ package sb
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/msnbridge/msnbridge/msn/message"
 )
@@ -85,6 +86,9 @@ type part struct {
 	payload  []byte
 	attempts int    // times written to a switchboard
 	trid     uint32 // of the last write
+	// ackTimer fails the part when its ACK does not come (guarded by the mu of the
+	// switchboard it is in flight on).
+	ackTimer *time.Timer
 }
 
 func (p *part) delivered() { p.res.partDelivered() }

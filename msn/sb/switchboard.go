@@ -165,9 +165,12 @@ func (s *switchboard) handleError(cmd *wire.Command) {
 	}
 	s.mu.Lock()
 	ch := s.calls[cmd.TrID]
-	p := s.inflight[cmd.TrID]
-	delete(s.inflight, cmd.TrID)
+	p := s.takeInflightLocked(cmd.TrID)
+	drained := p != nil && s.retired && len(s.inflight) == 0
 	s.mu.Unlock()
+	if drained {
+		defer s.leave()
+	}
 	switch {
 	case ch != nil:
 		select {
@@ -244,8 +247,7 @@ func (s *switchboard) handleAck(cmd *wire.Command, ok bool) {
 		return
 	}
 	s.mu.Lock()
-	p := s.inflight[cmd.TrID]
-	delete(s.inflight, cmd.TrID)
+	p := s.takeInflightLocked(cmd.TrID)
 	drained := s.retired && len(s.inflight) == 0
 	s.mu.Unlock()
 	if drained {
@@ -259,6 +261,44 @@ func (s *switchboard) handleAck(cmd *wire.Command, ok bool) {
 		return
 	}
 	p.naked(s)
+}
+
+// takeInflightLocked removes the part in flight with that TrID (nil if none) and stops its
+// ACK timer. s.mu is held.
+func (s *switchboard) takeInflightLocked(trid uint32) *part {
+	p := s.inflight[trid]
+	if p == nil {
+		return nil
+	}
+	delete(s.inflight, trid)
+	if p.ackTimer != nil {
+		p.ackTimer.Stop()
+		p.ackTimer = nil
+	}
+	return p
+}
+
+// ackTimedOut handles a MSG that got no ACK/NAK within Config.AckTimeout: the message fails,
+// and the switchboard, which lost an answer, is retired (see Conversation.onAckLost).
+func (s *switchboard) ackTimedOut(trid uint32) {
+	s.mu.Lock()
+	p := s.inflight[trid]
+	if p == nil || p.trid != trid {
+		s.mu.Unlock()
+		return
+	}
+	s.takeInflightLocked(trid)
+	drained := s.retired && len(s.inflight) == 0
+	s.mu.Unlock()
+	err := fmt.Errorf("%w: no ACK from the switchboard within %v", ErrTimeout, s.m.cfg.AckTimeout)
+	s.log.Warn().Uint32("trid", trid).Dur("ack_timeout", s.m.cfg.AckTimeout).Msg("message not acknowledged in time: failing it and retiring the switchboard")
+	p.res.resolve(Failed, err)
+	if c := s.conv.Load(); c != nil {
+		c.onAckLost(s, err)
+	}
+	if drained {
+		s.leave()
+	}
 }
 
 // deliver passes a note to the conversation, or buffers it until the switchboard is routed.
@@ -379,6 +419,7 @@ func (s *switchboard) sendPart(p *part) error {
 	p.trid = t
 	if p.ack != AckNone && p.ack != AckNegative {
 		s.inflight[t] = p
+		p.ackTimer = time.AfterFunc(s.m.cfg.AckTimeout, func() { s.ackTimedOut(t) })
 	}
 	s.mu.Unlock()
 	err := s.write(wire.NewPayload("MSG", t, p.payload, string(p.ack)))
@@ -458,8 +499,8 @@ func (s *switchboard) finish(readErr error) {
 		close(s.closingCh)
 	}
 	parts := make([]*part, 0, len(s.inflight))
-	for _, p := range s.inflight {
-		parts = append(parts, p)
+	for t := range s.inflight {
+		parts = append(parts, s.takeInflightLocked(t))
 	}
 	s.inflight = map[uint32]*part{}
 	abandoned := s.abandoned
