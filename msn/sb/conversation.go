@@ -114,7 +114,19 @@ func (c *Conversation) Send(ctx context.Context, out Outgoing) *Result {
 		res.resolve(Failed, err)
 		return res
 	}
-	res := newResult(len(payloads))
+	var parts []*part
+	var res *Result
+	if out.Kind == OutText {
+		// One entry until it reaches a switchboard (textParts).
+		res = newResult(1)
+		res.text = out.Text
+		parts = []*part{{res: res, conv: c, ack: ack, text: out.Text, format: out.Format}}
+	} else {
+		res = newResult(len(payloads))
+		for i, p := range payloads {
+			parts = append(parts, &part{res: res, conv: c, ack: ack, payload: p, index: i})
+		}
+	}
 	c.m.readopt(c)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -122,13 +134,11 @@ func (c *Conversation) Send(ctx context.Context, out Outgoing) *Result {
 		res.resolve(Failed, ErrClosed)
 		return res
 	}
-	if len(c.queue)+len(payloads) > maxQueue {
+	if len(c.queue)+len(parts) > maxQueue {
 		res.resolve(Failed, ErrQueueFull)
 		return res
 	}
-	for _, p := range payloads {
-		c.queue = append(c.queue, &part{res: res, conv: c, ack: ack, payload: p})
-	}
+	c.queue = append(c.queue, parts...)
 	res.arm(ctx, c.m.cfg.SendTimeout)
 	c.flushLocked()
 	return res
@@ -234,6 +244,10 @@ func (c *Conversation) flushLocked() {
 				c.queue = c.queue[1:]
 				continue
 			}
+			if p.payload == nil {
+				c.queue = append(c.textParts(p, c.active), c.queue[1:]...)
+				p = c.queue[0]
+			}
 			if err := c.active.sendPart(p); errors.Is(err, errNotSent) {
 				break // the switchboard is closing; its end brings us back here without it
 			}
@@ -258,6 +272,49 @@ func (c *Conversation) flushLocked() {
 		c.opening = true
 		go c.open()
 	}
+}
+
+// textParts encodes text message p for switchboard s: one chunked message when everybody on
+// s reassembles chunks (chunkable), else one ordinary message per piece. c.mu is held.
+func (c *Conversation) textParts(p *part, s *switchboard) []*part {
+	var payloads [][]byte
+	var pieces []string
+	chunked := false
+	if c.chunkable(s) {
+		if pl, err := message.ChunkedTextPayloads(p.text, p.format, "", MaxPayload); err == nil {
+			payloads, chunked = pl, len(pl) > 1
+		} else {
+			c.log.Debug().Err(err).Msg("text too long for one chunked message: sending it in pieces")
+		}
+	}
+	if payloads == nil {
+		payloads, pieces = splitTextPayloads(p.text, p.format)
+	}
+	p.res.setParts(len(payloads), pieces, chunked)
+	out := make([]*part, len(payloads))
+	for i, pl := range payloads {
+		out[i] = &part{res: p.res, conv: c, ack: p.ack, payload: pl, index: i}
+	}
+	return out
+}
+
+// chunkable reports whether every participant on s reassembles chunked messages, going by the
+// capabilities of their JOI/IRO or, where those carry none, Config.Capabilities.
+func (c *Conversation) chunkable(s *switchboard) bool {
+	ps := s.participants()
+	if len(ps) == 0 {
+		return false
+	}
+	for _, p := range ps {
+		caps, ok := parseCaps(p.Caps)
+		if !ok && c.m.cfg.Capabilities != nil {
+			caps, ok = c.m.cfg.Capabilities(p.Passport)
+		}
+		if !ok || caps&capChunking == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // open gets a switchboard for the queued messages: XFR SB, USR, CAL every member, first JOI.

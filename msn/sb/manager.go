@@ -74,6 +74,12 @@ type Config struct {
 	Limits wire.Limits
 	// Dial connects to a switchboard [net.Dialer].
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Capabilities, when set, gives the client capabilities the NS reported for a contact
+	// (the number of their NLN/ILN; ok false when unknown). It is asked only for participants
+	// whose JOI/IRO carried none (MSNP11 and older), to decide whether a long text can go as
+	// one chunked message (capability 0x20) instead of several messages. It is called with
+	// a conversation's lock held: it must be quick and must not call into this package.
+	Capabilities func(passport string) (caps uint32, ok bool)
 	// Logger gets structured logs; cookies never appear in them.
 	Logger zerolog.Logger
 	// OnEvent receives the events of all conversations, from one goroutine, in order. It must
