@@ -238,6 +238,10 @@ func (c *Conversation) flushLocked() {
 	}
 	if c.active != nil {
 		sent := false
+		var missed map[string]error
+		if c.group && len(c.queue) > 0 {
+			missed = c.active.missing(c.members)
+		}
 		for len(c.queue) > 0 {
 			p := c.queue[0]
 			if p.res.resolved() {
@@ -248,7 +252,7 @@ func (c *Conversation) flushLocked() {
 				c.queue = append(c.textParts(p, c.active), c.queue[1:]...)
 				p = c.queue[0]
 			}
-			if err := c.active.sendPart(p); errors.Is(err, errNotSent) {
+			if err := c.active.sendPart(p, missed); errors.Is(err, errNotSent) {
 				break // the switchboard is closing; its end brings us back here without it
 			}
 			// Written, or in flight on a dying connection whose end re-queues it.
@@ -388,27 +392,34 @@ func (c *Conversation) openSwitchboard(ctx context.Context) (*switchboard, error
 	}
 	// All CALs go out at once; then their answers are collected.
 	var errs []error
+	failed := map[string]error{}
 	calls := make([]*pendingCall, len(members))
 	for i, p := range members {
 		pc, err := s.start("CAL", p)
 		if err != nil {
-			errs = append(errs, newCallError(p, err))
+			failed[p] = newCallError(p, err)
+			errs = append(errs, failed[p])
 			continue
 		}
 		calls[i] = pc
 	}
+	var ringing []string
 	for i, pc := range calls {
 		if pc == nil {
 			continue
 		}
 		if _, err := s.await(ctx, pc); err != nil {
-			errs = append(errs, newCallError(members[i], err))
+			failed[members[i]] = newCallError(members[i], err)
+			errs = append(errs, failed[members[i]])
+			continue
 		}
+		ringing = append(ringing, members[i])
 	}
 	if len(errs) == len(members) {
 		s.leave()
 		return nil, errors.Join(errs...)
 	}
+	s.setMissReasons(failed)
 	select {
 	case <-s.joined:
 	case <-s.done:
@@ -417,11 +428,45 @@ func (c *Conversation) openSwitchboard(ctx context.Context) (*switchboard, error
 		s.leave()
 		return nil, fmt.Errorf("sb: waiting for %v to join: %w", members, ErrTimeout)
 	}
+	if err := c.awaitJoins(ctx, s, ringing); err != nil {
+		return nil, err
+	}
 	if s.conv.Load() != c {
 		// Someone else joined first and the switchboard became a group conversation.
 		return nil, errTakenOver
 	}
 	return s, nil
+}
+
+// awaitJoins waits, after the first JOI, until everybody whose CAL rang is on switchboard s,
+// for at most Config.JoinWait (or until ctx ends): the first message of a conversation must
+// not go out to whoever joined first only. Those still missing then are reported by
+// Result.Missed. It fails only when s ended.
+func (c *Conversation) awaitJoins(ctx context.Context, s *switchboard, called []string) error {
+	if c.m.cfg.JoinWait < 0 {
+		return nil
+	}
+	timer := time.NewTimer(c.m.cfg.JoinWait)
+	defer timer.Stop()
+	for {
+		all := true
+		for _, p := range called {
+			all = all && s.hasParticipant(p)
+		}
+		if all {
+			return nil
+		}
+		select {
+		case <-s.joinSig:
+		case <-s.done:
+			return fmt.Errorf("sb: waiting for %v to join: %w", called, closedCause(s.cause()))
+		case <-timer.C:
+			c.log.Debug().Strs("called", called).Msg("not everybody called joined in time: sending to those who did")
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 // attach makes an accepted switchboard the conversation's live one. It becomes live before

@@ -51,6 +51,11 @@ type Config struct {
 	RequestTimeout time.Duration
 	// OpenTimeout bounds opening a switchboard: XFR, connect, USR, CAL, first JOI [60 s].
 	OpenTimeout time.Duration
+	// JoinWait bounds how long messages queued for a switchboard this client opens wait, once
+	// the first contact joined, for the other contacts it called (the CALs that rang) to join
+	// too [10 s]; then they go out to whoever is there and Result.Missed names the others.
+	// Negative: send as soon as the first contact joined.
+	JoinWait time.Duration
 	// SendTimeout bounds a message from Send to its outcome [90 s].
 	SendTimeout time.Duration
 	// AckTimeout bounds the wait for the ACK/NAK of one MSG written on a switchboard [30 s].
@@ -97,6 +102,7 @@ func (cfg Config) withDefaults() Config {
 	def(&cfg.DialTimeout, 10*time.Second)
 	def(&cfg.RequestTimeout, 15*time.Second)
 	def(&cfg.OpenTimeout, 60*time.Second)
+	def(&cfg.JoinWait, 10*time.Second)
 	def(&cfg.SendTimeout, 90*time.Second)
 	def(&cfg.AckTimeout, 30*time.Second)
 	def(&cfg.IdleTimeout, 3*time.Minute)

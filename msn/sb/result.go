@@ -49,6 +49,43 @@ type Result struct {
 	pieces  []string // a split text message: the text each part carries, in order
 	acked   []bool   // per part (text messages): acknowledged
 	chunked bool     // sent as one chunked message: useless to the peer unless whole
+	missed  map[string]error
+}
+
+// addMissed records members of a multi-party conversation a part went out without.
+func (r *Result) addMissed(m map[string]error) {
+	if len(m) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.missed == nil {
+		r.missed = make(map[string]error, len(m))
+	}
+	for p, err := range m {
+		if _, ok := r.missed[p]; !ok {
+			r.missed[p] = err
+		}
+	}
+}
+
+// Missed returns the members of a multi-party conversation who did not get the message
+// (or a part of it) although it was sent: they were not on the switchboard when it went out.
+// Each comes with why: a *CallError when calling them failed (ErrOffline, ErrBlocked, …), or
+// ErrNotJoined when they were called but did not join within Config.JoinWait (or had left).
+// The outcome stays Delivered when the others got it. Nil for one-to-one conversations and
+// when everybody got it; the map is the caller's.
+func (r *Result) Missed() map[string]error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.missed) == 0 {
+		return nil
+	}
+	out := make(map[string]error, len(r.missed))
+	for p, err := range r.missed {
+		out[p] = err
+	}
+	return out
 }
 
 func newResult(parts int) *Result {

@@ -72,6 +72,10 @@ type switchboard struct {
 	err        error
 	joinedOnce bool
 	joined     chan struct{} // closed at the first JOI/IRO of someone else
+	joinSig    chan struct{} // signalled (cap 1) at every JOI/IRO of someone new
+	// missReason says why a member of the conversation is not on a switchboard this client
+	// opened: the CAL failed, or they did not join in time (see Result.Missed).
+	missReason map[string]error
 	done       chan struct{} // closed when the reader has finished
 	closingCh  chan struct{} // closed when closing becomes true
 }
@@ -89,6 +93,7 @@ func newSwitchboard(m *Manager, nc net.Conn) *switchboard {
 		calls:     make(map[uint32]chan *wire.Command),
 		inflight:  make(map[uint32]*part),
 		joined:    make(chan struct{}),
+		joinSig:   make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		closingCh: make(chan struct{}),
 	}
@@ -213,6 +218,39 @@ func (s *switchboard) handleJoin(id, name, caps string) {
 	if first {
 		close(s.joined)
 	}
+	select {
+	case s.joinSig <- struct{}{}:
+	default:
+	}
+}
+
+// setMissReasons records why some called members are not on the switchboard.
+func (s *switchboard) setMissReasons(m map[string]error) {
+	s.mu.Lock()
+	s.missReason = m
+	s.mu.Unlock()
+}
+
+// missing returns, for each of members not on the switchboard now, why: the recorded reason
+// or ErrNotJoined.
+func (s *switchboard) missing(members []Participant) map[string]error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out map[string]error
+	for _, p := range members {
+		if s.roster.has(p.Passport) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]error)
+		}
+		if err := s.missReason[p.Passport]; err != nil {
+			out[p.Passport] = err
+		} else {
+			out[p.Passport] = ErrNotJoined
+		}
+	}
+	return out
 }
 
 func (s *switchboard) handleBye(cmd *wire.Command) {
@@ -404,15 +442,17 @@ func (s *switchboard) forgetCall(pc *pendingCall) {
 }
 
 // sendPart writes one MSG. Parts with an acknowledgement stay in flight until ACK/NAK or the
-// end of the connection; the others are delivered once written. An error wrapping errNotSent
-// means the part was not taken and is still the caller's.
-func (s *switchboard) sendPart(p *part) error {
+// end of the connection; the others are delivered once written. missed (members not on the
+// switchboard) is recorded on the part's Result when the part is taken. An error wrapping
+// errNotSent means the part was not taken and is still the caller's.
+func (s *switchboard) sendPart(p *part, missed map[string]error) error {
 	s.mu.Lock()
 	if s.closing {
 		err := s.err
 		s.mu.Unlock()
 		return fmt.Errorf("%w: %w", errNotSent, closedCause(err))
 	}
+	p.res.addMissed(missed)
 	s.trid++
 	t := s.trid
 	p.attempts++
