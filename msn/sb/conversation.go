@@ -38,6 +38,12 @@ type Conversation struct {
 	lastActivity time.Time
 	lastUse      uint64 // Manager.useSeq at creation or the last activity
 	idleTimer    *time.Timer
+
+	// Events waiting for Config.OnEvent, delivered in order by one goroutine at a time.
+	evMu      sync.Mutex
+	evQueue   []Event
+	evRunning bool          // a goroutine is delivering evQueue
+	evRoom    chan struct{} // closed when evQueue drops below the bound; made by a waiting reader
 }
 
 func newConversation(m *Manager, id, peer string, group bool, members []Participant) *Conversation {
@@ -52,6 +58,51 @@ func newConversation(m *Manager, id, peer string, group bool, members []Particip
 	}
 	c.log = m.log.With().Str("conversation", id).Logger()
 	return c
+}
+
+// enqueueEvent queues ev for Config.OnEvent and starts the conversation's delivering
+// goroutine when none runs. It never blocks.
+func (c *Conversation) enqueueEvent(ev Event) {
+	c.evMu.Lock()
+	c.evQueue = append(c.evQueue, ev)
+	start := !c.evRunning
+	c.evRunning = true
+	c.evMu.Unlock()
+	if start {
+		go c.deliverEvents()
+	}
+}
+
+// deliverEvents hands the queued events to Config.OnEvent one by one and ends when the queue
+// is empty.
+func (c *Conversation) deliverEvents() {
+	for {
+		c.evMu.Lock()
+		if len(c.evQueue) == 0 {
+			c.evQueue = nil
+			c.evRunning = false
+			c.evMu.Unlock()
+			return
+		}
+		ev := c.evQueue[0]
+		c.evQueue[0] = nil
+		c.evQueue = c.evQueue[1:]
+		if c.evRoom != nil && len(c.evQueue) < maxPendingEvents {
+			close(c.evRoom)
+			c.evRoom = nil
+		}
+		c.evMu.Unlock()
+		if on := c.m.cfg.OnEvent; on != nil {
+			on(ev)
+		}
+	}
+}
+
+// eventsPending reports whether events of the conversation wait or are being delivered.
+func (c *Conversation) eventsPending() bool {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	return c.evRunning
 }
 
 // ID is the contact's passport for a one-to-one conversation, or the manager-made id of a

@@ -18,5 +18,7 @@
 // new switchboard; long text is split into several MSGs of at most [MaxPayload] bytes.
 //
 // Everything that happens in conversations reaches the caller as an [Event] through
-// Config.OnEvent, called from one goroutine in order.
+// Config.OnEvent: in order per conversation, conversations independently of each other, so
+// a caller that blocks on one conversation holds up only that one (its switchboard stops
+// reading while its events pile up).
 package sb

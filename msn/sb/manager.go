@@ -87,9 +87,15 @@ type Config struct {
 	Capabilities func(passport string) (caps uint32, ok bool)
 	// Logger gets structured logs; cookies never appear in them.
 	Logger zerolog.Logger
-	// OnEvent receives the events of all conversations, from one goroutine, in order. It must
-	// not block for long: while more than a thousand events wait, switchboards stop reading.
-	// It may call any method of the package. Nil: events are dropped.
+	// OnEvent receives the events of all conversations. The events of one conversation come
+	// one at a time, in order, from one goroutine; those of different conversations may come
+	// concurrently, from different goroutines. OnEvent MAY BLOCK: while it blocks on an
+	// event of conversation A, the events of other conversations are still delivered, and
+	// once 128 events of A wait, the switchboard carrying A stops reading (the server, then
+	// the contact, are slowed down through TCP) until OnEvent catches up; no event is dropped
+	// for it (typing notifications excepted). There is at most one delivering goroutine per
+	// conversation with events waiting; it ends when that conversation's queue is empty. It
+	// may call any method of the package. Nil: events are dropped.
 	OnEvent func(Event)
 }
 
@@ -151,12 +157,6 @@ type Manager struct {
 
 	xfrMu   sync.Mutex
 	lastXFR time.Time
-
-	evMu      sync.Mutex
-	evQueue   []Event
-	evDrained chan struct{} // closed when the loop takes a batch; made by a waiting emitFlow
-	evSignal  chan struct{}
-	evDone    chan struct{}
 }
 
 // NewManager returns a manager for the NS session nsrv.
@@ -172,11 +172,8 @@ func NewManager(nsrv NotificationServer, cfg Config) *Manager {
 		direct:   make(map[string]*Conversation),
 		groups:   make(map[string]*Conversation),
 		sbs:      make(map[*switchboard]struct{}),
-		evSignal: make(chan struct{}, 1),
-		evDone:   make(chan struct{}),
 	}
 	m.log = cfg.Logger.With().Str("component", "switchboard").Logger()
-	go m.eventLoop()
 	return m
 }
 
@@ -466,8 +463,8 @@ func (m *Manager) throttle(ctx context.Context) error {
 }
 
 // Close leaves every switchboard and fails queued messages with ErrClosed. Events already
-// queued are still delivered (possibly after Close returned), then the event goroutine ends.
-// Close may be called from OnEvent.
+// queued are still delivered (possibly after Close returned), then the delivering goroutines
+// end. Close may be called from OnEvent.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	if m.closed.Load() {
@@ -510,76 +507,51 @@ func (m *Manager) Close() error {
 	return err
 }
 
-// maxPendingEvents is how many events may wait for OnEvent before switchboard readers stop
-// reading (and so the server stops sending) until OnEvent catches up.
-const maxPendingEvents = 1024
+// maxPendingEvents is how many events of one conversation may wait for OnEvent before the
+// reader of the switchboard carrying it stops reading (and so the server stops sending) until
+// OnEvent catches up with that conversation.
+const maxPendingEvents = 128
 
 // emit queues an event for OnEvent; it never blocks.
 func (m *Manager) emit(ev Event) {
-	m.evMu.Lock()
-	m.evQueue = append(m.evQueue, ev)
-	m.evMu.Unlock()
-	select {
-	case m.evSignal <- struct{}{}:
-	default:
+	if c := ev.Conversation(); c != nil {
+		c.enqueueEvent(ev)
 	}
 }
 
-// emitFlow queues an event caused by input from switchboard s. While too many events wait it
-// blocks the reader, so a flooding server is slowed down by TCP instead of filling memory; a
-// closing switchboard or manager queues without waiting (no more input can follow).
+// emitFlow queues an event caused by input from switchboard s. While maxPendingEvents of the
+// event's conversation wait, it blocks the reader, so a slow consumer of that conversation
+// slows the server down through TCP instead of filling memory; nothing the server sent is
+// dropped, except a typing notification (unacknowledged and short-lived), which is not
+// worth waiting for. A closing switchboard or manager queues without waiting (no more input
+// can follow).
 func (m *Manager) emitFlow(s *switchboard, ev Event) {
+	c := ev.Conversation()
+	if c == nil {
+		return
+	}
 	for {
-		m.evMu.Lock()
-		if len(m.evQueue) < maxPendingEvents {
-			m.evMu.Unlock()
+		c.evMu.Lock()
+		if len(c.evQueue) < maxPendingEvents {
+			c.evMu.Unlock()
 			break
 		}
-		if m.evDrained == nil {
-			m.evDrained = make(chan struct{})
+		if _, typing := ev.(*TypingEvent); typing {
+			c.evMu.Unlock()
+			return
 		}
-		drained := m.evDrained
-		m.evMu.Unlock()
+		if c.evRoom == nil {
+			c.evRoom = make(chan struct{})
+		}
+		room := c.evRoom
+		c.evMu.Unlock()
 		select {
-		case <-drained:
+		case <-room:
 			continue
 		case <-s.closingCh:
 		case <-m.ctx.Done():
 		}
 		break
 	}
-	m.emit(ev)
-}
-
-func (m *Manager) eventLoop() {
-	defer close(m.evDone)
-	for {
-		stopping := false
-		select {
-		case <-m.evSignal:
-		case <-m.ctx.Done():
-			stopping = true
-		}
-		for {
-			m.evMu.Lock()
-			batch := m.evQueue
-			m.evQueue = nil
-			if m.evDrained != nil {
-				close(m.evDrained)
-				m.evDrained = nil
-			}
-			m.evMu.Unlock()
-			if len(batch) == 0 {
-				break
-			}
-			for _, ev := range batch {
-				if m.cfg.OnEvent != nil {
-					m.cfg.OnEvent(ev)
-				}
-			}
-		}
-		if stopping {
-			return
-		}
-	}
+	c.enqueueEvent(ev)
 }
