@@ -75,6 +75,12 @@ type Config struct {
 	// invitation into it registers it again when its id is free), and RestoreGroup with its id
 	// and roster brings it back. Negative: no bound.
 	MaxGroups int
+	// MaxConversations bounds the one-to-one conversations the manager keeps [1024]: beyond
+	// it, the least recently used dormant ones (no live or opening switchboard, nothing
+	// queued, no event waiting) are forgotten. Conversation(passport) makes a new one for a
+	// forgotten contact; a forgotten one still held by a caller stays usable and is registered
+	// again when it sends while its contact has no other. Negative: no bound.
+	MaxConversations int
 	// Limits bounds what the server may send [4 KiB lines, 16 KiB payloads].
 	Limits wire.Limits
 	// Dial connects to a switchboard [net.Dialer].
@@ -116,6 +122,9 @@ func (cfg Config) withDefaults() Config {
 	if cfg.MaxGroups == 0 {
 		cfg.MaxGroups = DefaultMaxGroups
 	}
+	if cfg.MaxConversations == 0 {
+		cfg.MaxConversations = DefaultMaxConversations
+	}
 	if cfg.Limits.MaxLine <= 0 {
 		cfg.Limits.MaxLine = 4 << 10
 	}
@@ -134,6 +143,17 @@ func (cfg Config) withDefaults() Config {
 
 // DefaultMaxGroups is Config.MaxGroups when it is zero.
 const DefaultMaxGroups = 256
+
+// DefaultMaxConversations is Config.MaxConversations when it is zero.
+const DefaultMaxConversations = 1024
+
+// Bounds on accepting invitations (HandleInvite): at most maxInviteWorkers accept at once, and
+// at most maxInviteBacklog more wait; beyond that an invitation is refused (logged), and the
+// inviter's server gives up on it.
+const (
+	maxInviteWorkers = 4
+	maxInviteBacklog = 64
+)
 
 // Manager runs the switchboards of one NS session: it opens them for conversations, accepts
 // invitations and routes them, and delivers events.
@@ -157,6 +177,10 @@ type Manager struct {
 
 	xfrMu   sync.Mutex
 	lastXFR time.Time
+
+	invites   chan Invitation // accepted by at most maxInviteWorkers goroutines
+	invMu     sync.Mutex
+	invActive int // goroutines accepting invitations
 }
 
 // NewManager returns a manager for the NS session nsrv.
@@ -172,6 +196,7 @@ func NewManager(nsrv NotificationServer, cfg Config) *Manager {
 		direct:   make(map[string]*Conversation),
 		groups:   make(map[string]*Conversation),
 		sbs:      make(map[*switchboard]struct{}),
+		invites:  make(chan Invitation, maxInviteBacklog),
 	}
 	m.log = cfg.Logger.With().Str("component", "switchboard").Logger()
 	return m
@@ -199,8 +224,15 @@ func (m *Manager) Conversation(passport string) *Conversation {
 		return c
 	}
 	c := newConversation(m, passport, passport, false, []Participant{{Passport: passport}})
-	m.direct[passport] = c
+	m.addDirectLocked(c)
 	return c
+}
+
+// addDirectLocked registers one-to-one conversation c and, beyond Config.MaxConversations,
+// forgets the least recently used dormant ones. m.mu is held.
+func (m *Manager) addDirectLocked(c *Conversation) {
+	m.direct[c.id] = c
+	m.pruneLocked(m.direct, c, m.cfg.MaxConversations, "one-to-one")
 }
 
 // Group returns the multi-party conversation with that id, or nil.
@@ -278,12 +310,18 @@ func (m *Manager) newGroupOn(ps []Participant, s *switchboard) *Conversation {
 }
 
 // addGroupLocked registers group conversation c and, beyond Config.MaxGroups, forgets the
-// least recently used dormant groups other than c. m.mu is held (then each group's lock is
-// taken, the order groupFor uses).
+// least recently used dormant groups other than c. m.mu is held.
 func (m *Manager) addGroupLocked(c *Conversation) {
 	m.groups[c.id] = c
-	limit := m.cfg.MaxGroups
-	if limit < 0 || len(m.groups) <= limit {
+	m.pruneLocked(m.groups, c, m.cfg.MaxGroups, "group")
+}
+
+// pruneLocked forgets, while set holds more than limit conversations, the least recently used
+// dormant ones other than keep: no live or opening switchboard, nothing queued, no event
+// waiting for OnEvent. m.mu is held (then each conversation's locks are taken, the order
+// groupFor uses). A negative limit keeps everything.
+func (m *Manager) pruneLocked(set map[string]*Conversation, keep *Conversation, limit int, kind string) {
+	if limit < 0 || len(set) <= limit {
 		return
 	}
 	type candidate struct {
@@ -291,47 +329,53 @@ func (m *Manager) addGroupLocked(c *Conversation) {
 		use uint64
 	}
 	var dormant []candidate
-	for _, g := range m.groups {
-		if g == c {
+	for _, g := range set {
+		if g == keep {
 			continue
 		}
 		g.mu.Lock()
 		idle := g.active == nil && !g.opening && len(g.queue) == 0
 		use := g.lastUse
 		g.mu.Unlock()
-		if idle {
+		if idle && !g.eventsPending() {
 			dormant = append(dormant, candidate{g, use})
 		}
 	}
 	sort.Slice(dormant, func(i, j int) bool { return dormant[i].use < dormant[j].use })
 	for _, d := range dormant {
-		if len(m.groups) <= limit {
+		if len(set) <= limit {
 			break
 		}
-		delete(m.groups, d.c.id)
-		m.log.Debug().Str("conversation", d.c.id).Int("groups", len(m.groups)).Msg("forgot a dormant group conversation")
+		delete(set, d.c.id)
+		m.log.Debug().Str("conversation", d.c.id).Str("kind", kind).Int("kept", len(set)).Msg("forgot a dormant conversation")
 	}
 }
 
-// readopt registers group conversation c again when it was forgotten (see Config.MaxGroups)
-// and its id is free. It must be called without c's lock.
+// readopt registers conversation c again when it was forgotten (see Config.MaxGroups and
+// Config.MaxConversations) and its id is free. It must be called without c's lock.
 func (m *Manager) readopt(c *Conversation) {
-	if !c.group {
-		return
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed.Load() {
 		return
 	}
-	if _, ok := m.groups[c.id]; ok {
+	set := m.direct
+	if c.group {
+		set = m.groups
+	}
+	if _, ok := set[c.id]; ok {
 		return
 	}
 	c.mu.Lock()
 	closed := c.closed
 	c.mu.Unlock()
-	if !closed {
+	if closed {
+		return
+	}
+	if c.group {
 		m.addGroupLocked(c)
+	} else {
+		m.addDirectLocked(c)
 	}
 }
 
@@ -371,13 +415,52 @@ func (m *Manager) groupFor(ps []Participant) *Conversation {
 }
 
 // HandleInvite accepts an invitation (an RNG from the NS) in the background; the
-// conversation's events report what follows. Failures are logged.
+// conversation's events report what follows. Failures are logged. At most a few invitations
+// are accepted at once and a bounded number wait; beyond that the invitation is refused
+// (logged): a flood of RNGs costs neither unbounded goroutines nor memory.
 func (m *Manager) HandleInvite(inv Invitation) {
-	go func() {
+	if m.isClosed() {
+		return
+	}
+	select {
+	case m.invites <- inv:
+	default:
+		m.log.Warn().Str("inviter", inv.Inviter).Int("waiting", maxInviteBacklog).Msg("too many switchboard invitations waiting: refusing this one")
+		return
+	}
+	m.invMu.Lock()
+	start := m.invActive < maxInviteWorkers
+	if start {
+		m.invActive++
+	}
+	m.invMu.Unlock()
+	if start {
+		go m.acceptInvites()
+	}
+}
+
+// acceptInvites accepts waiting invitations one by one and ends when none waits.
+func (m *Manager) acceptInvites() {
+	for {
+		var inv Invitation
+		select {
+		case inv = <-m.invites:
+		default:
+			// Stop only when nothing waits, deciding under invMu: HandleInvite queues first
+			// and then starts a goroutine if fewer than the maximum run.
+			m.invMu.Lock()
+			if len(m.invites) == 0 {
+				m.invActive--
+				m.invMu.Unlock()
+				return
+			}
+			m.invMu.Unlock()
+			continue
+		}
 		if _, err := m.Accept(m.ctx, inv); err != nil {
 			m.log.Warn().Err(err).Str("inviter", inv.Inviter).Msg("could not accept switchboard invitation")
 		}
-	}()
+	}
 }
 
 // Accept answers an invitation (ANS), reads the roster (IRO) and routes the switchboard: one
