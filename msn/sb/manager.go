@@ -32,6 +32,14 @@ type Invitation struct {
 
 // NotificationServer is what the manager needs from the NS session. The package does not
 // import msn/ns; wrapping *ns.Session takes one method (see the package example).
+//
+// The manager does not depend on one NS session staying up: switchboards are connections of
+// their own, which live on when the NS connection drops. A caller may keep one Manager across
+// NS reconnects with an implementation that forwards to whichever session is current. The
+// manager reads Passport once (it must not change) and Version each time it authenticates a
+// switchboard (so it should report the last negotiated version while there is no session);
+// RequestSwitchboard may fail while there is no session: the messages waiting for that
+// switchboard then fail with that error, and the next Send tries again.
 type NotificationServer interface {
 	// Passport is the account's own e-mail address.
 	Passport() string
@@ -155,8 +163,9 @@ const (
 	maxInviteBacklog = 64
 )
 
-// Manager runs the switchboards of one NS session: it opens them for conversations, accepts
-// invitations and routes them, and delivers events.
+// Manager runs the switchboards of one account: it opens them for conversations, accepts
+// invitations and routes them, and delivers events. It may outlive NS sessions (see
+// NotificationServer).
 type Manager struct {
 	ns       NotificationServer
 	cfg      Config
