@@ -500,6 +500,9 @@ func (c *Conversation) awaitJoins(ctx context.Context, s *switchboard, called []
 	timer := time.NewTimer(c.m.cfg.JoinWait)
 	defer timer.Stop()
 	for {
+		if s.conv.Load() != c {
+			return nil // taken over by a group conversation: the caller gives it up
+		}
 		all := true
 		for _, p := range called {
 			all = all && s.hasParticipant(p)
