@@ -65,6 +65,26 @@ func checkChunked(t *testing.T, msgs []*wire.Command, text string) {
 	}
 }
 
+// readSeparate reads the MSGs of text sent as several ordinary (unchunked) messages and
+// checks that they are at least two and join up to text.
+func readSeparate(t *testing.T, pc *peerConn, text string) []*wire.Command {
+	t.Helper()
+	var got strings.Builder
+	var msgs []*wire.Command
+	for got.Len() < len(text) {
+		m := pc.expect("MSG")
+		if p, _ := message.Parse(m.Payload); p == nil || p.Header("Message-ID") != "" {
+			t.Fatalf("chunked MSG to a peer that cannot reassemble: %q", m.Payload)
+		}
+		got.WriteString(bodyOf(t, m.Payload))
+		msgs = append(msgs, m)
+	}
+	if got.String() != text || len(msgs) < 2 {
+		t.Fatalf("%d separate messages, joined equal %v", len(msgs), got.String() == text)
+	}
+	return msgs
+}
+
 // chunksFor is how many MSGs the chunked form of text takes.
 func chunksFor(t *testing.T, text string) int {
 	t.Helper()
@@ -91,11 +111,7 @@ func TestLongTextChunkedForCapablePeer(t *testing.T) {
 			text := strings.Repeat("3000 chars. ", 250)
 			res := e.m.Conversation("bob@example.com").SendText(context.Background(), text, message.Format{})
 			pc := e.peer.accept()
-			usr := pc.expect("USR")
-			pc.send("USR %d OK alice@example.com Alice", usr.TrID)
-			cal := pc.expect("CAL")
-			pc.send("CAL %d RINGING 1", cal.TrID)
-			pc.send("JOI bob@example.com Bob %s", tc.caps)
+			pc.openAndJoinCaps("alice@example.com", "bob@example.com", tc.caps)
 			msgs := readParts(t, pc, chunksFor(t, text))
 			checkChunked(t, msgs, text)
 			for _, m := range msgs {
@@ -125,28 +141,13 @@ func TestLongTextCapabilitiesFromNS(t *testing.T) {
 			e := newEnv(t, 11, Config{Capabilities: tc.caps})
 			res := e.m.Conversation("bob@example.com").SendText(context.Background(), text, message.Format{})
 			pc := e.peer.accept()
-			usr := pc.expect("USR")
-			pc.send("USR %d OK alice@example.com Alice", usr.TrID)
-			cal := pc.expect("CAL")
-			pc.send("CAL %d RINGING 1", cal.TrID)
-			pc.send("JOI bob@example.com Bob")
+			pc.openAndJoinCaps("alice@example.com", "bob@example.com", "")
 			var msgs []*wire.Command
 			if tc.chunked {
 				msgs = readParts(t, pc, chunksFor(t, text))
 				checkChunked(t, msgs, text)
 			} else {
-				var got strings.Builder
-				for got.Len() < len(text) {
-					m := pc.expect("MSG")
-					if p, _ := message.Parse(m.Payload); p == nil || p.Header("Message-ID") != "" {
-						t.Fatalf("chunked MSG to a peer that cannot reassemble: %q", m.Payload)
-					}
-					got.WriteString(bodyOf(t, m.Payload))
-					msgs = append(msgs, m)
-				}
-				if got.String() != text || len(msgs) < 2 {
-					t.Fatalf("%d separate messages, joined equal %v", len(msgs), got.String() == text)
-				}
+				msgs = readSeparate(t, pc, text)
 			}
 			for _, m := range msgs {
 				pc.send("ACK %d", m.TrID)
@@ -166,16 +167,10 @@ func TestLongTextInGroupChunkedOnlyIfAllCan(t *testing.T) {
 		"bob@example.com Bob 1342472228", "carol@example.com Carol 1073741824")
 	text := strings.Repeat("group text ", 300)
 	res := g.SendText(context.Background(), text, message.Format{})
-	var got strings.Builder
-	for got.Len() < len(text) {
-		m := pc.expect("MSG")
-		if p, _ := message.Parse(m.Payload); p == nil || p.Header("Message-ID") != "" {
-			t.Fatalf("chunked MSG in a group with a peer that cannot reassemble: %q", m.Payload)
-		}
-		got.WriteString(bodyOf(t, m.Payload))
+	for _, m := range readSeparate(t, pc, text) {
 		pc.send("ACK %d", m.TrID)
 	}
-	if o, err := wait(t, res); o != Delivered || got.String() != text {
+	if o, err := wait(t, res); o != Delivered {
 		t.Fatalf("outcome %v %v", o, err)
 	}
 }
@@ -235,11 +230,7 @@ func TestUndeliveredWholeText(t *testing.T) {
 	text := strings.Repeat("chunky ", 600)
 	res = c.SendText(context.Background(), text, message.Format{})
 	pc = e.peer.accept()
-	usr = pc.expect("USR")
-	pc.send("USR %d OK alice@example.com Alice", usr.TrID)
-	cal = pc.expect("CAL")
-	pc.send("CAL %d RINGING 1", cal.TrID)
-	pc.send("JOI bob@example.com Bob 1342472228")
+	pc.openAndJoinCaps("alice@example.com", "bob@example.com", "1342472228")
 	msgs := readParts(t, pc, chunksFor(t, text))
 	pc.send("ACK %d", msgs[0].TrID)
 	pc.send("NAK %d", msgs[1].TrID)
