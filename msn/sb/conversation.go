@@ -776,7 +776,13 @@ func (c *Conversation) idleCheck() {
 		return
 	}
 	since := time.Since(c.lastActivity)
-	if since < idle || s.busy() || len(c.queue) > 0 {
+	// Events still waiting for OnEvent (the reader may be paused for them, with more unread)
+	// keep the switchboard: closing it would lose what the server already sent.
+	waiting := s.paused.Load() || c.eventsPending()
+	if since < idle || s.busy() || len(c.queue) > 0 || waiting {
+		if waiting && since >= idle {
+			c.log.Debug().Msg("idle, but events wait for OnEvent: keeping the switchboard")
+		}
 		wait := idle - since
 		if wait <= 0 {
 			wait = idle

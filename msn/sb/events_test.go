@@ -4,9 +4,12 @@ import (
 	"context"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/msnbridge/msnbridge/msn/message"
 )
@@ -128,5 +131,120 @@ func TestBlockedConsumerHoldsUpOnlyItsConversation(t *testing.T) {
 		if s != strconv.Itoa(i) {
 			t.Fatalf("bob's message %d is %q", i, s)
 		}
+	}
+}
+
+// TestPausedReaderKeepsItsSwitchboard: while bob's reader is paused for a slow consumer, the
+// ACK of a message sent meanwhile sits unread behind bob's messages: the ACK timeout waits on
+// instead of failing the message and retiring the switchboard, and the idle close does not
+// close the switchboard under unread messages. Once the consumer runs, every message arrives
+// and the sent one is delivered.
+func TestPausedReaderKeepsItsSwitchboard(t *testing.T) {
+	var logs syncBuffer
+	peer := newPeerServer(t)
+	f := &fakeNS{passport: "alice@example.com", version: 12, addr: peer.addr()}
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	n := 0
+	const flood = maxPendingEvents + 200
+	all := make(chan struct{})
+	m := NewManager(f, Config{
+		XFRInterval: -1, RequestTimeout: waitLimit, Logger: zerolog.New(&logs).Level(zerolog.DebugLevel),
+		AckTimeout: 100 * time.Millisecond, IdleTimeout: 100 * time.Millisecond,
+		OnEvent: func(ev Event) {
+			if me, ok := ev.(*MessageEvent); ok && me.Sender.Passport == "bob@example.com" {
+				<-gate
+				mu.Lock()
+				n++
+				if n == flood {
+					close(all)
+				}
+				mu.Unlock()
+			}
+		}})
+	t.Cleanup(func() { m.Close() })
+	bob := m.Conversation("bob@example.com")
+	pc := openOneToOne(t, peer, bob)
+	for i := 0; i < flood; i++ {
+		pc.sendMSG("bob@example.com", "Bob", textPayload(strconv.Itoa(i)))
+	}
+	deadline := time.Now().Add(waitLimit)
+	for waiting, _ := readerWaiting(bob); !waiting; waiting, _ = readerWaiting(bob) {
+		if time.Now().After(deadline) {
+			t.Fatal("bob's reader never waited")
+		}
+		runtime.Gosched() // nothing to wait on: poll with a deadline
+	}
+	res := bob.SendText(context.Background(), "sent while paused", message.Format{})
+	msg := pc.expect("MSG")
+	pc.send("ACK %d", msg.TrID) // behind bob's unread messages
+	for !strings.Contains(logs.String(), "reader is paused") {
+		if time.Now().After(deadline) {
+			t.Fatal("the ACK timeout never came while paused")
+		}
+		runtime.Gosched()
+	}
+	if o, err := res.Outcome(); o != Pending {
+		t.Fatalf("message resolved while its ACK was unread: %v %v", o, err)
+	}
+	close(gate)
+	select {
+	case <-all:
+	case <-time.After(waitLimit):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("only %d of %d of bob's messages delivered", n, flood)
+	}
+	if o, err := wait(t, res); o != Delivered {
+		t.Fatalf("message sent while paused: %v %v", o, err)
+	}
+}
+
+// TestPausedReaderIsNotClosedForIdleness: a one-to-one switchboard whose reader is paused
+// for a slow consumer is not closed by the idle timer (closing it would lose what the server
+// sent and the reader has not read yet); every message arrives once the consumer runs.
+func TestPausedReaderIsNotClosedForIdleness(t *testing.T) {
+	var logs syncBuffer
+	peer := newPeerServer(t)
+	f := &fakeNS{passport: "alice@example.com", version: 12, addr: peer.addr()}
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	n := 0
+	const flood = maxPendingEvents + 200
+	all := make(chan struct{})
+	m := NewManager(f, Config{
+		XFRInterval: -1, RequestTimeout: waitLimit, Logger: zerolog.New(&logs).Level(zerolog.DebugLevel),
+		IdleTimeout: 50 * time.Millisecond,
+		OnEvent: func(ev Event) {
+			if me, ok := ev.(*MessageEvent); ok && me.Sender.Passport == "bob@example.com" {
+				<-gate
+				mu.Lock()
+				n++
+				if n == flood {
+					close(all)
+				}
+				mu.Unlock()
+			}
+		}})
+	t.Cleanup(func() { m.Close() })
+	bob := m.Conversation("bob@example.com")
+	pc := openOneToOne(t, peer, bob)
+	for i := 0; i < flood; i++ {
+		pc.sendMSG("bob@example.com", "Bob", textPayload(strconv.Itoa(i)))
+	}
+	deadline := time.Now().Add(waitLimit)
+	for !strings.Contains(logs.String(), "keeping the switchboard") && !strings.Contains(logs.String(), "closing idle switchboard") {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle timer never came")
+		}
+		runtime.Gosched() // nothing to wait on: poll the log with a deadline
+	}
+	close(gate)
+	select {
+	case <-all:
+	case <-time.After(waitLimit):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("only %d of %d of bob's messages delivered", n, flood)
 	}
 }

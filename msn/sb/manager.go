@@ -637,12 +637,15 @@ func (m *Manager) emitFlow(s *switchboard, ev Event) {
 		}
 		room := c.evRoom
 		c.evMu.Unlock()
+		s.paused.Store(true)
 		select {
 		case <-room:
+			s.paused.Store(false)
 			continue
 		case <-s.closingCh:
 		case <-m.ctx.Done():
 		}
+		s.paused.Store(false)
 		break
 	}
 	c.enqueueEvent(ev)

@@ -55,6 +55,9 @@ type switchboard struct {
 	self string // our own passport, lower case
 
 	conv atomic.Pointer[Conversation]
+	// paused is set while the reader waits for room in a conversation's event queue: what
+	// the server sent meanwhile (ACKs included) is not read yet.
+	paused atomic.Bool
 
 	// noteMu orders note delivery: notes buffered before routing are delivered first.
 	noteMu sync.Mutex
@@ -323,6 +326,13 @@ func (s *switchboard) ackTimedOut(trid uint32) {
 	p := s.inflight[trid]
 	if p == nil || p.trid != trid {
 		s.mu.Unlock()
+		return
+	}
+	if s.paused.Load() && !s.closing {
+		// The reader is held up by a slow event consumer: the ACK may be waiting unread.
+		p.ackTimer = time.AfterFunc(s.m.cfg.AckTimeout, func() { s.ackTimedOut(trid) })
+		s.mu.Unlock()
+		s.log.Debug().Uint32("trid", trid).Msg("ACK timeout while the reader is paused: waiting on")
 		return
 	}
 	s.takeInflightLocked(trid)
