@@ -466,7 +466,7 @@ func (m *Manager) acceptInvites() {
 			m.invMu.Unlock()
 			continue
 		}
-		if _, err := m.Accept(m.ctx, inv); err != nil {
+		if _, err := m.Accept(m.ctx, inv); err != nil && !errors.Is(err, ErrClosed) {
 			m.log.Warn().Err(err).Str("inviter", inv.Inviter).Msg("could not accept switchboard invitation")
 		}
 	}
