@@ -173,7 +173,9 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 		if out.Nudge || passport == "" {
 			return nil, statusErr(fmt.Errorf("not delivered: %w", err), event.MessageStatusNetworkError)
 		}
-		if oerr := c.sendOffline(sendCtx, sess, passport, out.Text); oerr != nil {
+		// Only what the switchboard did not deliver: the contact may have had the first
+		// parts of a long message before going offline.
+		if oerr := c.sendOffline(sendCtx, sess, passport, res.Undelivered()); oerr != nil {
 			c.log.Warn().Err(oerr).Str("contact", passport).Msg("Offline message failed")
 			return nil, ErrContactOffline
 		}

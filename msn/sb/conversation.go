@@ -38,6 +38,12 @@ type Conversation struct {
 	lastActivity time.Time
 	lastUse      uint64 // Manager.useSeq at creation or the last activity
 	idleTimer    *time.Timer
+
+	// Events waiting for Config.OnEvent, delivered in order by one goroutine at a time.
+	evMu      sync.Mutex
+	evQueue   []Event
+	evRunning bool          // a goroutine is delivering evQueue
+	evRoom    chan struct{} // closed when evQueue drops below the bound; made by a waiting reader
 }
 
 func newConversation(m *Manager, id, peer string, group bool, members []Participant) *Conversation {
@@ -52,6 +58,51 @@ func newConversation(m *Manager, id, peer string, group bool, members []Particip
 	}
 	c.log = m.log.With().Str("conversation", id).Logger()
 	return c
+}
+
+// enqueueEvent queues ev for Config.OnEvent and starts the conversation's delivering
+// goroutine when none runs. It never blocks.
+func (c *Conversation) enqueueEvent(ev Event) {
+	c.evMu.Lock()
+	c.evQueue = append(c.evQueue, ev)
+	start := !c.evRunning
+	c.evRunning = true
+	c.evMu.Unlock()
+	if start {
+		go c.deliverEvents()
+	}
+}
+
+// deliverEvents hands the queued events to Config.OnEvent one by one and ends when the queue
+// is empty.
+func (c *Conversation) deliverEvents() {
+	for {
+		c.evMu.Lock()
+		if len(c.evQueue) == 0 {
+			c.evQueue = nil
+			c.evRunning = false
+			c.evMu.Unlock()
+			return
+		}
+		ev := c.evQueue[0]
+		c.evQueue[0] = nil
+		c.evQueue = c.evQueue[1:]
+		if c.evRoom != nil && len(c.evQueue) < maxPendingEvents {
+			close(c.evRoom)
+			c.evRoom = nil
+		}
+		c.evMu.Unlock()
+		if on := c.m.cfg.OnEvent; on != nil {
+			on(ev)
+		}
+	}
+}
+
+// eventsPending reports whether events of the conversation wait or are being delivered.
+func (c *Conversation) eventsPending() bool {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	return c.evRunning
 }
 
 // ID is the contact's passport for a one-to-one conversation, or the manager-made id of a
@@ -114,7 +165,19 @@ func (c *Conversation) Send(ctx context.Context, out Outgoing) *Result {
 		res.resolve(Failed, err)
 		return res
 	}
-	res := newResult(len(payloads))
+	var parts []*part
+	var res *Result
+	if out.Kind == OutText {
+		// One entry until it reaches a switchboard (textParts).
+		res = newResult(1)
+		res.text = out.Text
+		parts = []*part{{res: res, conv: c, ack: ack, text: out.Text, format: out.Format}}
+	} else {
+		res = newResult(len(payloads))
+		for i, p := range payloads {
+			parts = append(parts, &part{res: res, conv: c, ack: ack, payload: p, index: i})
+		}
+	}
 	c.m.readopt(c)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -122,13 +185,11 @@ func (c *Conversation) Send(ctx context.Context, out Outgoing) *Result {
 		res.resolve(Failed, ErrClosed)
 		return res
 	}
-	if len(c.queue)+len(payloads) > maxQueue {
+	if len(c.queue)+len(parts) > maxQueue {
 		res.resolve(Failed, ErrQueueFull)
 		return res
 	}
-	for _, p := range payloads {
-		c.queue = append(c.queue, &part{res: res, conv: c, ack: ack, payload: p})
-	}
+	c.queue = append(c.queue, parts...)
 	res.arm(ctx, c.m.cfg.SendTimeout)
 	c.flushLocked()
 	return res
@@ -228,13 +289,21 @@ func (c *Conversation) flushLocked() {
 	}
 	if c.active != nil {
 		sent := false
+		var missed map[string]error
+		if c.group && len(c.queue) > 0 {
+			missed = c.active.missing(c.members)
+		}
 		for len(c.queue) > 0 {
 			p := c.queue[0]
 			if p.res.resolved() {
 				c.queue = c.queue[1:]
 				continue
 			}
-			if err := c.active.sendPart(p); errors.Is(err, errNotSent) {
+			if p.payload == nil {
+				c.queue = append(c.textParts(p, c.active), c.queue[1:]...)
+				p = c.queue[0]
+			}
+			if err := c.active.sendPart(p, missed); errors.Is(err, errNotSent) {
 				break // the switchboard is closing; its end brings us back here without it
 			}
 			// Written, or in flight on a dying connection whose end re-queues it.
@@ -258,6 +327,49 @@ func (c *Conversation) flushLocked() {
 		c.opening = true
 		go c.open()
 	}
+}
+
+// textParts encodes text message p for switchboard s: one chunked message when everybody on
+// s reassembles chunks (chunkable), else one ordinary message per piece. c.mu is held.
+func (c *Conversation) textParts(p *part, s *switchboard) []*part {
+	var payloads [][]byte
+	var pieces []string
+	chunked := false
+	if c.chunkable(s) {
+		if pl, err := message.ChunkedTextPayloads(p.text, p.format, "", MaxPayload); err == nil {
+			payloads, chunked = pl, len(pl) > 1
+		} else {
+			c.log.Debug().Err(err).Msg("text too long for one chunked message: sending it in pieces")
+		}
+	}
+	if payloads == nil {
+		payloads, pieces = splitTextPayloads(p.text, p.format)
+	}
+	p.res.setParts(len(payloads), pieces, chunked)
+	out := make([]*part, len(payloads))
+	for i, pl := range payloads {
+		out[i] = &part{res: p.res, conv: c, ack: p.ack, payload: pl, index: i}
+	}
+	return out
+}
+
+// chunkable reports whether every participant on s reassembles chunked messages, going by the
+// capabilities of their JOI/IRO or, where those carry none, Config.Capabilities.
+func (c *Conversation) chunkable(s *switchboard) bool {
+	ps := s.participants()
+	if len(ps) == 0 {
+		return false
+	}
+	for _, p := range ps {
+		caps, ok := parseCaps(p.Caps)
+		if !ok && c.m.cfg.Capabilities != nil {
+			caps, ok = c.m.cfg.Capabilities(p.Passport)
+		}
+		if !ok || caps&capChunking == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // open gets a switchboard for the queued messages: XFR SB, USR, CAL every member, first JOI.
@@ -331,27 +443,34 @@ func (c *Conversation) openSwitchboard(ctx context.Context) (*switchboard, error
 	}
 	// All CALs go out at once; then their answers are collected.
 	var errs []error
+	failed := map[string]error{}
 	calls := make([]*pendingCall, len(members))
 	for i, p := range members {
 		pc, err := s.start("CAL", p)
 		if err != nil {
-			errs = append(errs, newCallError(p, err))
+			failed[p] = newCallError(p, err)
+			errs = append(errs, failed[p])
 			continue
 		}
 		calls[i] = pc
 	}
+	var ringing []string
 	for i, pc := range calls {
 		if pc == nil {
 			continue
 		}
 		if _, err := s.await(ctx, pc); err != nil {
-			errs = append(errs, newCallError(members[i], err))
+			failed[members[i]] = newCallError(members[i], err)
+			errs = append(errs, failed[members[i]])
+			continue
 		}
+		ringing = append(ringing, members[i])
 	}
 	if len(errs) == len(members) {
 		s.leave()
 		return nil, errors.Join(errs...)
 	}
+	s.setMissReasons(failed)
 	select {
 	case <-s.joined:
 	case <-s.done:
@@ -360,11 +479,48 @@ func (c *Conversation) openSwitchboard(ctx context.Context) (*switchboard, error
 		s.leave()
 		return nil, fmt.Errorf("sb: waiting for %v to join: %w", members, ErrTimeout)
 	}
+	if err := c.awaitJoins(ctx, s, ringing); err != nil {
+		return nil, err
+	}
 	if s.conv.Load() != c {
 		// Someone else joined first and the switchboard became a group conversation.
 		return nil, errTakenOver
 	}
 	return s, nil
+}
+
+// awaitJoins waits, after the first JOI, until everybody whose CAL rang is on switchboard s,
+// for at most Config.JoinWait (or until ctx ends): the first message of a conversation must
+// not go out to whoever joined first only. Those still missing then are reported by
+// Result.Missed. It fails only when s ended.
+func (c *Conversation) awaitJoins(ctx context.Context, s *switchboard, called []string) error {
+	if c.m.cfg.JoinWait < 0 {
+		return nil
+	}
+	timer := time.NewTimer(c.m.cfg.JoinWait)
+	defer timer.Stop()
+	for {
+		if s.conv.Load() != c {
+			return nil // taken over by a group conversation: the caller gives it up
+		}
+		all := true
+		for _, p := range called {
+			all = all && s.hasParticipant(p)
+		}
+		if all {
+			return nil
+		}
+		select {
+		case <-s.joinSig:
+		case <-s.done:
+			return fmt.Errorf("sb: waiting for %v to join: %w", called, closedCause(s.cause()))
+		case <-timer.C:
+			c.log.Debug().Strs("called", called).Msg("not everybody called joined in time: sending to those who did")
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 // attach makes an accepted switchboard the conversation's live one. It becomes live before
@@ -422,6 +578,28 @@ func (c *Conversation) requeue(parts []*part, cause error) {
 	c.log.Debug().Int("parts", len(again)).Msg("re-sending unacknowledged messages")
 	c.queue = append(again, c.queue...)
 	c.flushLocked()
+}
+
+// onAckLost is told that a MSG on switchboard s got no ACK in time. A one-to-one
+// conversation stops using s (it is retired: closed once nothing else waits on it) and its
+// next message opens a new switchboard. A multi-party switchboard stays: only that message
+// failed, and reopening would call everybody again.
+func (c *Conversation) onAckLost(s *switchboard, cause error) {
+	if c.group {
+		return
+	}
+	c.mu.Lock()
+	if c.active != s {
+		c.mu.Unlock()
+		s.retire()
+		return
+	}
+	c.active = nil
+	c.stopIdleLocked()
+	c.flushLocked()
+	c.mu.Unlock()
+	s.retire()
+	c.m.emit(&ClosedEvent{Conv: c, Err: cause})
 }
 
 // onClosed is told that a switchboard carrying this conversation ended.
@@ -598,7 +776,13 @@ func (c *Conversation) idleCheck() {
 		return
 	}
 	since := time.Since(c.lastActivity)
-	if since < idle || s.busy() || len(c.queue) > 0 {
+	// Events still waiting for OnEvent (the reader may be paused for them, with more unread)
+	// keep the switchboard: closing it would lose what the server already sent.
+	waiting := s.paused.Load() || c.eventsPending()
+	if since < idle || s.busy() || len(c.queue) > 0 || waiting {
+		if waiting && since >= idle {
+			c.log.Debug().Msg("idle, but events wait for OnEvent: keeping the switchboard")
+		}
 		wait := idle - since
 		if wait <= 0 {
 			wait = idle

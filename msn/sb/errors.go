@@ -28,6 +28,9 @@ var (
 	ErrClosed = errors.New("sb: closed")
 	// ErrNoParticipants: there is nobody to talk to in this conversation.
 	ErrNoParticipants = errors.New("sb: conversation has no participants")
+	// ErrNotJoined: a member of a multi-party conversation was called but was not on the
+	// switchboard when a message went out (did not join in time, or left); see Result.Missed.
+	ErrNotJoined = errors.New("sb: participant not in the switchboard")
 	// ErrNotConnected: the operation needs a live switchboard and there is none.
 	ErrNotConnected = errors.New("sb: no live switchboard")
 	// ErrQueueFull: too many messages are already waiting for a switchboard.

@@ -2,8 +2,8 @@ package sb
 
 import "github.com/msnbridge/msnbridge/msn/message"
 
-// Event is something that happened in a conversation. Config.OnEvent receives them from one
-// goroutine, in the order they happened.
+// Event is something that happened in a conversation. Config.OnEvent receives those of one
+// conversation one at a time, in the order they happened (see Config.OnEvent).
 type Event interface {
 	// Conversation is the conversation the event belongs to.
 	Conversation() *Conversation

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,6 +84,31 @@ func FuzzHandleLine(f *testing.F) {
 			if p.Passport == "" || p.Passport == "alice@example.com" {
 				t.Fatalf("bad participant %+v", p)
 			}
+		}
+	})
+}
+
+// FuzzParseCaps feeds the capability field of JOI/IRO lines to parseCaps: it never panics,
+// accepts only a decimal uint32 (before an optional ":capsex"), and gives back that number.
+func FuzzParseCaps(f *testing.F) {
+	for _, s := range []string{"1073741824", "2789003324:48", "1342472228", "", "0", ":", "4294967296", "-1", "12a", "2789003324:2550273312:7"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		caps, ok := parseCaps(s)
+		head, _, _ := strings.Cut(s, ":")
+		if !ok {
+			if caps != 0 {
+				t.Fatalf("%q: not ok but caps %d", s, caps)
+			}
+			return
+		}
+		want := strings.TrimLeft(head, "0")
+		if want == "" {
+			want = "0"
+		}
+		if head == "" || strconv.FormatUint(uint64(caps), 10) != want {
+			t.Fatalf("%q parsed as %d", s, caps)
 		}
 	})
 }

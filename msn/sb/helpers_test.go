@@ -152,8 +152,14 @@ func (pc *peerConn) sendMSG(from, name string, payload string) {
 	}
 }
 
-// login answers USR and CAL for one callee and lets them join.
+// openAndJoin answers USR and CAL for one callee and lets them join (caps without chunking).
 func (pc *peerConn) openAndJoin(self, callee string) {
+	pc.t.Helper()
+	pc.openAndJoinCaps(self, callee, "1073741824")
+}
+
+// openAndJoinCaps is openAndJoin with the callee's JOI carrying caps ("": none, as MSNP11).
+func (pc *peerConn) openAndJoinCaps(self, callee, caps string) {
 	pc.t.Helper()
 	usr := pc.expect("USR")
 	pc.send("USR %d OK %s Me", usr.TrID, self)
@@ -162,7 +168,7 @@ func (pc *peerConn) openAndJoin(self, callee string) {
 		pc.t.Fatalf("CAL %q, want %q", cal.Arg(0), callee)
 	}
 	pc.send("CAL %d RINGING 1234", cal.TrID)
-	pc.send("JOI %s %s 1073741824", callee, strings.Split(callee, "@")[0])
+	pc.send(strings.TrimSpace(fmt.Sprintf("JOI %s %s %s", callee, strings.Split(callee, "@")[0], caps)))
 }
 
 // recorder collects events.

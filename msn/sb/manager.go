@@ -32,6 +32,14 @@ type Invitation struct {
 
 // NotificationServer is what the manager needs from the NS session. The package does not
 // import msn/ns; wrapping *ns.Session takes one method (see the package example).
+//
+// The manager does not depend on one NS session staying up: switchboards are connections of
+// their own, which live on when the NS connection drops. A caller may keep one Manager across
+// NS reconnects with an implementation that forwards to whichever session is current. The
+// manager reads Passport once (it must not change) and Version each time it authenticates a
+// switchboard (so it should report the last negotiated version while there is no session);
+// RequestSwitchboard may fail while there is no session: the messages waiting for that
+// switchboard then fail with that error, and the next Send tries again.
 type NotificationServer interface {
 	// Passport is the account's own e-mail address.
 	Passport() string
@@ -51,8 +59,18 @@ type Config struct {
 	RequestTimeout time.Duration
 	// OpenTimeout bounds opening a switchboard: XFR, connect, USR, CAL, first JOI [60 s].
 	OpenTimeout time.Duration
+	// JoinWait bounds how long messages queued for a switchboard this client opens wait, once
+	// the first contact joined, for the other contacts it called (the CALs that rang) to join
+	// too [10 s]; then they go out to whoever is there and Result.Missed names the others.
+	// Negative: send as soon as the first contact joined.
+	JoinWait time.Duration
 	// SendTimeout bounds a message from Send to its outcome [90 s].
 	SendTimeout time.Duration
+	// AckTimeout bounds the wait for the ACK/NAK of one MSG written on a switchboard [30 s].
+	// A MSG without an answer by then fails its message, and the switchboard is retired: it
+	// is closed once nothing else waits on it, and the conversation's next message goes out on
+	// a new one (a server that lost one ACK is not trusted with the next message).
+	AckTimeout time.Duration
 	// IdleTimeout closes a one-to-one switchboard after that long without traffic [3 min];
 	// negative: never. Multi-party switchboards are never closed for idleness.
 	IdleTimeout time.Duration
@@ -65,15 +83,33 @@ type Config struct {
 	// invitation into it registers it again when its id is free), and RestoreGroup with its id
 	// and roster brings it back. Negative: no bound.
 	MaxGroups int
+	// MaxConversations bounds the one-to-one conversations the manager keeps [1024]: beyond
+	// it, the least recently used dormant ones (no live or opening switchboard, nothing
+	// queued, no event waiting) are forgotten. Conversation(passport) makes a new one for a
+	// forgotten contact; a forgotten one still held by a caller stays usable and is registered
+	// again when it sends while its contact has no other. Negative: no bound.
+	MaxConversations int
 	// Limits bounds what the server may send [4 KiB lines, 16 KiB payloads].
 	Limits wire.Limits
 	// Dial connects to a switchboard [net.Dialer].
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Capabilities, when set, gives the client capabilities the NS reported for a contact
+	// (the number of their NLN/ILN; ok false when unknown). It is asked only for participants
+	// whose JOI/IRO carried none (MSNP11 and older), to decide whether a long text can go as
+	// one chunked message (capability 0x20) instead of several messages. It is called with
+	// a conversation's lock held: it must be quick and must not call into this package.
+	Capabilities func(passport string) (caps uint32, ok bool)
 	// Logger gets structured logs; cookies never appear in them.
 	Logger zerolog.Logger
-	// OnEvent receives the events of all conversations, from one goroutine, in order. It must
-	// not block for long: while more than a thousand events wait, switchboards stop reading.
-	// It may call any method of the package. Nil: events are dropped.
+	// OnEvent receives the events of all conversations. The events of one conversation come
+	// one at a time, in order, from one goroutine; those of different conversations may come
+	// concurrently, from different goroutines. OnEvent MAY BLOCK: while it blocks on an
+	// event of conversation A, the events of other conversations are still delivered, and
+	// once 128 events of A wait, the switchboard carrying A stops reading (the server, then
+	// the contact, are slowed down through TCP) until OnEvent catches up; no event is dropped
+	// for it (typing notifications excepted). There is at most one delivering goroutine per
+	// conversation with events waiting; it ends when that conversation's queue is empty. It
+	// may call any method of the package. Nil: events are dropped.
 	OnEvent func(Event)
 }
 
@@ -86,11 +122,16 @@ func (cfg Config) withDefaults() Config {
 	def(&cfg.DialTimeout, 10*time.Second)
 	def(&cfg.RequestTimeout, 15*time.Second)
 	def(&cfg.OpenTimeout, 60*time.Second)
+	def(&cfg.JoinWait, 10*time.Second)
 	def(&cfg.SendTimeout, 90*time.Second)
+	def(&cfg.AckTimeout, 30*time.Second)
 	def(&cfg.IdleTimeout, 3*time.Minute)
 	def(&cfg.XFRInterval, time.Second)
 	if cfg.MaxGroups == 0 {
 		cfg.MaxGroups = DefaultMaxGroups
+	}
+	if cfg.MaxConversations == 0 {
+		cfg.MaxConversations = DefaultMaxConversations
 	}
 	if cfg.Limits.MaxLine <= 0 {
 		cfg.Limits.MaxLine = 4 << 10
@@ -111,8 +152,20 @@ func (cfg Config) withDefaults() Config {
 // DefaultMaxGroups is Config.MaxGroups when it is zero.
 const DefaultMaxGroups = 256
 
-// Manager runs the switchboards of one NS session: it opens them for conversations, accepts
-// invitations and routes them, and delivers events.
+// DefaultMaxConversations is Config.MaxConversations when it is zero.
+const DefaultMaxConversations = 1024
+
+// Bounds on accepting invitations (HandleInvite): at most maxInviteWorkers accept at once, and
+// at most maxInviteBacklog more wait; beyond that an invitation is refused (logged), and the
+// inviter's server gives up on it.
+const (
+	maxInviteWorkers = 4
+	maxInviteBacklog = 64
+)
+
+// Manager runs the switchboards of one account: it opens them for conversations, accepts
+// invitations and routes them, and delivers events. It may outlive NS sessions (see
+// NotificationServer).
 type Manager struct {
 	ns       NotificationServer
 	cfg      Config
@@ -134,11 +187,9 @@ type Manager struct {
 	xfrMu   sync.Mutex
 	lastXFR time.Time
 
-	evMu      sync.Mutex
-	evQueue   []Event
-	evDrained chan struct{} // closed when the loop takes a batch; made by a waiting emitFlow
-	evSignal  chan struct{}
-	evDone    chan struct{}
+	invites   chan Invitation // accepted by at most maxInviteWorkers goroutines
+	invMu     sync.Mutex
+	invActive int // goroutines accepting invitations
 }
 
 // NewManager returns a manager for the NS session nsrv.
@@ -154,11 +205,9 @@ func NewManager(nsrv NotificationServer, cfg Config) *Manager {
 		direct:   make(map[string]*Conversation),
 		groups:   make(map[string]*Conversation),
 		sbs:      make(map[*switchboard]struct{}),
-		evSignal: make(chan struct{}, 1),
-		evDone:   make(chan struct{}),
+		invites:  make(chan Invitation, maxInviteBacklog),
 	}
 	m.log = cfg.Logger.With().Str("component", "switchboard").Logger()
-	go m.eventLoop()
 	return m
 }
 
@@ -184,8 +233,15 @@ func (m *Manager) Conversation(passport string) *Conversation {
 		return c
 	}
 	c := newConversation(m, passport, passport, false, []Participant{{Passport: passport}})
-	m.direct[passport] = c
+	m.addDirectLocked(c)
 	return c
+}
+
+// addDirectLocked registers one-to-one conversation c and, beyond Config.MaxConversations,
+// forgets the least recently used dormant ones. m.mu is held.
+func (m *Manager) addDirectLocked(c *Conversation) {
+	m.direct[c.id] = c
+	m.pruneLocked(m.direct, c, m.cfg.MaxConversations, "one-to-one")
 }
 
 // Group returns the multi-party conversation with that id, or nil.
@@ -263,12 +319,18 @@ func (m *Manager) newGroupOn(ps []Participant, s *switchboard) *Conversation {
 }
 
 // addGroupLocked registers group conversation c and, beyond Config.MaxGroups, forgets the
-// least recently used dormant groups other than c. m.mu is held (then each group's lock is
-// taken, the order groupFor uses).
+// least recently used dormant groups other than c. m.mu is held.
 func (m *Manager) addGroupLocked(c *Conversation) {
 	m.groups[c.id] = c
-	limit := m.cfg.MaxGroups
-	if limit < 0 || len(m.groups) <= limit {
+	m.pruneLocked(m.groups, c, m.cfg.MaxGroups, "group")
+}
+
+// pruneLocked forgets, while set holds more than limit conversations, the least recently used
+// dormant ones other than keep: no live or opening switchboard, nothing queued, no event
+// waiting for OnEvent. m.mu is held (then each conversation's locks are taken, the order
+// groupFor uses). A negative limit keeps everything.
+func (m *Manager) pruneLocked(set map[string]*Conversation, keep *Conversation, limit int, kind string) {
+	if limit < 0 || len(set) <= limit {
 		return
 	}
 	type candidate struct {
@@ -276,47 +338,53 @@ func (m *Manager) addGroupLocked(c *Conversation) {
 		use uint64
 	}
 	var dormant []candidate
-	for _, g := range m.groups {
-		if g == c {
+	for _, g := range set {
+		if g == keep {
 			continue
 		}
 		g.mu.Lock()
 		idle := g.active == nil && !g.opening && len(g.queue) == 0
 		use := g.lastUse
 		g.mu.Unlock()
-		if idle {
+		if idle && !g.eventsPending() {
 			dormant = append(dormant, candidate{g, use})
 		}
 	}
 	sort.Slice(dormant, func(i, j int) bool { return dormant[i].use < dormant[j].use })
 	for _, d := range dormant {
-		if len(m.groups) <= limit {
+		if len(set) <= limit {
 			break
 		}
-		delete(m.groups, d.c.id)
-		m.log.Debug().Str("conversation", d.c.id).Int("groups", len(m.groups)).Msg("forgot a dormant group conversation")
+		delete(set, d.c.id)
+		m.log.Debug().Str("conversation", d.c.id).Str("kind", kind).Int("kept", len(set)).Msg("forgot a dormant conversation")
 	}
 }
 
-// readopt registers group conversation c again when it was forgotten (see Config.MaxGroups)
-// and its id is free. It must be called without c's lock.
+// readopt registers conversation c again when it was forgotten (see Config.MaxGroups and
+// Config.MaxConversations) and its id is free. It must be called without c's lock.
 func (m *Manager) readopt(c *Conversation) {
-	if !c.group {
-		return
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed.Load() {
 		return
 	}
-	if _, ok := m.groups[c.id]; ok {
+	set := m.direct
+	if c.group {
+		set = m.groups
+	}
+	if _, ok := set[c.id]; ok {
 		return
 	}
 	c.mu.Lock()
 	closed := c.closed
 	c.mu.Unlock()
-	if !closed {
+	if closed {
+		return
+	}
+	if c.group {
 		m.addGroupLocked(c)
+	} else {
+		m.addDirectLocked(c)
 	}
 }
 
@@ -356,13 +424,52 @@ func (m *Manager) groupFor(ps []Participant) *Conversation {
 }
 
 // HandleInvite accepts an invitation (an RNG from the NS) in the background; the
-// conversation's events report what follows. Failures are logged.
+// conversation's events report what follows. Failures are logged. At most a few invitations
+// are accepted at once and a bounded number wait; beyond that the invitation is refused
+// (logged): a flood of RNGs costs neither unbounded goroutines nor memory.
 func (m *Manager) HandleInvite(inv Invitation) {
-	go func() {
-		if _, err := m.Accept(m.ctx, inv); err != nil {
+	if m.isClosed() {
+		return
+	}
+	select {
+	case m.invites <- inv:
+	default:
+		m.log.Warn().Str("inviter", inv.Inviter).Int("waiting", maxInviteBacklog).Msg("too many switchboard invitations waiting: refusing this one")
+		return
+	}
+	m.invMu.Lock()
+	start := m.invActive < maxInviteWorkers
+	if start {
+		m.invActive++
+	}
+	m.invMu.Unlock()
+	if start {
+		go m.acceptInvites()
+	}
+}
+
+// acceptInvites accepts waiting invitations one by one and ends when none waits.
+func (m *Manager) acceptInvites() {
+	for {
+		var inv Invitation
+		select {
+		case inv = <-m.invites:
+		default:
+			// Stop only when nothing waits, deciding under invMu: HandleInvite queues first
+			// and then starts a goroutine if fewer than the maximum run.
+			m.invMu.Lock()
+			if len(m.invites) == 0 {
+				m.invActive--
+				m.invMu.Unlock()
+				return
+			}
+			m.invMu.Unlock()
+			continue
+		}
+		if _, err := m.Accept(m.ctx, inv); err != nil && !errors.Is(err, ErrClosed) {
 			m.log.Warn().Err(err).Str("inviter", inv.Inviter).Msg("could not accept switchboard invitation")
 		}
-	}()
+	}
 }
 
 // Accept answers an invitation (ANS), reads the roster (IRO) and routes the switchboard: one
@@ -448,8 +555,8 @@ func (m *Manager) throttle(ctx context.Context) error {
 }
 
 // Close leaves every switchboard and fails queued messages with ErrClosed. Events already
-// queued are still delivered (possibly after Close returned), then the event goroutine ends.
-// Close may be called from OnEvent.
+// queued are still delivered (possibly after Close returned), then the delivering goroutines
+// end. Close may be called from OnEvent.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	if m.closed.Load() {
@@ -492,76 +599,54 @@ func (m *Manager) Close() error {
 	return err
 }
 
-// maxPendingEvents is how many events may wait for OnEvent before switchboard readers stop
-// reading (and so the server stops sending) until OnEvent catches up.
-const maxPendingEvents = 1024
+// maxPendingEvents is how many events of one conversation may wait for OnEvent before the
+// reader of the switchboard carrying it stops reading (and so the server stops sending) until
+// OnEvent catches up with that conversation.
+const maxPendingEvents = 128
 
 // emit queues an event for OnEvent; it never blocks.
 func (m *Manager) emit(ev Event) {
-	m.evMu.Lock()
-	m.evQueue = append(m.evQueue, ev)
-	m.evMu.Unlock()
-	select {
-	case m.evSignal <- struct{}{}:
-	default:
+	if c := ev.Conversation(); c != nil {
+		c.enqueueEvent(ev)
 	}
 }
 
-// emitFlow queues an event caused by input from switchboard s. While too many events wait it
-// blocks the reader, so a flooding server is slowed down by TCP instead of filling memory; a
-// closing switchboard or manager queues without waiting (no more input can follow).
+// emitFlow queues an event caused by input from switchboard s. While maxPendingEvents of the
+// event's conversation wait, it blocks the reader, so a slow consumer of that conversation
+// slows the server down through TCP instead of filling memory; nothing the server sent is
+// dropped, except a typing notification (unacknowledged and short-lived), which is not
+// worth waiting for. A closing switchboard or manager queues without waiting (no more input
+// can follow).
 func (m *Manager) emitFlow(s *switchboard, ev Event) {
+	c := ev.Conversation()
+	if c == nil {
+		return
+	}
 	for {
-		m.evMu.Lock()
-		if len(m.evQueue) < maxPendingEvents {
-			m.evMu.Unlock()
+		c.evMu.Lock()
+		if len(c.evQueue) < maxPendingEvents {
+			c.evMu.Unlock()
 			break
 		}
-		if m.evDrained == nil {
-			m.evDrained = make(chan struct{})
+		if _, typing := ev.(*TypingEvent); typing {
+			c.evMu.Unlock()
+			return
 		}
-		drained := m.evDrained
-		m.evMu.Unlock()
+		if c.evRoom == nil {
+			c.evRoom = make(chan struct{})
+		}
+		room := c.evRoom
+		c.evMu.Unlock()
+		s.paused.Store(true)
 		select {
-		case <-drained:
+		case <-room:
+			s.paused.Store(false)
 			continue
 		case <-s.closingCh:
 		case <-m.ctx.Done():
 		}
+		s.paused.Store(false)
 		break
 	}
-	m.emit(ev)
-}
-
-func (m *Manager) eventLoop() {
-	defer close(m.evDone)
-	for {
-		stopping := false
-		select {
-		case <-m.evSignal:
-		case <-m.ctx.Done():
-			stopping = true
-		}
-		for {
-			m.evMu.Lock()
-			batch := m.evQueue
-			m.evQueue = nil
-			if m.evDrained != nil {
-				close(m.evDrained)
-				m.evDrained = nil
-			}
-			m.evMu.Unlock()
-			if len(batch) == 0 {
-				break
-			}
-			for _, ev := range batch {
-				if m.cfg.OnEvent != nil {
-					m.cfg.OnEvent(ev)
-				}
-			}
-		}
-		if stopping {
-			return
-		}
-	}
+	c.enqueueEvent(ev)
 }

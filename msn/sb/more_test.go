@@ -3,8 +3,6 @@ package sb
 import (
 	"context"
 	"errors"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -344,72 +342,5 @@ func TestRestoreGroupReceivesItsInvitations(t *testing.T) {
 		"carol@example.com Carol 0", "bob@example.com Bob 0")
 	if c != g {
 		t.Fatalf("invitation routed to %v, want the restored group", c)
-	}
-}
-
-func TestSlowEventConsumerPushesBackOnTheServer(t *testing.T) {
-	gate := make(chan struct{})
-	var got []string
-	done := make(chan struct{})
-	const flood = 3 * maxPendingEvents
-	peer := newPeerServer(t)
-	f := &fakeNS{passport: "alice@example.com", version: 12, addr: peer.addr()}
-	m := NewManager(f, Config{XFRInterval: -1, OnEvent: func(ev Event) {
-		<-gate
-		if me, ok := ev.(*MessageEvent); ok {
-			got = append(got, me.Text)
-			if len(got) == flood {
-				close(done)
-			}
-		}
-	}})
-	t.Cleanup(func() { m.Close() })
-	res := m.Conversation("bob@example.com").SendText(context.Background(), "go", message.Format{})
-	pc := peer.accept()
-	pc.openAndJoin("alice@example.com", "bob@example.com")
-	msg := pc.expect("MSG")
-	pc.send("ACK %d", msg.TrID)
-	wait(t, res)
-	go func() {
-		for i := 0; i < flood; i++ {
-			pc.sendMSG("bob@example.com", "Bob", "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n"+strconv.Itoa(i))
-		}
-	}()
-	// The reader must end up waiting for room instead of queueing the whole flood.
-	deadline := time.Now().Add(waitLimit)
-	for {
-		m.evMu.Lock()
-		n, waiting := len(m.evQueue), m.evDrained != nil
-		m.evMu.Unlock()
-		if n > maxPendingEvents+1 {
-			t.Fatalf("%d events queued", n)
-		}
-		if waiting {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("reader never waited (%d queued)", n)
-		}
-		runtime.Gosched()
-	}
-	// Once the consumer runs, everything arrives, in order.
-	go func() {
-		for {
-			select {
-			case gate <- struct{}{}:
-			case <-done:
-				return
-			}
-		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(waitLimit):
-		t.Fatalf("only %d of %d messages delivered", len(got), flood)
-	}
-	for i, s := range got {
-		if s != strconv.Itoa(i) {
-			t.Fatalf("message %d is %q", i, s)
-		}
 	}
 }

@@ -3,6 +3,7 @@ package sb
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/msnbridge/msnbridge/msn/message"
 )
@@ -46,10 +47,11 @@ type Outgoing struct {
 func (o Outgoing) encode(self string) ([][]byte, Ack, error) {
 	switch o.Kind {
 	case OutText:
+		// Encoded when it goes out (textParts): how depends on who is on the switchboard.
 		if o.Text == "" {
 			return nil, 0, errors.New("sb: empty text message")
 		}
-		return splitTextPayloads(o.Text, o.Format), AckAlways, nil
+		return nil, AckAlways, nil
 	case OutTyping:
 		return [][]byte{message.TypingPayload(self)}, AckNone, nil
 	case OutNudge:
@@ -77,17 +79,24 @@ func (o Outgoing) encode(self string) ([][]byte, Ack, error) {
 	return nil, 0, fmt.Errorf("sb: unknown outgoing kind %d", o.Kind)
 }
 
-// part is one MSG of an outgoing message.
+// part is one MSG of an outgoing message. A text message waits in the queue as one part
+// with text set and no payload, and becomes its MSGs when it reaches a switchboard.
 type part struct {
 	res      *Result
 	conv     *Conversation
 	ack      Ack
 	payload  []byte
-	attempts int    // times written to a switchboard
-	trid     uint32 // of the last write
+	text     string         // a text message not encoded yet
+	format   message.Format // of text
+	index    int            // position among the message's parts
+	attempts int            // times written to a switchboard
+	trid     uint32         // of the last write
+	// ackTimer fails the part when its ACK does not come (guarded by the mu of the
+	// switchboard it is in flight on).
+	ackTimer *time.Timer
 }
 
-func (p *part) delivered() { p.res.partDelivered() }
+func (p *part) delivered() { p.res.partDelivered(p.index) }
 
 func (p *part) failed(_ *switchboard, err error) { p.res.resolve(Failed, err) }
 

@@ -2,6 +2,7 @@ package sb
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 )
@@ -43,10 +44,100 @@ type Result struct {
 	written   bool
 	timer     *time.Timer
 	stopCtx   func() bool
+
+	text    string   // a text message: the whole text
+	pieces  []string // a split text message: the text each part carries, in order
+	acked   []bool   // per part (text messages): acknowledged
+	chunked bool     // sent as one chunked message: useless to the peer unless whole
+	missed  map[string]error
+}
+
+// addMissed records members of a multi-party conversation a part went out without.
+func (r *Result) addMissed(m map[string]error) {
+	if len(m) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.missed == nil {
+		r.missed = make(map[string]error, len(m))
+	}
+	for p, err := range m {
+		if _, ok := r.missed[p]; !ok {
+			r.missed[p] = err
+		}
+	}
+}
+
+// Missed returns the members of a multi-party conversation who did not get the message
+// (or a part of it) although it was sent: they were not on the switchboard when it went out.
+// Each comes with why: a *CallError when calling them failed (ErrOffline, ErrBlocked, …), or
+// ErrNotJoined when they were called but did not join within Config.JoinWait (or had left).
+// The outcome stays Delivered when the others got it. Nil for one-to-one conversations and
+// when everybody got it; the map is the caller's.
+func (r *Result) Missed() map[string]error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.missed) == 0 {
+		return nil
+	}
+	out := make(map[string]error, len(r.missed))
+	for p, err := range r.missed {
+		out[p] = err
+	}
+	return out
 }
 
 func newResult(parts int) *Result {
 	return &Result{done: make(chan struct{}), remaining: parts}
+}
+
+// setParts records how a text message was encoded for the wire: n parts, carrying pieces
+// (nil for a chunked message, which only counts whole).
+func (r *Result) setParts(n int, pieces []string, chunked bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.remaining = n
+	r.pieces = pieces
+	r.chunked = chunked
+	r.acked = make([]bool, n)
+}
+
+// Undelivered returns the text of a text message that did not reach the contact: "" once it
+// was delivered whole, the parts that were not acknowledged when a long message split into
+// several MSGs was delivered in part (in order, joined), and the whole text when no part was
+// acknowledged or when it went as one chunked message that did not arrive whole (the
+// recipient cannot use a partial chunked message). Other kinds of messages give "". A caller
+// that falls back to an offline message after Offline sends this, so the contact does not get
+// the delivered parts twice.
+func (r *Result) Undelivered() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.text == "" || r.outcome == Delivered {
+		return ""
+	}
+	if r.chunked || len(r.pieces) == 0 || len(r.pieces) != len(r.acked) {
+		if r.chunked && allTrue(r.acked) {
+			return ""
+		}
+		return r.text
+	}
+	var b strings.Builder
+	for i, p := range r.pieces {
+		if !r.acked[i] {
+			b.WriteString(p)
+		}
+	}
+	return b.String()
+}
+
+func allTrue(v []bool) bool {
+	for _, b := range v {
+		if !b {
+			return false
+		}
+	}
+	return len(v) > 0
 }
 
 // Done is closed when the outcome is known.
@@ -98,9 +189,12 @@ func (r *Result) resolve(o Outcome, err error) bool {
 	return true
 }
 
-// partDelivered records one acknowledged part; the last one resolves the result.
-func (r *Result) partDelivered() {
+// partDelivered records that part index was acknowledged; the last one resolves the result.
+func (r *Result) partDelivered(index int) {
 	r.mu.Lock()
+	if index >= 0 && index < len(r.acked) {
+		r.acked[index] = true
+	}
 	r.remaining--
 	last := r.remaining <= 0
 	r.mu.Unlock()

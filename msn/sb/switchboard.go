@@ -55,6 +55,9 @@ type switchboard struct {
 	self string // our own passport, lower case
 
 	conv atomic.Pointer[Conversation]
+	// paused is set while the reader waits for room in a conversation's event queue: what
+	// the server sent meanwhile (ACKs included) is not read yet.
+	paused atomic.Bool
 
 	// noteMu orders note delivery: notes buffered before routing are delivered first.
 	noteMu sync.Mutex
@@ -72,6 +75,10 @@ type switchboard struct {
 	err        error
 	joinedOnce bool
 	joined     chan struct{} // closed at the first JOI/IRO of someone else
+	joinSig    chan struct{} // signalled (cap 1) at every JOI/IRO of someone new
+	// missReason says why a member of the conversation is not on a switchboard this client
+	// opened: the CAL failed, or they did not join in time (see Result.Missed).
+	missReason map[string]error
 	done       chan struct{} // closed when the reader has finished
 	closingCh  chan struct{} // closed when closing becomes true
 }
@@ -89,6 +96,7 @@ func newSwitchboard(m *Manager, nc net.Conn) *switchboard {
 		calls:     make(map[uint32]chan *wire.Command),
 		inflight:  make(map[uint32]*part),
 		joined:    make(chan struct{}),
+		joinSig:   make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		closingCh: make(chan struct{}),
 	}
@@ -165,9 +173,12 @@ func (s *switchboard) handleError(cmd *wire.Command) {
 	}
 	s.mu.Lock()
 	ch := s.calls[cmd.TrID]
-	p := s.inflight[cmd.TrID]
-	delete(s.inflight, cmd.TrID)
+	p := s.takeInflightLocked(cmd.TrID)
+	drained := p != nil && s.retired && len(s.inflight) == 0
 	s.mu.Unlock()
+	if drained {
+		defer s.leave()
+	}
 	switch {
 	case ch != nil:
 		select {
@@ -210,6 +221,39 @@ func (s *switchboard) handleJoin(id, name, caps string) {
 	if first {
 		close(s.joined)
 	}
+	select {
+	case s.joinSig <- struct{}{}:
+	default:
+	}
+}
+
+// setMissReasons records why some called members are not on the switchboard.
+func (s *switchboard) setMissReasons(m map[string]error) {
+	s.mu.Lock()
+	s.missReason = m
+	s.mu.Unlock()
+}
+
+// missing returns, for each of members not on the switchboard now, why: the recorded reason
+// or ErrNotJoined.
+func (s *switchboard) missing(members []Participant) map[string]error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out map[string]error
+	for _, p := range members {
+		if s.roster.has(p.Passport) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]error)
+		}
+		if err := s.missReason[p.Passport]; err != nil {
+			out[p.Passport] = err
+		} else {
+			out[p.Passport] = ErrNotJoined
+		}
+	}
+	return out
 }
 
 func (s *switchboard) handleBye(cmd *wire.Command) {
@@ -244,8 +288,7 @@ func (s *switchboard) handleAck(cmd *wire.Command, ok bool) {
 		return
 	}
 	s.mu.Lock()
-	p := s.inflight[cmd.TrID]
-	delete(s.inflight, cmd.TrID)
+	p := s.takeInflightLocked(cmd.TrID)
 	drained := s.retired && len(s.inflight) == 0
 	s.mu.Unlock()
 	if drained {
@@ -259,6 +302,51 @@ func (s *switchboard) handleAck(cmd *wire.Command, ok bool) {
 		return
 	}
 	p.naked(s)
+}
+
+// takeInflightLocked removes the part in flight with that TrID (nil if none) and stops its
+// ACK timer. s.mu is held.
+func (s *switchboard) takeInflightLocked(trid uint32) *part {
+	p := s.inflight[trid]
+	if p == nil {
+		return nil
+	}
+	delete(s.inflight, trid)
+	if p.ackTimer != nil {
+		p.ackTimer.Stop()
+		p.ackTimer = nil
+	}
+	return p
+}
+
+// ackTimedOut handles a MSG that got no ACK/NAK within Config.AckTimeout: the message fails,
+// and the switchboard, which lost an answer, is retired (see Conversation.onAckLost).
+func (s *switchboard) ackTimedOut(trid uint32) {
+	s.mu.Lock()
+	p := s.inflight[trid]
+	if p == nil || p.trid != trid {
+		s.mu.Unlock()
+		return
+	}
+	if s.paused.Load() && !s.closing {
+		// The reader is held up by a slow event consumer: the ACK may be waiting unread.
+		p.ackTimer = time.AfterFunc(s.m.cfg.AckTimeout, func() { s.ackTimedOut(trid) })
+		s.mu.Unlock()
+		s.log.Debug().Uint32("trid", trid).Msg("ACK timeout while the reader is paused: waiting on")
+		return
+	}
+	s.takeInflightLocked(trid)
+	drained := s.retired && len(s.inflight) == 0
+	s.mu.Unlock()
+	err := fmt.Errorf("%w: no ACK from the switchboard within %v", ErrTimeout, s.m.cfg.AckTimeout)
+	s.log.Warn().Uint32("trid", trid).Dur("ack_timeout", s.m.cfg.AckTimeout).Msg("message not acknowledged in time: failing it and retiring the switchboard")
+	p.res.resolve(Failed, err)
+	if c := s.conv.Load(); c != nil {
+		c.onAckLost(s, err)
+	}
+	if drained {
+		s.leave()
+	}
 }
 
 // deliver passes a note to the conversation, or buffers it until the switchboard is routed.
@@ -364,21 +452,24 @@ func (s *switchboard) forgetCall(pc *pendingCall) {
 }
 
 // sendPart writes one MSG. Parts with an acknowledgement stay in flight until ACK/NAK or the
-// end of the connection; the others are delivered once written. An error wrapping errNotSent
-// means the part was not taken and is still the caller's.
-func (s *switchboard) sendPart(p *part) error {
+// end of the connection; the others are delivered once written. missed (members not on the
+// switchboard) is recorded on the part's Result when the part is taken. An error wrapping
+// errNotSent means the part was not taken and is still the caller's.
+func (s *switchboard) sendPart(p *part, missed map[string]error) error {
 	s.mu.Lock()
 	if s.closing {
 		err := s.err
 		s.mu.Unlock()
 		return fmt.Errorf("%w: %w", errNotSent, closedCause(err))
 	}
+	p.res.addMissed(missed)
 	s.trid++
 	t := s.trid
 	p.attempts++
 	p.trid = t
 	if p.ack != AckNone && p.ack != AckNegative {
 		s.inflight[t] = p
+		p.ackTimer = time.AfterFunc(s.m.cfg.AckTimeout, func() { s.ackTimedOut(t) })
 	}
 	s.mu.Unlock()
 	err := s.write(wire.NewPayload("MSG", t, p.payload, string(p.ack)))
@@ -458,8 +549,8 @@ func (s *switchboard) finish(readErr error) {
 		close(s.closingCh)
 	}
 	parts := make([]*part, 0, len(s.inflight))
-	for _, p := range s.inflight {
-		parts = append(parts, p)
+	for t := range s.inflight {
+		parts = append(parts, s.takeInflightLocked(t))
 	}
 	s.inflight = map[uint32]*part{}
 	abandoned := s.abandoned
