@@ -271,6 +271,9 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 	switch ev := evt.(type) {
 	case *sb.MessageEvent:
 		text := message.Text{Body: ev.Text, Format: ev.Format}
+		if ev.Incomplete {
+			text.Body = strings.TrimRight(text.Body, "\n") + "\n\n" + incompleteNotice
+		}
 		name := puppet.DecodeFriendlyName(ev.Sender.FriendlyName)
 		c.queueRemote(&simplevent.Message[message.Text]{
 			EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventMessage, PortalKey: key, CreatePortal: true,
@@ -330,6 +333,9 @@ func (c *Client) nameOf(ctx context.Context, p sb.Participant) string {
 	}
 	return p.Passport
 }
+
+// incompleteNotice ends a chunked message of which only part arrived (sb.MessageEvent.Incomplete).
+const incompleteNotice = "(the rest of this message never arrived)"
 
 // fileTransferGUID is the application GUID (and P2P EUF-GUID) of MSN file transfers.
 const fileTransferGUID = "{5D3E02AB-6190-11D3-BBBB-00C04F795683}"

@@ -28,6 +28,8 @@ type Conversation struct {
 	group bool
 	log   zerolog.Logger
 	reasm *message.Reassembler
+	// chunks expires incomplete chunked messages (chunks.go).
+	chunks chunkTimer
 
 	mu           sync.Mutex
 	members      []Participant // group: who is in the conversation; one-to-one: the peer
@@ -47,10 +49,10 @@ func newConversation(m *Manager, id, peer string, group bool, members []Particip
 		peer:    peer,
 		group:   group,
 		members: append([]Participant(nil), members...),
-		reasm:   message.NewReassembler(message.ReassemblerConfig{}),
 		lastUse: m.useSeq.Add(1),
 	}
 	c.log = m.log.With().Str("conversation", id).Logger()
+	c.reasm = c.newReassembler()
 	return c
 }
 
@@ -512,6 +514,7 @@ func (c *Conversation) handleMessage(s *switchboard, n note, from Participant, p
 	if err == nil {
 		msg, err = c.reasm.Add(from.Passport, msg)
 		if err == nil && msg == nil {
+			c.chunks.arm(c)
 			return // more chunks to come
 		}
 	}

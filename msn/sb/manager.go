@@ -53,6 +53,9 @@ type Config struct {
 	OpenTimeout time.Duration
 	// SendTimeout bounds a message from Send to its outcome [90 s].
 	SendTimeout time.Duration
+	// ChunkTimeout is how long the chunks of a chunked message may take to arrive; then what
+	// arrived is delivered as an incomplete MessageEvent [message.DefaultExpiry, 2 min].
+	ChunkTimeout time.Duration
 	// IdleTimeout closes a one-to-one switchboard after that long without traffic [3 min];
 	// negative: never. Multi-party switchboards are never closed for idleness.
 	IdleTimeout time.Duration
