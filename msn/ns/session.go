@@ -40,6 +40,8 @@ type Session struct {
 	w    *wire.Writer
 	wmu  sync.Mutex
 	trid atomic.Uint32
+	// uumMu keeps the UUMs of one offline text together (SendOfflineText).
+	uumMu sync.Mutex
 
 	mu      sync.Mutex
 	version int
