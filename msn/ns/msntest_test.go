@@ -554,6 +554,49 @@ func TestLongOfflineTextSplitAndReceivedWhole(t *testing.T) {
 	}
 }
 
+// TestContactAndGroupLimitsOnEveryPath: Config.MaxContacts and MaxGroups bound the session
+// whether the list comes from SYN/LST (MSNP12) or from the ABCH address book and memberships
+// (MSNP15, MSNP18), which used to bypass them.
+func TestContactAndGroupLimitsOnEveryPath(t *testing.T) {
+	for _, v := range []int{12, 15, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t)
+			var groups []string
+			for i := 0; i < 5; i++ {
+				id, err := srv.AddGroup("alice@example.com", fmt.Sprintf("Group %d", i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				groups = append(groups, id)
+			}
+			for i := 0; i < 10; i++ {
+				p := fmt.Sprintf("friend%02d@example.com", i)
+				if err := srv.AddAccount(p, "x", p); err != nil {
+					t.Fatal(err)
+				}
+				if err := srv.AddContact("alice@example.com", p, msntest.FL|msntest.AL, groups[i%len(groups)]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := clientConfig(srv, v, make(chan ns.Event, 256))
+			cfg.MaxContacts, cfg.MaxGroups = 4, 2
+			ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
+			defer cancel()
+			s, err := ns.Login(ctx, cfg, "alice@example.com", "alicepass")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if n := len(s.Contacts()); n == 0 || n > 4 {
+				t.Errorf("%d contacts kept, limit 4", n)
+			}
+			if n := len(s.Groups()); n == 0 || n > 2 {
+				t.Errorf("%d groups kept, limit 2", n)
+			}
+		})
+	}
+}
+
 // TestInitialADLSplitThroughFakeServer logs in with a long contact list: the initial ADL is
 // split into payloads of at most 7500 bytes that together list every contact.
 func TestInitialADLSplitThroughFakeServer(t *testing.T) {
