@@ -30,6 +30,8 @@ type Conversation struct {
 	reasm *message.Reassembler
 	// chunks expires incomplete chunked messages (chunks.go).
 	chunks chunkTimer
+	// p2p answers P2P invitations the client cannot serve (p2p.go).
+	p2p p2pState
 
 	mu           sync.Mutex
 	members      []Participant // group: who is in the conversation; one-to-one: the peer
@@ -535,10 +537,8 @@ func (c *Conversation) handleMessage(s *switchboard, n note, from Participant, p
 	case message.KindKeepAlive, message.KindClientCaps:
 		// Nothing to show.
 	case message.KindP2P:
-		if msg.P2P != nil && msg.P2P.Dest != "" {
-			if dest, _ := splitID(msg.P2P.Dest); dest != self {
-				return // for someone else in a multi-party switchboard
-			}
+		if !c.handleP2P(from, msg.P2P) {
+			return // for someone else in a multi-party switchboard, or another endpoint of ours
 		}
 		c.emitNote(s, n, &ContentEvent{Conv: c, Sender: from, Kind: msg.Kind, Message: msg, Payload: payload})
 	default:
