@@ -18,6 +18,7 @@ import (
 	"github.com/msnbridge/msnbridge/msn/message"
 	"github.com/msnbridge/msnbridge/msn/ns"
 	"github.com/msnbridge/msnbridge/msn/oim"
+	"github.com/msnbridge/msnbridge/msn/p2p"
 	"github.com/msnbridge/msnbridge/msn/sb"
 	"github.com/msnbridge/msnbridge/portal"
 	"github.com/msnbridge/msnbridge/puppet"
@@ -271,6 +272,9 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 	switch ev := evt.(type) {
 	case *sb.MessageEvent:
 		text := message.Text{Body: ev.Text, Format: ev.Format}
+		if ev.Incomplete {
+			text.Body = strings.TrimRight(text.Body, "\n") + "\n\n" + incompleteNotice
+		}
 		name := puppet.DecodeFriendlyName(ev.Sender.FriendlyName)
 		c.queueRemote(&simplevent.Message[message.Text]{
 			EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventMessage, PortalKey: key, CreatePortal: true,
@@ -295,7 +299,11 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 		}
 		kind, show := unsupportedKind(ev)
 		if show {
-			c.queueContent(key, ev.Sender, portal.UnsupportedNotice(kind, c.nameOf(ctx, ev.Sender)))
+			content := portal.UnsupportedNotice(kind, c.nameOf(ctx, ev.Sender))
+			if f, ok := offeredFile(ev); ok && f.Name != "" {
+				content.Body += fmt.Sprintf(" (%s, %s)", f.Name, humanSize(f.Size))
+			}
+			c.queueContent(key, ev.Sender, content)
 		}
 	case *sb.JoinedEvent:
 		if conv.IsGroup() {
@@ -330,6 +338,9 @@ func (c *Client) nameOf(ctx context.Context, p sb.Participant) string {
 	}
 	return p.Passport
 }
+
+// incompleteNotice ends a chunked message of which only part arrived (sb.MessageEvent.Incomplete).
+const incompleteNotice = "(the rest of this message never arrived)"
 
 // fileTransferGUID is the application GUID (and P2P EUF-GUID) of MSN file transfers.
 const fileTransferGUID = "{5D3E02AB-6190-11D3-BBBB-00C04F795683}"
@@ -367,6 +378,31 @@ func unsupportedKind(ev *sb.ContentEvent) (portal.Unsupported, bool) {
 		return portal.UnsupportedOther, true
 	}
 	return 0, false
+}
+
+// offeredFile returns the file of a P2P file-transfer invitation (its name and size from the
+// SLP Context), for the notice; msn/sb has already declined it.
+func offeredFile(ev *sb.ContentEvent) (p2p.FileInfo, bool) {
+	if ev.Kind != message.KindP2P || ev.Message == nil || ev.Message.P2P == nil {
+		return p2p.FileInfo{}, false
+	}
+	return p2p.FileOfferIn(ev.Message.P2P.Data)
+}
+
+// humanSize formats a byte count for a notice ("3000 bytes", "2.9 KiB", "4.2 MiB").
+func humanSize(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	v, suffix := float64(n)/unit, "KiB"
+	for _, s := range []string{"MiB", "GiB", "TiB"} {
+		if v < unit {
+			break
+		}
+		v, suffix = v/unit, s
+	}
+	return fmt.Sprintf("%.1f %s", v, suffix)
 }
 
 func (c *Client) queueContent(key networkid.PortalKey, from sb.Participant, content *event.MessageEventContent) {

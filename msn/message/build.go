@@ -1,6 +1,7 @@
 package message
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -53,4 +54,33 @@ func headerSafe(s string) string {
 		return s
 	}
 	return strings.NewReplacer("\r", "", "\n", "").Replace(s)
+}
+
+// offlineTextHeader heads the text of an MSNP18 offline message (UUM; FACTS §8.3,
+// SERVER-NOTES item 15: Content-Type text/plain and Dest-Agent client).
+const offlineTextHeader = mimeVersion + "Content-Type: text/plain; charset=UTF-8\r\nDest-Agent: client\r\n\r\n"
+
+// MaxOfflineTextParts bounds how many UUM payloads one text may need (a 16 KiB Matrix message
+// needs about a dozen).
+const MaxOfflineTextParts = 64
+
+// OfflineTextPayloads builds the UUM payloads (MSNP18 offline message) that carry text in
+// order, each at most maxPayload bytes: the text is cut on character boundaries
+// ([SplitText]) and its line breaks become CRLF. Their bodies joined give text back (with
+// CRLF line breaks). An empty text gives none; more than [MaxOfflineTextParts] pieces, or a
+// limit that leaves no room for text, is [ErrTooLarge].
+func OfflineTextPayloads(text string, maxPayload int) ([][]byte, error) {
+	limit := maxPayload - len(offlineTextHeader)
+	if limit < 4 { // room for any one character
+		return nil, fmt.Errorf("%w: payload limit %d leaves no room for text", ErrTooLarge, maxPayload)
+	}
+	pieces := SplitText(text, limit)
+	if len(pieces) > MaxOfflineTextParts {
+		return nil, fmt.Errorf("%w: offline text needs %d messages (max %d)", ErrTooLarge, len(pieces), MaxOfflineTextParts)
+	}
+	out := make([][]byte, len(pieces))
+	for i, p := range pieces {
+		out[i] = []byte(offlineTextHeader + crlf(p))
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package message
 import (
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,12 @@ type ReassemblerConfig struct {
 	MaxPending int              // incomplete messages kept at once; the oldest is dropped
 	Expiry     time.Duration    // an incomplete message older than this is dropped
 	Now        func() time.Time // clock, time.Now by default (tests pass a fake)
+	// OnIncomplete, when set, receives what arrived of each message given up incomplete
+	// (expired, or evicted for MaxPending): the arrived chunks joined in order, with
+	// Incomplete set and Missing counting the chunks that never came. It is called without
+	// the Reassembler's lock held, from the goroutine that called Add or Expire, before Add
+	// returns, so a message given up by Add is reported before the one Add returns.
+	OnIncomplete func(sender string, m *Message)
 }
 
 // Reassembler joins chunked messages (Message-ID + Chunks/Chunk headers) per sender. It is
@@ -42,9 +49,12 @@ type Reassembler struct {
 }
 
 type chunkSet struct {
+	sender  string
 	created time.Time
-	total   int // 0 until the first chunk ("Chunks: n") arrived
-	first   *Message
+	total   int      // 0 until the first chunk ("Chunks: n") arrived
+	first   *Message // chunk 0, with "Chunks: n"
+	heads   *Message // the earliest-indexed later chunk, for its headers when chunk 0 never comes
+	headIdx int
 	parts   map[int][]byte
 	size    int
 }
@@ -75,15 +85,24 @@ func NewReassembler(cfg ReassemblerConfig) *Reassembler {
 // that breaks the bounds or contradicts earlier chunks drops that message and is an error.
 func (r *Reassembler) Add(sender string, m *Message) (*Message, error) {
 	id := m.Headers.Get(HeaderMessageID)
-	chunksV, isFirst := m.Headers.Lookup(HeaderChunks)
-	chunkV, isLater := m.Headers.Lookup(HeaderChunk)
+	_, isFirst := m.Headers.Lookup(HeaderChunks)
+	_, isLater := m.Headers.Lookup(HeaderChunk)
 	if id == "" || (!isFirst && !isLater) {
 		return m, nil
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	var dropped []*chunkSet
+	out, err := r.addLocked(sender, id, m, &dropped)
+	r.mu.Unlock()
+	r.report(dropped)
+	return out, err
+}
+
+func (r *Reassembler) addLocked(sender, id string, m *Message, dropped *[]*chunkSet) (*Message, error) {
+	chunksV, isFirst := m.Headers.Lookup(HeaderChunks)
+	chunkV, _ := m.Headers.Lookup(HeaderChunk)
 	now := r.cfg.Now()
-	r.expireLocked(now)
+	*dropped = r.expireLocked(now, *dropped)
 	key := sender + "\x00" + id
 
 	index := 0
@@ -118,9 +137,9 @@ func (r *Reassembler) Add(sender string, m *Message) (*Message, error) {
 	set := r.sets[key]
 	if set == nil {
 		if len(r.sets) >= r.cfg.MaxPending {
-			r.evictOldestLocked()
+			*dropped = r.evictOldestLocked(*dropped)
 		}
-		set = &chunkSet{created: now, parts: make(map[int][]byte)}
+		set = &chunkSet{sender: sender, created: now, parts: make(map[int][]byte)}
 		r.sets[key] = set
 	}
 	if isFirst {
@@ -149,6 +168,9 @@ func (r *Reassembler) Add(sender string, m *Message) (*Message, error) {
 		return nil, fmt.Errorf("%w: chunked message over %d bytes", ErrTooLarge, r.cfg.MaxBytes)
 	}
 	set.parts[index] = append([]byte(nil), m.Body...)
+	if !isFirst && (set.heads == nil || index < set.headIdx) {
+		set.heads, set.headIdx = &Message{Headers: m.Headers}, index
+	}
 	if set.total == 0 || len(set.parts) < set.total {
 		return nil, nil
 	}
@@ -185,26 +207,41 @@ func (r *Reassembler) Pending() int {
 	return len(r.sets)
 }
 
-// Expire drops incomplete messages older than the expiry and returns how many it dropped. Add
-// also does this, so calling it is only needed to free memory on a quiet conversation.
+// Expire drops incomplete messages older than the expiry, hands what arrived of each to
+// OnIncomplete, and returns how many it dropped. Add also does this; call Expire (at
+// NextExpiry) so that a quiet conversation gets its incomplete messages too.
 func (r *Reassembler) Expire() int {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.expireLocked(r.cfg.Now())
+	dropped := r.expireLocked(r.cfg.Now(), nil)
+	r.mu.Unlock()
+	r.report(dropped)
+	return len(dropped)
 }
 
-func (r *Reassembler) expireLocked(now time.Time) int {
-	n := 0
+// NextExpiry returns when the oldest incomplete message expires; ok is false when none is
+// held.
+func (r *Reassembler) NextExpiry() (at time.Time, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.sets {
+		if !ok || s.created.Before(at) {
+			at, ok = s.created, true
+		}
+	}
+	return at.Add(r.cfg.Expiry), ok
+}
+
+func (r *Reassembler) expireLocked(now time.Time, dropped []*chunkSet) []*chunkSet {
 	for k, s := range r.sets {
 		if now.Sub(s.created) >= r.cfg.Expiry {
 			delete(r.sets, k)
-			n++
+			dropped = append(dropped, s)
 		}
 	}
-	return n
+	return dropped
 }
 
-func (r *Reassembler) evictOldestLocked() {
+func (r *Reassembler) evictOldestLocked(dropped []*chunkSet) []*chunkSet {
 	var oldest string
 	var t time.Time
 	for k, s := range r.sets {
@@ -212,7 +249,58 @@ func (r *Reassembler) evictOldestLocked() {
 			oldest, t = k, s.created
 		}
 	}
-	delete(r.sets, oldest)
+	if s := r.sets[oldest]; s != nil {
+		delete(r.sets, oldest)
+		dropped = append(dropped, s)
+	}
+	return dropped
+}
+
+// report hands the sets given up to OnIncomplete, oldest first (mu not held).
+func (r *Reassembler) report(dropped []*chunkSet) {
+	if r.cfg.OnIncomplete == nil || len(dropped) == 0 {
+		return
+	}
+	slices.SortStableFunc(dropped, func(a, b *chunkSet) int { return a.created.Compare(b.created) })
+	for _, s := range dropped {
+		if m := s.partial(); m != nil {
+			r.cfg.OnIncomplete(s.sender, m)
+		}
+	}
+}
+
+// partial joins the chunks of an incomplete set in index order, with the headers of the first
+// chunk (or, when that one never came, of the earliest that did: every chunk repeats them).
+func (s *chunkSet) partial() *Message {
+	if len(s.parts) == 0 {
+		return nil
+	}
+	idx := make([]int, 0, len(s.parts))
+	for i := range s.parts {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	bodies := make([][]byte, len(idx))
+	for i, k := range idx {
+		bodies[i] = s.parts[k]
+	}
+	head := s.first
+	if head == nil {
+		head = s.heads
+	}
+	if head == nil {
+		return nil
+	}
+	m := joined(head, bodies)
+	total := s.total
+	if total == 0 {
+		total = idx[len(idx)-1] + 1 // chunk 0 (with the count) never came
+	}
+	m.Incomplete, m.Missing = true, total-len(idx)
+	if m.Missing < 1 {
+		m.Missing = 1
+	}
+	return m
 }
 
 // NewMessageID returns a random "{GUID}" for the Message-ID header of chunked messages.

@@ -215,3 +215,99 @@ func TestChunkedTextPayloadsLimits(t *testing.T) {
 		}
 	}
 }
+
+// incompleteLog records what a Reassembler hands to OnIncomplete.
+type incompleteLog struct {
+	senders []string
+	msgs    []*Message
+}
+
+func (l *incompleteLog) on(sender string, m *Message) {
+	l.senders = append(l.senders, sender)
+	l.msgs = append(l.msgs, m)
+}
+
+// TestReassemblerDeliversExpiredIncomplete: a chunked message whose last chunk never comes is
+// not lost when it expires: what arrived comes out, in chunk order, flagged incomplete with the
+// number of chunks missing.
+func TestReassemblerDeliversExpiredIncomplete(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(0, 0)}
+	var got incompleteLog
+	r := NewReassembler(ReassemblerConfig{Expiry: 30 * time.Second, Now: clock.now, OnIncomplete: got.on})
+	f := Format{Font: "Arial", Color: 0x0000ff, HasColor: true}
+	payloads, err := ChunkedTextPayloads(strings.Repeat("héllo wörld ", 300), f, "{AB}", 1000)
+	if err != nil || len(payloads) < 4 {
+		t.Fatalf("%d payloads, %v", len(payloads), err)
+	}
+	// Chunks 2 and 0 arrive (out of order); 1 and the rest never do.
+	for _, i := range []int{2, 0} {
+		if m, err := r.Add("alice@example.com", mustParse(t, payloads[i])); m != nil || err != nil {
+			t.Fatalf("chunk %d: %v %v", i, m, err)
+		}
+	}
+	if at, ok := r.NextExpiry(); !ok || !at.Equal(time.Unix(30, 0)) {
+		t.Fatalf("NextExpiry %v %v", at, ok)
+	}
+	clock.t = clock.t.Add(29 * time.Second)
+	if n := r.Expire(); n != 0 || len(got.msgs) != 0 {
+		t.Fatalf("expired early: %d, %d delivered", n, len(got.msgs))
+	}
+	clock.t = clock.t.Add(time.Second)
+	if n := r.Expire(); n != 1 {
+		t.Fatalf("expired %d", n)
+	}
+	if len(got.msgs) != 1 || got.senders[0] != "alice@example.com" {
+		t.Fatalf("delivered %d (%v)", len(got.msgs), got.senders)
+	}
+	m := got.msgs[0]
+	first := mustParse(t, payloads[0]).Text
+	want := first.Body + mustParse(t, payloads[2]).Text.Body
+	if m.Kind != KindText || m.Text.Body != want || m.Text.Format != first.Format || first.Format.Font != "Arial" {
+		t.Errorf("partial message: kind %v format %+v body ok %v", m.Kind, m.Text.Format, m.Text.Body == want)
+	}
+	if !m.Incomplete || m.Missing != len(payloads)-2 {
+		t.Errorf("Incomplete %v Missing %d, want %d", m.Incomplete, m.Missing, len(payloads)-2)
+	}
+	if m.Header(HeaderMessageID) != "" || m.Header(HeaderChunks) != "" || r.Pending() != 0 {
+		t.Errorf("chunk headers kept or still pending")
+	}
+	if _, ok := r.NextExpiry(); ok {
+		t.Error("NextExpiry with nothing pending")
+	}
+}
+
+// TestReassemblerDeliversEvictedIncomplete: the incomplete message evicted for MaxPending comes
+// out (before the message Add returns); one whose first chunk never came still carries the
+// repeated MIME headers of a later chunk, and a complete message is never flagged.
+func TestReassemblerDeliversEvictedIncomplete(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(0, 0)}
+	var got incompleteLog
+	r := NewReassembler(ReassemblerConfig{MaxPending: 1, Now: clock.now, OnIncomplete: func(s string, m *Message) {
+		got.on(s, m)
+	}})
+	if m, _ := r.Add("a", mustParse(t, chunk("{1}", "Chunk: 2", "C"))); m != nil {
+		t.Fatal("completed early")
+	}
+	if m, _ := r.Add("a", mustParse(t, chunk("{1}", "Chunk: 1", "B"))); m != nil {
+		t.Fatal("completed early")
+	}
+	clock.t = clock.t.Add(time.Second)
+	// A second chunked message evicts {1}; a single-chunk one completes at once.
+	if m, _ := r.Add("b", mustParse(t, chunk("{2}", "Chunks: 2", "x"))); m != nil {
+		t.Fatal("completed early")
+	}
+	if len(got.msgs) != 1 || got.senders[0] != "a" {
+		t.Fatalf("evicted set delivered %d times", len(got.msgs))
+	}
+	m := got.msgs[0]
+	if m.Kind != KindText || m.Text.Body != "BC" || !m.Incomplete || m.Missing != 1 {
+		t.Errorf("evicted partial: %+v text %+v", m, m.Text)
+	}
+	done, err := r.Add("b", mustParse(t, chunk("{2}", "Chunk: 1", "y")))
+	if err != nil || done == nil || done.Incomplete || done.Missing != 0 || done.Text.Body != "xy" {
+		t.Fatalf("complete message %+v %v", done, err)
+	}
+	if len(got.msgs) != 1 {
+		t.Errorf("completing a message reported %d incomplete", len(got.msgs))
+	}
+}

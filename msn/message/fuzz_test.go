@@ -78,7 +78,12 @@ func FuzzReassembler(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		clock := &fakeClock{t: time.Unix(0, 0)}
 		const maxBytes = 4096
-		r := NewReassembler(ReassemblerConfig{MaxChunks: 8, MaxBytes: maxBytes, MaxPending: 4, Expiry: time.Minute, Now: clock.now})
+		onIncomplete := func(_ string, m *Message) {
+			if !m.Incomplete || m.Missing < 1 || len(m.Body) > maxBytes || m.Headers.Get(HeaderMessageID) != "" {
+				t.Fatalf("incomplete message: flag %v missing %d, %d bytes", m.Incomplete, m.Missing, len(m.Body))
+			}
+		}
+		r := NewReassembler(ReassemblerConfig{MaxChunks: 8, MaxBytes: maxBytes, MaxPending: 4, Expiry: time.Minute, Now: clock.now, OnIncomplete: onIncomplete})
 		for i, item := range bytes.Split(data, []byte("\x00|")) {
 			if i > 64 {
 				break

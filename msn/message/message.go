@@ -129,6 +129,11 @@ type Message struct {
 	Params map[string]string
 	Kind   Kind
 
+	// Incomplete is set on a chunked message the Reassembler gave up on (its OnIncomplete):
+	// Body holds the chunks that arrived, and Missing (at least 1) counts those that never did.
+	Incomplete bool
+	Missing    int
+
 	// Fields holds the header-style lines of bodies that have them (datacast, client caps,
 	// invitations, mail data, system and e-mail notifications).
 	Fields Headers

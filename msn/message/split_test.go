@@ -1,6 +1,7 @@
 package message
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -133,5 +134,46 @@ func TestSplitWithOversizedFormatFitsTheLimit(t *testing.T) {
 	got := ParseFormat(f.String())
 	if !strings.HasPrefix(f.Font, got.Font) || got.Font == "" || len(got.CharSet) > 16 {
 		t.Fatalf("round trip %+v", got)
+	}
+}
+
+// TestOfflineTextPayloads: a long mixed-script text becomes UUM payloads within the limit,
+// cut between characters, that join back to the text with CRLF line breaks; the bounds are
+// errors.
+func TestOfflineTextPayloads(t *testing.T) {
+	text := mixedText(5000)
+	ps, err := OfflineTextPayloads(text, MaxSBPayload)
+	if err != nil || len(ps) < 4 {
+		t.Fatalf("%d payloads, %v", len(ps), err)
+	}
+	var joined strings.Builder
+	for i, p := range ps {
+		if len(p) > MaxSBPayload {
+			t.Errorf("payload %d: %d bytes", i, len(p))
+		}
+		m, err := Parse(p)
+		if err != nil || m.Kind != KindText || m.Header("Dest-Agent") != "client" {
+			t.Fatalf("payload %d: %v %+v", i, err, m)
+		}
+		body := string(m.Body)
+		if !utf8.ValidString(body) {
+			t.Fatalf("payload %d cuts a character", i)
+		}
+		if r, _ := utf8.DecodeRuneInString(body); i > 0 && (r == '\u200d' || isExtender(r)) {
+			t.Errorf("payload %d starts inside a character sequence (%U)", i, r)
+		}
+		joined.WriteString(body)
+	}
+	if joined.String() != crlf(text) {
+		t.Fatal("payload bodies do not join to the text")
+	}
+	if ps, err := OfflineTextPayloads("", MaxSBPayload); err != nil || len(ps) != 0 {
+		t.Errorf("empty text: %d payloads, %v", len(ps), err)
+	}
+	if _, err := OfflineTextPayloads("hi", 80); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("limit below the header: %v", err)
+	}
+	if _, err := OfflineTextPayloads(strings.Repeat("x", 100*MaxSBPayload), MaxSBPayload); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("too many parts: %v", err)
 	}
 }

@@ -290,13 +290,15 @@ func (m *OfflineMessage) raw() string {
 }
 
 // storeOIM stores an offline message and notifies an online recipient (mu held).
+// Sequence numbers only grow per sender and recipient, even when earlier messages were
+// deleted, so that messages stored within one second (their Date) keep their order.
 func (s *Server) storeOIM(from, fromName, to, text string, t time.Time) *OfflineMessage {
-	seq := 1
-	for _, m := range s.oims {
-		if m.From == from && m.To == to {
-			seq++
-		}
+	if s.oimSeq == nil {
+		s.oimSeq = make(map[string]int)
 	}
+	key := from + "\x00" + to
+	s.oimSeq[key]++
+	seq := s.oimSeq[key]
 	m := &OfflineMessage{ID: strings.ToUpper(newGUID()), From: from, FromName: fromName, To: to, Text: text, Time: t, RunID: strings.ToUpper(newGUID()), Seq: seq}
 	s.oims = append(s.oims, m)
 	if a := s.accounts[to]; a != nil {

@@ -110,3 +110,27 @@ func TestOfflineMessagesSentByClients(t *testing.T) {
 		t.Fatalf("stored %+v", got)
 	}
 }
+
+// TestOfflineMessageSequenceOnlyGrows: sequence numbers per sender and recipient never repeat,
+// even after earlier messages were deleted; they order messages stored within one second
+// (the Date has whole seconds), such as the parts of a long MSNP18 offline text.
+func TestOfflineMessageSequenceOnlyGrows(t *testing.T) {
+	s := newServer(t, Options{})
+	aliceBob(t, s)
+	at := time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC)
+	for _, text := range []string{"one", "two"} {
+		if _, err := s.QueueOfflineMessage("alice@example.com", "bob@example.com", text, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.mu.Lock()
+	s.oims = s.oims[1:] // Bob fetched and deleted "one"
+	s.mu.Unlock()
+	if _, err := s.QueueOfflineMessage("alice@example.com", "bob@example.com", "three", at); err != nil {
+		t.Fatal(err)
+	}
+	got := s.OfflineMessages("bob@example.com")
+	if len(got) != 2 || got[0].Text != "two" || got[1].Text != "three" || got[1].Seq <= got[0].Seq {
+		t.Fatalf("stored %+v", got)
+	}
+}

@@ -141,6 +141,7 @@ type Server struct {
 	sbCookies map[string]sbCookie
 	sessions  map[string]*sbSession
 	oims      []*OfflineMessage
+	oimSeq    map[string]int // last X-OIM-Sequence-Num per sender and recipient (storeOIM)
 	hooks     []func(CommandEvent)
 	silent    bool
 	dropAfter int

@@ -79,6 +79,11 @@ type Config struct {
 	PingInterval time.Duration
 	// Limits bounds the wire reader.
 	Limits wire.Limits
+	// MaxContacts bounds the contacts the session keeps, from every source (SYN/LST, the ABCH
+	// address book and memberships, presence and ADL pushes) (default DefaultMaxContacts).
+	MaxContacts int
+	// MaxGroups bounds the contact groups the session keeps (default DefaultMaxGroups).
+	MaxGroups int
 	// InitialStatus is the status set at the end of login (default Online).
 	InitialStatus Status
 	// Logger receives structured logs; secrets never reach it.

@@ -211,7 +211,7 @@ func (s *Session) onSyncLine(cmd *wire.Command) {
 		g, err := parseLSG(v, cmd)
 		if err != nil {
 			s.logger().Debug().Err(err).Stringer("cmd", cmd).Msg("bad LSG")
-		} else if len(s.groups) < maxGroups {
+		} else if s.roomForGroupLocked(g.ID) {
 			s.groups[g.ID] = g.Name
 		}
 		st.seenLSG++

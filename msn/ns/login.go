@@ -515,11 +515,18 @@ func (s *Session) loadAddressBook(ctx context.Context, v int) error {
 		return fmt.Errorf("address book: %w", err)
 	}
 	s.mu.Lock()
+	// The same bounds as SYN/LST (onSyncLine): a huge address book must not grow the session
+	// beyond Config.MaxContacts and MaxGroups.
+	dropped := 0
 	for role, members := range ms.Members {
 		bit := roleBit(role)
 		for _, m := range members {
 			pp := strings.ToLower(m.Passport)
 			if checkPassport(pp) != nil || pp == s.passport {
+				continue
+			}
+			if !s.roomForLocked(pp) {
+				dropped++
 				continue
 			}
 			c := s.contactLocked(pp)
@@ -529,12 +536,21 @@ func (s *Session) loadAddressBook(ctx context.Context, v int) error {
 			}
 		}
 	}
+	droppedGroups := 0
 	for _, g := range book.Groups {
+		if !s.roomForGroupLocked(g.ID) {
+			droppedGroups++
+			continue
+		}
 		s.groups[g.ID] = g.Name
 	}
 	for _, bc := range book.Contacts {
 		pp := strings.ToLower(bc.Passport)
 		if checkPassport(pp) != nil || pp == s.passport || !bc.IsMessengerUser {
+			continue
+		}
+		if !s.roomForLocked(pp) {
+			dropped++
 			continue
 		}
 		c := s.contactLocked(pp)
@@ -555,6 +571,11 @@ func (s *Session) loadAddressBook(ctx context.Context, v int) error {
 		}
 	}
 	s.mu.Unlock()
+	if dropped > 0 || droppedGroups > 0 {
+		s.logger().Warn().Int("contacts_dropped", dropped).Int("groups_dropped", droppedGroups).
+			Int("max_contacts", s.cfg.MaxContacts).Int("max_groups", s.cfg.MaxGroups).
+			Msg("address book exceeds the session limits; the excess is ignored")
+	}
 	sortMLByPassport(ml)
 	for _, payload := range buildML(ml, true, adlSplitBytes) {
 		if _, err := s.request(ctx, wire.NewPayload("ADL", 0, payload), "ADL"); err != nil {

@@ -4,16 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
 	"github.com/msnbridge/msnbridge/msn/auth"
 	"github.com/msnbridge/msnbridge/msn/msntest"
 	"github.com/msnbridge/msnbridge/msn/ns"
+	"github.com/msnbridge/msnbridge/msn/oim"
 )
 
 const wait = 5 * time.Second
@@ -445,6 +448,152 @@ func TestOfflineTextThroughFakeServer(t *testing.T) {
 	oims := srv.OfflineMessages("bob@example.com")
 	if len(oims) != 1 || oims[0].Text != "see you tomorrow" || oims[0].From != "alice@example.com" {
 		t.Fatalf("stored %+v", oims)
+	}
+}
+
+// mixedScriptText returns n runes of Latin (with accents), CJK, emoji (a ZWJ family, a flag,
+// skin tones) and line breaks: the cases where a byte-based cut would break a character.
+func mixedScriptText(n int) string {
+	pieces := []string{"Grüße aus Köln, ", "日本語のテキスト、", "👨‍👩‍👧‍👦", "🇫🇷", "👍🏽 ", "e\u0301", "\n", "Ελληνικά ", "中文字符 ", "ok. "}
+	var b strings.Builder
+	count := 0
+	for i := 0; count < n; i++ {
+		for _, r := range pieces[i%len(pieces)] {
+			if count == n {
+				break
+			}
+			b.WriteRune(r)
+			count++
+		}
+	}
+	return b.String()
+}
+
+// TestLongOfflineTextSplitAndReceivedWhole: a 5,000-character mixed-script text to an offline
+// contact on MSNP18 goes out as several UUMs, in order, each within the 1664-byte limit and cut
+// between characters; the server stores every one, and the contact later fetches them as
+// consecutive offline messages that join to the whole text.
+func TestLongOfflineTextSplitAndReceivedWhole(t *testing.T) {
+	srv := startServer(t)
+	var mu sync.Mutex
+	var uums [][]byte
+	srv.OnCommand(func(e msntest.CommandEvent) {
+		if e.Command != nil && e.Command.Name == "UUM" && e.Passport == "alice@example.com" {
+			mu.Lock()
+			uums = append(uums, append([]byte(nil), e.Command.Payload...))
+			mu.Unlock()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
+	defer cancel()
+	alice, err := ns.Login(ctx, clientConfig(srv, 18, make(chan ns.Event, 64)), "alice@example.com", "alicepass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	text := mixedScriptText(5000)
+	if err := alice.SendOfflineText(ctx, "bob@example.com", text); err != nil {
+		t.Fatal(err)
+	}
+	// A round trip after the UUMs proves the server has handled them.
+	if err := alice.SetStatus(ctx, ns.Online); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	sent := uums
+	mu.Unlock()
+	if len(sent) < 4 {
+		t.Fatalf("%d UUMs for %d bytes of text", len(sent), len(text))
+	}
+	var joined strings.Builder
+	for i, p := range sent {
+		if len(p) > 1664 {
+			t.Errorf("UUM %d: %d bytes", i, len(p))
+		}
+		_, body, ok := strings.Cut(string(p), "\r\n\r\n")
+		if !ok || !utf8.ValidString(body) || !strings.Contains(string(p), "Dest-Agent: client\r\n") {
+			t.Fatalf("UUM %d: malformed payload %q", i, p[:min(len(p), 120)])
+		}
+		joined.WriteString(strings.ReplaceAll(body, "\r\n", "\n"))
+	}
+	if joined.String() != text {
+		t.Fatal("the UUM bodies do not join to the text")
+	}
+	if stored := srv.OfflineMessages("bob@example.com"); len(stored) != len(sent) {
+		t.Fatalf("server stored %d of %d UUMs", len(stored), len(sent))
+	}
+
+	// Bob signs in later and reads them back in order.
+	bob, err := ns.Login(ctx, clientConfig(srv, 18, make(chan ns.Event, 64)), "bob@example.com", "bobpass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	rsi := &oim.RSIClient{
+		HTTP:   &http.Client{Timeout: wait},
+		URL:    srv.HTTPURL() + "/rsi/rsi.asmx",
+		Ticket: func() string { return bob.Ticket("messenger.msn.com") },
+	}
+	list, err := rsi.GetMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rsi.FetchAll(ctx, list.OIMs())
+	if err != nil || len(got) != len(sent) {
+		t.Fatalf("fetched %d of %d: %v", len(got), len(sent), err)
+	}
+	var received strings.Builder
+	for _, m := range got {
+		if m.From != "alice@example.com" {
+			t.Errorf("offline message from %q", m.From)
+		}
+		received.WriteString(m.Text)
+	}
+	if received.String() != text {
+		t.Fatalf("received text differs from the sent one (%d vs %d bytes)", received.Len(), len(text))
+	}
+}
+
+// TestContactAndGroupLimitsOnEveryPath: Config.MaxContacts and MaxGroups bound the session
+// whether the list comes from SYN/LST (MSNP12) or from the ABCH address book and memberships
+// (MSNP15, MSNP18), which used to bypass them.
+func TestContactAndGroupLimitsOnEveryPath(t *testing.T) {
+	for _, v := range []int{12, 15, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t)
+			var groups []string
+			for i := 0; i < 5; i++ {
+				id, err := srv.AddGroup("alice@example.com", fmt.Sprintf("Group %d", i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				groups = append(groups, id)
+			}
+			for i := 0; i < 10; i++ {
+				p := fmt.Sprintf("friend%02d@example.com", i)
+				if err := srv.AddAccount(p, "x", p); err != nil {
+					t.Fatal(err)
+				}
+				if err := srv.AddContact("alice@example.com", p, msntest.FL|msntest.AL, groups[i%len(groups)]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := clientConfig(srv, v, make(chan ns.Event, 256))
+			cfg.MaxContacts, cfg.MaxGroups = 4, 2
+			ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
+			defer cancel()
+			s, err := ns.Login(ctx, cfg, "alice@example.com", "alicepass")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if n := len(s.Contacts()); n == 0 || n > 4 {
+				t.Errorf("%d contacts kept, limit 4", n)
+			}
+			if n := len(s.Groups()); n == 0 || n > 2 {
+				t.Errorf("%d groups kept, limit 2", n)
+			}
+		})
 	}
 }
 

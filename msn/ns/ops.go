@@ -8,6 +8,7 @@ import (
 
 	"github.com/msnbridge/msnbridge/msn/abch"
 	"github.com/msnbridge/msnbridge/msn/auth"
+	"github.com/msnbridge/msnbridge/msn/message"
 	"github.com/msnbridge/msnbridge/msn/wire"
 )
 
@@ -418,9 +419,16 @@ func (s *Session) RequestSwitchboard(ctx context.Context) (SwitchboardTicket, er
 	return SwitchboardTicket{Addr: r.Arg(1), Cookie: r.Arg(3)}, nil
 }
 
-// SendOfflineText sends a text to an offline contact with UUM (MSNP18). The revival server
-// sends no reply to UUM, so success means the command was written (waiting would only ever
-// time out); an error reply that arrives later is logged.
+// maxUUMPayload bounds one UUM payload: the switchboard MSG limit (FACTS §1.3), the largest
+// message the revival server is known to take from a client.
+const maxUUMPayload = 1664
+
+// SendOfflineText sends a text to an offline contact with UUM (MSNP18). A text longer than one
+// UUM carries is sent as several, in order, each cut on a character boundary
+// (message.OfflineTextPayloads); the contact receives them as consecutive offline messages.
+// The revival server sends no reply to UUM, so success means every command was written
+// (waiting would only ever time out); an error reply that arrives later is logged. When a
+// write fails after some parts went out, the error says how many.
 func (s *Session) SendOfflineText(ctx context.Context, to, text string) error {
 	if v := s.Version(); v < 18 {
 		return fmt.Errorf("msn: UUM on MSNP%d: %w", v, ErrNotSupported)
@@ -429,18 +437,28 @@ func (s *Session) SendOfflineText(ctx context.Context, to, text string) error {
 	if err != nil {
 		return err
 	}
-	payload := "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nDest-Agent: client\r\n\r\n" + text
-	if len(payload) > 1664 {
-		return fmt.Errorf("msn: offline text too long (%d bytes)", len(text))
+	payloads, err := message.OfflineTextPayloads(text, maxUUMPayload)
+	if err != nil {
+		return fmt.Errorf("msn: offline text of %d bytes: %w", len(text), err)
 	}
-	select {
-	case <-s.done:
-		return fmt.Errorf("msn: UUM: %w", s.closedError())
-	default:
+	if len(payloads) == 0 {
+		return errors.New("msn: empty offline text")
 	}
-	cmd := wire.NewPayload("UUM", s.nextTrID(), []byte(payload), pp, "1", "1")
-	if err := s.send(cmd); err != nil {
-		return fmt.Errorf("msn: send UUM: %w", err)
+	s.uumMu.Lock()
+	defer s.uumMu.Unlock()
+	for i, p := range payloads {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("msn: UUM: sent %d of %d parts: %w", i, len(payloads), err)
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("msn: UUM: sent %d of %d parts: %w", i, len(payloads), s.closedError())
+		default:
+		}
+		cmd := wire.NewPayload("UUM", s.nextTrID(), p, pp, "1", "1")
+		if err := s.send(cmd); err != nil {
+			return fmt.Errorf("msn: send UUM (part %d of %d): %w", i+1, len(payloads), err)
+		}
 	}
 	return nil
 }

@@ -19,14 +19,17 @@ import (
 	"github.com/msnbridge/msnbridge/msn/wire"
 )
 
+// Defaults of Config.MaxContacts, which bounds the contact map against a server pushing
+// presence for endless unknown handles, and Config.MaxGroups, which bounds the group map.
+const (
+	DefaultMaxContacts = 20000
+	DefaultMaxGroups   = 1000
+)
+
 const (
 	maxQueuedEvents = 8192
-	// maxContacts bounds the contact map against a server pushing presence for endless
-	// unknown handles; maxGroups bounds the group map.
-	maxContacts    = 20000
-	maxGroups      = 1000
-	pendingBuffer  = 64
-	maxQNGInterval = 10 * time.Minute
+	pendingBuffer   = 64
+	maxQNGInterval  = 10 * time.Minute
 )
 
 // Session is a logged-in Notification Server session. All methods are safe for concurrent use.
@@ -40,6 +43,8 @@ type Session struct {
 	w    *wire.Writer
 	wmu  sync.Mutex
 	trid atomic.Uint32
+	// uumMu keeps the UUMs of one offline text together (SendOfflineText).
+	uumMu sync.Mutex
 
 	mu      sync.Mutex
 	version int
@@ -88,6 +93,12 @@ type syncState struct {
 }
 
 func newSession(cfg Config, passport string, conn net.Conn) *Session {
+	if cfg.MaxContacts <= 0 {
+		cfg.MaxContacts = DefaultMaxContacts
+	}
+	if cfg.MaxGroups <= 0 {
+		cfg.MaxGroups = DefaultMaxGroups
+	}
 	s := &Session{
 		cfg:       cfg,
 		passport:  strings.ToLower(passport),
@@ -175,7 +186,15 @@ func (s *Session) roomForLocked(passport string) bool {
 	if _, ok := s.contacts[passport]; ok {
 		return true
 	}
-	return len(s.contacts) < maxContacts
+	return len(s.contacts) < s.cfg.MaxContacts
+}
+
+// roomForGroupLocked reports whether group id is known or may still be added. s.mu must be held.
+func (s *Session) roomForGroupLocked(id string) bool {
+	if _, ok := s.groups[id]; ok {
+		return true
+	}
+	return len(s.groups) < s.cfg.MaxGroups
 }
 
 // contactLocked returns the contact entry for passport, creating it. s.mu must be held.

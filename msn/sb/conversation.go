@@ -28,6 +28,10 @@ type Conversation struct {
 	group bool
 	log   zerolog.Logger
 	reasm *message.Reassembler
+	// chunks expires incomplete chunked messages (chunks.go).
+	chunks chunkTimer
+	// p2p answers P2P invitations the client cannot serve (p2p.go).
+	p2p p2pState
 
 	mu           sync.Mutex
 	members      []Participant // group: who is in the conversation; one-to-one: the peer
@@ -53,10 +57,10 @@ func newConversation(m *Manager, id, peer string, group bool, members []Particip
 		peer:    peer,
 		group:   group,
 		members: append([]Participant(nil), members...),
-		reasm:   message.NewReassembler(message.ReassemblerConfig{}),
 		lastUse: m.useSeq.Add(1),
 	}
 	c.log = m.log.With().Str("conversation", id).Logger()
+	c.reasm = c.newReassembler()
 	return c
 }
 
@@ -690,6 +694,7 @@ func (c *Conversation) handleMessage(s *switchboard, n note, from Participant, p
 	if err == nil {
 		msg, err = c.reasm.Add(from.Passport, msg)
 		if err == nil && msg == nil {
+			c.chunks.arm(c)
 			return // more chunks to come
 		}
 	}
@@ -710,10 +715,8 @@ func (c *Conversation) handleMessage(s *switchboard, n note, from Participant, p
 	case message.KindKeepAlive, message.KindClientCaps:
 		// Nothing to show.
 	case message.KindP2P:
-		if msg.P2P != nil && msg.P2P.Dest != "" {
-			if dest, _ := splitID(msg.P2P.Dest); dest != self {
-				return // for someone else in a multi-party switchboard
-			}
+		if !c.handleP2P(from, msg.P2P) {
+			return // for someone else in a multi-party switchboard, or another endpoint of ours
 		}
 		c.emitNote(s, n, &ContentEvent{Conv: c, Sender: from, Kind: msg.Kind, Message: msg, Payload: payload})
 	default:

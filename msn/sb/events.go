@@ -17,6 +17,10 @@ type MessageEvent struct {
 	Format message.Format // the X-MMS-IM-Format of the message
 	// FromSelf is set when the sender is this account (another endpoint of ours, MSNP16+).
 	FromSelf bool
+	// Incomplete: Text is what arrived of a chunked message whose other Missing chunks never
+	// came (within Config.ChunkTimeout).
+	Incomplete bool
+	Missing    int
 }
 
 // TypingEvent: Sender is typing (or recording a voice clip, when Recording).

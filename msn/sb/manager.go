@@ -71,6 +71,9 @@ type Config struct {
 	// is closed once nothing else waits on it, and the conversation's next message goes out on
 	// a new one (a server that lost one ACK is not trusted with the next message).
 	AckTimeout time.Duration
+	// ChunkTimeout is how long the chunks of a chunked message may take to arrive; then what
+	// arrived is delivered as an incomplete MessageEvent [message.DefaultExpiry, 2 min].
+	ChunkTimeout time.Duration
 	// IdleTimeout closes a one-to-one switchboard after that long without traffic [3 min];
 	// negative: never. Multi-party switchboards are never closed for idleness.
 	IdleTimeout time.Duration

@@ -1,0 +1,91 @@
+package p2p
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// The seed corpora in testdata/fuzz/ hold the captured frames of testdata/transcript (see
+// its README): P2P frames for FuzzParsePacket and FuzzResponder, SLP texts for FuzzParseSLP.
+
+// FuzzParsePacket: any bytes give a packet or an error; a packet re-encodes to the same bytes
+// and keeps its sizes consistent.
+func FuzzParsePacket(f *testing.F) {
+	f.Add(v2Invite([]byte("INVITE MSNMSGR:a@b MSNSLP/1.0\r\n\r\n\x00")))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ParsePacket(b)
+		if err != nil {
+			if p != nil {
+				t.Fatal("packet and error")
+			}
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrP2Pv2) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		h := p.Header
+		if int(h.MessageSize) != len(p.Data) || h.Offset+uint64(h.MessageSize) > h.TotalSize {
+			t.Fatalf("inconsistent packet %+v with %d bytes", h, len(p.Data))
+		}
+		if !bytes.Equal(p.Bytes(), b) {
+			t.Fatal("re-encoding differs")
+		}
+	})
+}
+
+// FuzzParseSLP: any bytes give a message or an error; a message's accessors never panic and
+// its encoding parses back to the same start line, headers and body.
+func FuzzParseSLP(f *testing.F) {
+	f.Add([]byte("MSNSLP/1.0 603 Decline\r\nTo: <msnmsgr:a@b>\r\nContent-Length: 3\r\n\r\nx\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseSLP(b)
+		if err != nil {
+			return
+		}
+		_, _, _, _, _ = m.To(), m.From(), m.Branch(), m.CallID(), m.ContentType()
+		_, _ = m.SessionID()
+		_, _ = FileOffer(m)
+		if len(m.BodyFields()) > maxSLPFields {
+			t.Fatal("too many body fields")
+		}
+		again, err := ParseSLP(m.Bytes())
+		if err != nil {
+			t.Fatalf("re-encoded message does not parse: %v", err)
+		}
+		if again.StartLine() != m.StartLine() || !bytes.Equal(again.Body, m.Body) || len(again.Headers) < len(m.Headers) {
+			t.Fatalf("round trip changed the message: %q → %q", m.StartLine(), again.StartLine())
+		}
+		if m.IsRequest() {
+			d := NewDecline(m, "me@example.com")
+			if _, err := ParseSLP(d.Bytes()); err != nil {
+				t.Fatalf("decline does not parse: %v", err)
+			}
+		}
+	})
+}
+
+// FuzzResponder feeds a frame (twice, as if split chunks repeated) to a Responder: it never
+// panics, and what it sends parses back as P2Pv1 frames addressed to the sender.
+func FuzzResponder(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := NewResponder("carol@example.com", "{5e3edfe5-440d-5132-a3f3-a7ae35275c64}")
+		for i := 0; i < 2; i++ {
+			out, err := r.Handle("bob@example.com", "carol@example.com", "", b)
+			if err != nil && len(out.Replies) > 0 {
+				t.Fatal("replies and error")
+			}
+			for _, fr := range out.Replies {
+				if fr.Dest != "bob@example.com" {
+					t.Fatalf("reply to %q", fr.Dest)
+				}
+				if _, err := ParsePacket(fr.Data); err != nil {
+					t.Fatalf("reply does not parse: %v", err)
+				}
+			}
+		}
+		if r.asm.Pending() > DefaultMaxPending {
+			t.Fatalf("%d pending", r.asm.Pending())
+		}
+	})
+}

@@ -1,0 +1,147 @@
+package p2p
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// Frame is a P2P frame to send: the switchboard message's P2P-Dest header and its body.
+type Frame struct {
+	Dest string // P2P-Dest: the peer's e-mail ("email;{guid}" only for P2Pv2, never sent here)
+	Data []byte // header, data and footer
+}
+
+// Outcome says what a Responder did with one incoming frame.
+type Outcome struct {
+	// Replies are the frames to send, in order (an ACK first, then any SLP answer).
+	Replies []Frame
+	// SLP is the SLP message the frame completed, if any.
+	SLP *SLPMessage
+	// Declined is set when the SLP message was an INVITE answered with 603 Decline.
+	Declined bool
+	// NotForUs is set when the frame is addressed to another participant of the switchboard
+	// or to another endpoint of this account: it must be ignored entirely.
+	NotForUs bool
+}
+
+// Responder answers the P2P traffic of one conversation on behalf of a client that serves
+// nothing over P2P yet: it acknowledges every SLP message addressed to it and answers every
+// INVITE (file transfers, requests for its display picture or emoticons, webcam, direct-
+// connection transreqbody, …) at once with 603 Decline, so the peer's transfer ends instead
+// of waiting for a timeout. Data of sessions it never accepted is left alone (another
+// endpoint of the account may have accepted it). Safe for concurrent use.
+type Responder struct {
+	self     string // our e-mail, lower case
+	endpoint string // our "{guid}" on MSNP16+, lower case; "" before
+	asm      *Assembler
+
+	mu     sync.Mutex
+	nextID uint32
+}
+
+// NewResponder returns a Responder for the account self; endpoint is its machine GUID
+// ("{…}") on MSNP16+, "" on older versions.
+func NewResponder(self, endpoint string) *Responder {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	id := binary.LittleEndian.Uint32(b[:])%0x7fff0000 + 4
+	return &Responder{
+		self:     strings.ToLower(strings.TrimSpace(self)),
+		endpoint: strings.ToLower(strings.TrimSpace(endpoint)),
+		asm:      NewAssembler(AssemblerConfig{}),
+		nextID:   id,
+	}
+}
+
+// ourAddress reports whether addr (P2P-Dest, SLP To) names this client: our e-mail, bare or
+// with our own endpoint GUID.
+func (r *Responder) ourAddress(addr string) bool {
+	email, guid := SplitAddress(addr)
+	return email == r.self && (guid == "" || guid == r.endpoint)
+}
+
+func (r *Responder) newID() uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id := r.nextID
+	r.nextID++
+	if r.nextID == 0 {
+		r.nextID = 1
+	}
+	return id
+}
+
+func randomAckID() uint32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	if v := binary.LittleEndian.Uint32(b[:]); v != 0 {
+		return v
+	}
+	return 1
+}
+
+// Handle processes one P2P frame that from sent with the given P2P-Dest and P2P-Src headers.
+// The error is ErrP2Pv2 for a P2Pv2 packet and ErrMalformed/ErrTooLarge for bad input; the
+// caller logs it and sends nothing.
+func (r *Responder) Handle(from, dest, src string, data []byte) (Outcome, error) {
+	if dest != "" && !r.ourAddress(dest) {
+		return Outcome{NotForUs: true}, nil
+	}
+	p, err := ParseFrame(dest, src, data)
+	if err != nil {
+		return Outcome{}, err
+	}
+	h := p.Header
+	if h.Flags&(FlagAck|FlagNAK|FlagError|FlagTLPError) != 0 || h.SessionID != 0 {
+		// Acknowledgements and errors need no answer; data belongs to a session this client
+		// never accepted (another endpoint of the account may have).
+		return Outcome{}, nil
+	}
+	whole, err := r.asm.Add(strings.ToLower(from), p)
+	if err != nil || whole == nil {
+		return Outcome{}, err
+	}
+	m, err := ParseSLP(whole)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("SLP message from %s: %w", from, err)
+	}
+	out := Outcome{SLP: m}
+	to := m.To()
+	if m.IsRequest() && to == "" {
+		to = addrValue(m.Target)
+	}
+	if !r.ourAddress(to) {
+		out.NotForUs = true
+		return out, nil
+	}
+	peer := strings.ToLower(from)
+	if e, _ := SplitAddress(src); e != "" {
+		peer = e
+	}
+	// As the captured clients: acknowledge the message first, then answer it.
+	out.Replies = append(out.Replies, Frame{Dest: peer, Data: NewAck(h, r.newID()).Bytes()})
+	if m.Method == "INVITE" {
+		decline := NewDecline(m, to).Bytes()
+		pk := &Packet{Header: Header{Identifier: r.newID(), AckID: randomAckID()}}
+		for _, c := range Chunks(pk.Header, decline, 0) {
+			out.Replies = append(out.Replies, Frame{Dest: peer, Data: c.Bytes()})
+		}
+		out.Declined = true
+	}
+	return out, nil
+}
+
+// MessagePayload builds the switchboard MSG payload that carries a P2P frame: the MIME
+// headers the captured clients send (MIME-Version, Content-Type application/x-msnmsgrp2p,
+// P2P-Dest) and the frame. Send it with ack type D.
+func MessagePayload(dest string, frame []byte) ([]byte, error) {
+	if dest == "" || strings.ContainsAny(dest, "\r\n") {
+		return nil, errors.New("p2p: invalid P2P-Dest")
+	}
+	head := "MIME-Version: 1.0\r\nContent-Type: application/x-msnmsgrp2p\r\nP2P-Dest: " + dest + "\r\n\r\n"
+	return append([]byte(head), frame...), nil
+}

@@ -1,0 +1,150 @@
+package sb
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/msnbridge/msnbridge/msn/message"
+	"github.com/msnbridge/msnbridge/msn/p2p"
+	"github.com/msnbridge/msnbridge/msn/wire"
+)
+
+// transcriptP2P returns a captured P2P MSG payload (msn/p2p/testdata/transcript) with carol,
+// the capture's receiver, renamed to alice, this package's test account (same length, so
+// every size in the frame stays right).
+func transcriptP2P(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "p2p", "testdata", "transcript", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.ReplaceAll(raw, []byte("carol@example.com"), []byte("alice@example.com"))
+}
+
+// readP2P reads the client's next MSG, checks it is a P2P message to bob with ack type D,
+// acknowledges it and returns its frame.
+func readP2P(t *testing.T, pc *peerConn) (*wire.Command, *p2p.Packet) {
+	t.Helper()
+	cmd := pc.expect("MSG")
+	if cmd.Arg(0) != "D" {
+		t.Fatalf("P2P MSG with ack type %q", cmd.Arg(0))
+	}
+	pc.send("ACK %d", cmd.TrID)
+	m, err := message.Parse(cmd.Payload)
+	if err != nil || m.Kind != message.KindP2P || m.P2P.Dest != "bob@example.com" {
+		t.Fatalf("P2P payload %q: %v", cmd.Payload, err)
+	}
+	pk, err := p2p.ParsePacket(m.P2P.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cmd, pk
+}
+
+// TestFileOfferDeclinedAtOnce: a contact's file offer (the captured INVITE of
+// transcripts/p2p/03-file-decline.txt) is acknowledged and answered with 603 Decline at once,
+// with the fields the captured client sent; the bridge still gets the offer as content.
+func TestFileOfferDeclinedAtOnce(t *testing.T) {
+	e := newEnv(t, 12, Config{})
+	_, pc := e.acceptInvite(t, Invitation{SessionID: "1", Cookie: "2", Inviter: "bob@example.com", InviterName: "Bob"}, "bob@example.com Bob 1342472228")
+	waitEvent[*JoinedEvent](t, e.rec)
+	invite := transcriptP2P(t, "03.bob-3.msg")
+	pc.sendMSG("bob@example.com", "Bob%20Builder", string(invite))
+
+	_, ack := readP2P(t, pc)
+	_, wantAck := splitPayload(t, transcriptP2P(t, "03.carol-3.msg"))
+	got, want := ack.Header, wantAck.Header
+	got.Identifier, want.Identifier = 0, 0
+	if got != want {
+		t.Errorf("ACK %+v, want %+v", ack.Header, wantAck.Header)
+	}
+	cmd, dec := readP2P(t, pc)
+	wantMIME, want603 := splitPayload(t, transcriptP2P(t, "03.carol-2.msg"))
+	if !bytes.Equal(dec.Data, want603.Data) || !bytes.HasPrefix(cmd.Payload, []byte(wantMIME)) || len(cmd.Payload) != 472 {
+		t.Fatalf("603 differs from the capture:\n%q", cmd.Payload)
+	}
+	slp, err := p2p.ParseSLP(dec.Data)
+	if err != nil || slp.StatusCode != 603 || slp.To() != "bob@example.com" || slp.From() != "alice@example.com" ||
+		slp.CallID() != "{8147455F-1BE9-9E6D-1C6E-4BEA8B3E9C46}" || slp.Branch() != "{4006A774-4034-2698-4AEB-B61447858F8A}" {
+		t.Fatalf("603 %+v %v", slp, err)
+	}
+	if id, _ := slp.SessionID(); id != 846930890 || dec.Header.TotalSize != 332 || dec.Header.SessionID != 0 || dec.Header.AckID == 0 {
+		t.Errorf("603 header %+v session %d", dec.Header, id)
+	}
+	ce := waitEvent[*ContentEvent](t, e.rec)
+	if ce.Kind != message.KindP2P || !bytes.Contains(ce.Message.P2P.Data, []byte(p2p.EUFGUIDFileTransfer)) {
+		t.Fatalf("content event %+v", ce)
+	}
+}
+
+// splitPayload returns the MIME headers and the frame of a P2P MSG payload.
+func splitPayload(t *testing.T, payload []byte) (string, *p2p.Packet) {
+	t.Helper()
+	i := bytes.Index(payload, []byte("\r\n\r\n"))
+	pk, err := p2p.ParsePacket(payload[i+4:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(payload[:i+4]), pk
+}
+
+// TestP2PForAnotherEndpointIgnored: on MSNP16+ an invitation addressed to another endpoint of
+// this account (SLP To "alice;{other guid}", or a P2P-Dest naming it) gets no answer and no
+// event; one addressed to our own endpoint is declined from that endpoint.
+func TestP2PForAnotherEndpointIgnored(t *testing.T) {
+	const guid = "{5E3EDFE5-440D-5132-A3F3-A7AE35275C64}"
+	e := newEnv(t, 18, Config{MachineGUID: guid})
+	_, pc := e.acceptInvite(t, Invitation{SessionID: "1", Cookie: "2", Inviter: "bob@example.com", InviterName: "Bob"},
+		"bob@example.com;{ca3270cd-85dc-5c21-aa06-ccdc6b86e963} Bob 2789003324:48", "bob@example.com Bob 2789003324:48")
+	waitEvent[*JoinedEvent](t, e.rec)
+	_, inv := splitPayload(t, transcriptP2P(t, "03.bob-3.msg"))
+	m, err := p2p.ParseSLP(inv.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withTo := func(to, callID string) []byte {
+		c := *m
+		c.Headers = append(p2p.Fields(nil), m.Headers...)
+		for i, f := range c.Headers {
+			switch f.Name {
+			case "To":
+				c.Headers[i].Value = "<msnmsgr:" + to + ">"
+			case "Call-ID":
+				c.Headers[i].Value = callID
+			}
+		}
+		slp := c.Bytes()
+		h := inv.Header
+		h.TotalSize = uint64(len(slp))
+		return (&p2p.Packet{Header: h, Data: slp}).Bytes()
+	}
+	send := func(dest string, frame []byte) {
+		payload, err := p2p.MessagePayload(dest, frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc.sendMSG("bob@example.com", "Bob", string(payload))
+	}
+	other := "alice@example.com;{00000000-1111-2222-3333-444444444444}"
+	send("alice@example.com", withTo(other, "{OTHER-SLP-TO}"))
+	send(other, withTo(other, "{OTHER-P2P-DEST}"))
+	send("alice@example.com", withTo("alice@example.com;"+guid, "{OURS}"))
+
+	// The first P2P the client sends answers the third invitation: the others got nothing.
+	_, ack := readP2P(t, pc)
+	if ack.Header.Flags != p2p.FlagAck || ack.Header.AckID != inv.Header.Identifier {
+		t.Fatalf("first reply %+v", ack.Header)
+	}
+	_, dec := readP2P(t, pc)
+	slp, err := p2p.ParseSLP(dec.Data)
+	if err != nil || slp.StatusCode != 603 || slp.CallID() != "{OURS}" || !strings.EqualFold(slp.From(), "alice@example.com;"+guid) {
+		t.Fatalf("603 %+v %v", slp, err)
+	}
+	ce := waitEvent[*ContentEvent](t, e.rec)
+	if !bytes.Contains(ce.Message.P2P.Data, []byte("{OURS}")) {
+		t.Fatalf("first content event is not the invitation for us: %q", ce.Message.P2P.Data)
+	}
+}
