@@ -45,12 +45,26 @@ func (q *eventQueue) take() ([]any, int) {
 	return items, dropped
 }
 
+// requeue puts items back in front of the queue, keeping their order.
+func (q *eventQueue) requeue(items []any) {
+	q.mu.Lock()
+	q.items = append(append(make([]any, 0, len(items)+len(q.items)), items...), q.items...)
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
 // run handles items until ctx ends.
 func (q *eventQueue) run(ctx context.Context, handle func(ctx context.Context, item any, dropped int)) {
 	for {
 		items, dropped := q.take()
 		for i, item := range items {
 			if ctx.Err() != nil {
+				// The context ended mid-batch (reconnect, logout, stop): the items not handled
+				// yet go back to the front, in order, for the next run.
+				q.requeue(items[i:])
 				return
 			}
 			d := 0
