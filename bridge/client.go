@@ -78,8 +78,8 @@ type Client struct {
 	ownMu        sync.Mutex
 	shownOwnName string
 
-	queue *eventQueue
-	mx    matrixSide
+	events *dispatcher
+	mx     matrixSide
 	// backoffMin is the first reconnect delay (tests shorten it).
 	backoffMin time.Duration
 }
@@ -98,10 +98,10 @@ func newClient(c *Connector, login *bridgev2.UserLogin) *Client {
 		groupConv:  make(map[networkid.PortalID]*sb.Conversation),
 		convGroup:  make(map[*sb.Conversation]networkid.PortalID),
 		passports:  make(map[networkid.UserID]string),
-		queue:      newEventQueue(),
 		backoffMin: backoffMin,
 		sessUp:     make(chan struct{}),
 	}
+	cl.events = newDispatcher(cl.handleQueued)
 	cl.attach(login)
 	return cl
 }
@@ -153,7 +153,7 @@ func (c *Client) dial(ctx context.Context, meta *database.UserLoginMetadata, pas
 		MachineGUID:        meta.MachineGUID,
 		InitialStatus:      c.chosenStatus(meta),
 		Logger:             c.log.With().Str("component", "msn ns").Logger(),
-		OnEvent:            func(ev ns.Event) { c.queue.push(ev) },
+		OnEvent:            c.pushNSEvent,
 	}
 	return c.conn.loginFunc(ctx, cfg, meta.Passport, password)
 }
@@ -295,7 +295,7 @@ func (c *Client) startLoop(sess *ns.Session) {
 	c.loopDone = make(chan struct{})
 	done := c.loopDone
 	c.mu.Unlock()
-	go c.queue.run(ctx, c.handleQueued)
+	c.events.start(ctx)
 	go func() {
 		defer close(done)
 		c.runLoop(ctx, sess)
@@ -473,7 +473,7 @@ func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
 		MachineGUID: meta.MachineGUID,
 		IdleTimeout: c.conn.Config.switchboardIdle,
 		Logger:      c.log.With().Str("component", "msn sb").Logger(),
-		OnEvent:     func(ev sb.Event) { c.queue.push(ev) },
+		OnEvent:     c.pushSBEvent,
 	})
 	c.mu.Lock()
 	c.sess = sess
@@ -494,10 +494,10 @@ func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
 	}
 	c.log.Info().Int("protocol", sess.Version()).Msg("Connected to MSN")
 	c.sendState(status.BridgeState{StateEvent: status.StateConnected})
-	c.queue.push(restoreProfileItem{})
-	c.queue.push(syncContacts{})
+	c.pushWork(restoreProfileItem{})
+	c.pushWork(syncContacts{})
 	for _, f := range pending {
-		c.queue.push(f)
+		c.pushWork(f)
 	}
 }
 

@@ -80,11 +80,46 @@ func (c *Client) sender(passport string, fromSelf bool) bridgev2.EventSender {
 	return bridgev2.EventSender{Sender: c.ghostID(passport)}
 }
 
-// handleQueued runs on the worker goroutine for every NS/SB event.
-func (c *Client) handleQueued(ctx context.Context, item any, dropped int) {
-	if dropped > 0 {
-		c.log.Error().Int("dropped", dropped).Msg("Event queue overflowed; events were dropped")
+// pushNSEvent queues an NS event on the NS lane. Presence of one contact is coalesced (the
+// latest wins); everything else waits in order, and a full lane holds the NS event goroutine.
+func (c *Client) pushNSEvent(ev ns.Event) {
+	var coalesce any
+	if p, ok := ev.(*ns.PresenceEvent); ok {
+		coalesce = presenceKey{self: p.Self, passport: strings.ToLower(p.Contact.Passport)}
 	}
+	c.events.push(nsLane, ev, coalesce, true)
+}
+
+// pushSBEvent queues a switchboard event on its conversation's lane. Typing of one participant
+// is coalesced; a full lane blocks, which holds that conversation's switchboard reader only.
+func (c *Client) pushSBEvent(ev sb.Event) {
+	conv := ev.Conversation()
+	if conv == nil {
+		return
+	}
+	var coalesce any
+	if t, ok := ev.(*sb.TypingEvent); ok {
+		coalesce = typingKey{passport: strings.ToLower(t.Sender.Passport)}
+	}
+	c.events.push(conv, ev, coalesce, true)
+}
+
+// pushWork queues the client's own work on the NS lane; it never blocks (workers call it).
+func (c *Client) pushWork(item any) {
+	c.events.push(nsLane, item, nil, false)
+}
+
+// Coalescing keys of the event lanes.
+type (
+	presenceKey struct {
+		self     bool
+		passport string
+	}
+	typingKey struct{ passport string }
+)
+
+// handleQueued runs on a lane's worker goroutine for every NS/SB event and work item.
+func (c *Client) handleQueued(ctx context.Context, _ queueKey, item any) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error().Any("panic", r).Type("event", item).Msg("Panic while handling MSN event")

@@ -33,14 +33,14 @@ func (c *Client) mailData(payload []byte) {
 		return
 	}
 	if tooLarge {
-		c.queue.push(fetchOIMs{full: true})
+		c.pushWork(fetchOIMs{full: true})
 		return
 	}
 	if md == nil {
 		return
 	}
 	if list := md.OIMs(); len(list) > 0 {
-		c.queue.push(fetchOIMs{list: list})
+		c.pushWork(fetchOIMs{list: list})
 	}
 }
 

@@ -63,41 +63,6 @@ func TestGroupNameAndSnippet(t *testing.T) {
 	}
 }
 
-func TestEventQueueOrderAndBound(t *testing.T) {
-	q := newEventQueue()
-	for i := 0; i < maxQueued+5; i++ {
-		q.push(i)
-	}
-	got := make(chan int, maxQueued+5)
-	drops := make(chan int, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go q.run(ctx, func(_ context.Context, item any, dropped int) {
-		if dropped > 0 {
-			drops <- dropped
-		}
-		got <- item.(int)
-	})
-	select {
-	case d := <-drops:
-		if d != 5 {
-			t.Errorf("dropped = %d, want 5", d)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("overflow not reported")
-	}
-	for i := 0; i < maxQueued; i++ {
-		select {
-		case v := <-got:
-			if v != i {
-				t.Fatalf("item %d = %d: out of order", i, v)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("item %d not handled", i)
-		}
-	}
-}
-
 func TestIDs(t *testing.T) {
 	if a, b := newMessageID("x"), newMessageID("x"); a == b || !strings.HasPrefix(string(a), "x.") {
 		t.Errorf("message ids %q %q", a, b)
@@ -232,47 +197,6 @@ func TestRetryDelay(t *testing.T) {
 		wait, next := retryDelay(tt.cur, short, tt.uptime)
 		if wait != tt.wantWait || next != tt.wantNx {
 			t.Errorf("%s: retryDelay = %v, %v; want %v, %v", tt.name, wait, next, tt.wantWait, tt.wantNx)
-		}
-	}
-}
-
-// TestEventQueueKeepsItemsWhenContextEnds: items the worker took but did not handle when its
-// context ended (reconnect, logout, stop) are handled by the next run, in order.
-func TestEventQueueKeepsItemsWhenContextEnds(t *testing.T) {
-	q := newEventQueue()
-	for i := 0; i < 5; i++ {
-		q.push(i)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	var first []int
-	go func() {
-		defer close(done)
-		q.run(ctx, func(_ context.Context, item any, _ int) {
-			first = append(first, item.(int))
-			if item.(int) == 1 {
-				cancel() // the run ends while items 2–4 are taken
-			}
-		})
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not end with its context")
-	}
-	q.push(5)
-	got := make(chan int, 10)
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	defer cancel2()
-	go q.run(ctx2, func(_ context.Context, item any, _ int) { got <- item.(int) })
-	for want := len(first); want <= 5; want++ {
-		select {
-		case v := <-got:
-			if v != want {
-				t.Fatalf("second run handled %d, want %d (first run handled %v)", v, want, first)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("item %d lost when the first run's context ended (first run handled %v)", want, first)
 		}
 	}
 }
