@@ -61,7 +61,12 @@ type Client struct {
 
 	mu   sync.Mutex
 	sess *ns.Session
-	sbm  *sb.Manager
+	// sbm lives from the start of a connection loop run to its end, across NS reconnects
+	// (see switchboards.go); relay is its view of the current NS session.
+	sbm   *sb.Manager
+	relay *nsRelay
+	// heldInvites are switchboard invitations that arrived while there was no manager.
+	heldInvites []heldInvite
 	// sessUp is closed while a session is installed and replaced by an open channel when it
 	// goes away, so that senders can wait for a reconnect without polling.
 	sessUp    chan struct{}
@@ -132,14 +137,6 @@ func (c *Connector) serverFor(meta *database.UserLoginMetadata) string {
 		return meta.Server
 	}
 	return c.Config.Server
-}
-
-// nsAdapter gives *ns.Session the method set sb.Manager needs.
-type nsAdapter struct{ *ns.Session }
-
-func (a nsAdapter) RequestSwitchboard(ctx context.Context) (sb.Ticket, error) {
-	t, err := a.Session.RequestSwitchboard(ctx)
-	return sb.Ticket(t), err
 }
 
 // dial logs in to MSN. Events of the new session go to the client's queue.
@@ -288,6 +285,11 @@ func (c *Client) startLoop(sess *ns.Session) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stop = cancel
 	c.running = true
+	// The switchboard manager exists before the first session's events are handled, so that an
+	// invitation during login is answered; it outlives NS reconnects.
+	mgr := c.newSwitchboards(sess)
+	c.sbm = mgr
+	c.answerHeldInvitesLocked(mgr)
 	if sess != nil {
 		c.sess = sess // logged in already (login flow): IsLoggedIn is true from now on
 		c.markUpLocked()
@@ -299,6 +301,7 @@ func (c *Client) startLoop(sess *ns.Session) {
 	go func() {
 		defer close(done)
 		c.runLoop(ctx, sess)
+		c.closeSwitchboards(mgr)
 	}()
 }
 
@@ -466,21 +469,16 @@ func waitCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// onConnected installs a fresh session and its switchboard manager and syncs the contact list.
+// onConnected installs a fresh session and syncs the contact list. The switchboard manager of
+// the loop stays: its switchboards and conversations (and their portals) carry on.
 func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
 	meta := c.meta()
-	mgr := sb.NewManager(nsAdapter{sess}, sb.Config{
-		MachineGUID: meta.MachineGUID,
-		IdleTimeout: c.conn.Config.switchboardIdle,
-		Logger:      c.log.With().Str("component", "msn sb").Logger(),
-		OnEvent:     c.pushSBEvent,
-	})
 	c.mu.Lock()
 	c.sess = sess
-	c.sbm = mgr
+	if c.relay != nil {
+		c.relay.version.Store(int64(sess.Version()))
+	}
 	c.markUpLocked()
-	c.groupConv = make(map[networkid.PortalID]*sb.Conversation)
-	c.convGroup = make(map[*sb.Conversation]networkid.PortalID)
 	pending := c.pendingFetch
 	c.pendingFetch = nil
 	c.mu.Unlock()
@@ -501,18 +499,15 @@ func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
 	}
 }
 
+// onDisconnected forgets a session that ended. The switchboards stay open: they are separate
+// connections the server keeps, and the next session's XFRs serve the same manager.
 func (c *Client) onDisconnected(sess *ns.Session) {
 	c.mu.Lock()
-	mgr := c.sbm
 	if c.sess == sess {
 		c.sess = nil
-		c.sbm = nil
 		c.sessUp = make(chan struct{})
 	}
 	c.mu.Unlock()
-	if mgr != nil {
-		_ = mgr.Close()
-	}
 }
 
 func (c *Client) session() (*ns.Session, *sb.Manager) {

@@ -166,10 +166,7 @@ func (c *Client) handleNSEvent(ctx context.Context, evt ns.Event) {
 	case *ns.RemovedByEvent:
 		c.log.Info().Str("contact", ev.Passport).Msg("Contact removed us from their list")
 	case *ns.SwitchboardInviteEvent:
-		_, mgr := c.session()
-		if mgr != nil {
-			mgr.HandleInvite(sb.Invitation(*ev))
-		}
+		c.switchboardInvite(sb.Invitation(*ev))
 	case *ns.MailDataEvent:
 		c.mailData(ev.Payload)
 	case *ns.OfflineMessageNotifyEvent:

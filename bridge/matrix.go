@@ -135,10 +135,6 @@ func (c *Client) conversationFor(ctx context.Context, p *bridgev2.Portal) (*sb.C
 // HandleMatrixMessage sends a Matrix message to MSN and waits for its outcome: delivered,
 // stored as an offline message, or failed (with the reason as message status).
 func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
-	sess, _ := c.waitSession(ctx, reconnectSendWait)
-	if sess == nil {
-		return nil, ErrNotConnected
-	}
 	opts := portal.ToMSNOptions{BaseFormat: message.DefaultFormat, SenderName: c.ownName(), NoticePrefix: c.conn.Config.NoticePrefix}
 	if msg.ReplyTo != nil {
 		if meta, ok := msg.ReplyTo.Metadata.(*database.MessageMetadata); ok {
@@ -157,6 +153,14 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 	conv, passport, err := c.conversationFor(ctx, msg.Portal)
 	if err != nil {
 		return nil, visibleErr(err)
+	}
+	// A live switchboard carries the message even while the NS reconnects; opening one needs
+	// the NS, so otherwise the message waits for the reconnect.
+	sess, _ := c.session()
+	if sess == nil && !conv.Connected() {
+		if sess, _ = c.waitSession(ctx, reconnectSendWait); sess == nil {
+			return nil, ErrNotConnected
+		}
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, deliveryTimeout)
 	defer cancel()

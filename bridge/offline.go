@@ -109,10 +109,16 @@ func (c *Client) fetchOfflineMessages(ctx context.Context, req fetchOIMs) {
 }
 
 // sendOffline stores a message for an offline contact: UUM on MSNP18, the OIM Store2 service on
-// MSNP13–17. Older versions have no offline messages.
+// MSNP13–17. Older versions have no offline messages. A nil sess waits for the NS reconnect.
 func (c *Client) sendOffline(ctx context.Context, sess *ns.Session, to, text string) error {
 	if !c.conn.Config.OfflineMessages {
 		return errors.New("offline messages are disabled in the bridge config")
+	}
+	if sess == nil {
+		// The message went to a live switchboard while the NS was reconnecting.
+		if sess, _ = c.waitSession(ctx, reconnectSendWait); sess == nil {
+			return ErrNotConnected
+		}
 	}
 	v := sess.Version()
 	switch {
