@@ -87,6 +87,9 @@ type Client struct {
 	mx     matrixSide
 	// backoffMin is the first reconnect delay (tests shorten it).
 	backoffMin time.Duration
+	// oimSettled, when set (tests), learns how many offline messages of a fetch were deleted
+	// and kept, once the deletion request is done.
+	oimSettled func(deleted, kept int)
 }
 
 var (

@@ -34,6 +34,10 @@ type recorder struct {
 	saves   int
 	// ghostUpdates sees every ghost name update (dropped when nobody reads and it is full).
 	ghostUpdates chan ghostUpdate
+	// stored holds the ids of the messages "bridgev2 stored"; with failStore set, messages are
+	// handled but not stored (the homeserver is down), as bridgev2's post-handle hook would see.
+	stored    map[networkid.MessageID]bool
+	failStore bool
 }
 
 type ghostUpdate struct {
@@ -49,10 +53,31 @@ func newRecorder() *recorder {
 		ghosts:  make(map[networkid.UserID]string),
 
 		ghostUpdates: make(chan ghostUpdate, 100),
+		stored:       make(map[networkid.MessageID]bool),
 	}
 }
 
-func (r *recorder) QueueRemoteEvent(evt bridgev2.RemoteEvent) { r.events <- evt }
+// QueueRemoteEvent records the event and, like bridgev2 after handling it, stores a message
+// (unless failStore) and runs the event's post-handle hook.
+func (r *recorder) QueueRemoteEvent(evt bridgev2.RemoteEvent) {
+	if msg, ok := evt.(bridgev2.RemoteMessage); ok {
+		r.mu.Lock()
+		if !r.failStore {
+			r.stored[msg.GetID()] = true
+		}
+		r.mu.Unlock()
+	}
+	r.events <- evt
+	if ph, ok := evt.(bridgev2.RemotePostHandler); ok {
+		ph.PostHandle(context.Background(), portalFor(evt.GetPortalKey()))
+	}
+}
+
+func (r *recorder) MessageStored(_ context.Context, _ *bridgev2.Portal, id networkid.MessageID) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stored[id], nil
+}
 func (r *recorder) UpdateGhost(_ context.Context, id networkid.UserID, info *bridgev2.UserInfo) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

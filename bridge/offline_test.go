@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +70,69 @@ func TestClientOfflineMessagesDeletedAfterQueueing(t *testing.T) {
 			t.Fatalf("%d offline messages still on the server after they were bridged", len(h.srv.OfflineMessages("alice@example.com")))
 		case <-tick.C:
 		}
+	}
+}
+
+// TestClientOfflineMessagesKeptUntilStored: offline messages that bridgev2 handled but could
+// not store (homeserver down, bridge killed before the event was sent) stay on the server; the
+// next login fetches them again under the same message ids (so bridgev2 drops any it did store
+// meanwhile: exactly once), and once they are stored they are deleted.
+func TestClientOfflineMessagesKeptUntilStored(t *testing.T) {
+	h := newHarness(t, 18)
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	for i, text := range []string{"one", "two"} {
+		if _, err := h.srv.QueueOfflineMessage("bob@example.com", "alice@example.com", text, t0.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setFail := func(v bool) {
+		h.rec.mu.Lock()
+		h.rec.failStore = v
+		h.rec.mu.Unlock()
+	}
+	ids := func(what string) []networkid.MessageID {
+		var out []networkid.MessageID
+		for range 2 {
+			evt := wait(t, h.rec.events, what, func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+			out = append(out, evt.(bridgev2.RemoteMessage).GetID())
+		}
+		return out
+	}
+	type settled struct{ deleted, kept int }
+	settles := make(chan settled, 10)
+	h.client.oimSettled = func(d, k int) { settles <- settled{d, k} }
+	setFail(true)
+	h.connect(t)
+	first := ids("offline messages, not stored")
+	if s := wait(t, settles, "deletion decision", func(settled) bool { return true }); s != (settled{0, 2}) {
+		t.Fatalf("after a failed store: deleted %d, kept %d; want 0 and 2", s.deleted, s.kept)
+	}
+	if n := len(h.srv.OfflineMessages("alice@example.com")); n != 2 {
+		t.Fatalf("%d of 2 offline messages left on the server right after bridging failed", n)
+	}
+	setFail(false)
+	h.srv.DropConnections("alice@example.com")
+	second := ids("offline messages fetched again at the next login")
+	if first[0] != second[0] || first[1] != second[1] {
+		t.Fatalf("refetched ids %v differ from the first fetch %v: bridgev2 could not de-duplicate them", second, first)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(h.srv.OfflineMessages("alice@example.com")) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d offline messages still on the server after they were stored", len(h.srv.OfflineMessages("alice@example.com")))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestOIMMessageIDStable: the message id of an offline message depends only on its OIM id, long
+// ones included, so a refetch is recognised.
+func TestOIMMessageIDStable(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	if a, b := newMessageIDFrom("oim", long), newMessageIDFrom("oim", long); a != b || len(a) > 255 {
+		t.Fatalf("long OIM id gives %q then %q", a, b)
+	}
+	if newMessageIDFrom("oim", long) == newMessageIDFrom("oim", long+"y") {
+		t.Fatal("different long OIM ids give the same message id")
 	}
 }
