@@ -56,23 +56,6 @@ const groupPrefix = "group:"
 
 func isGroupPortal(id networkid.PortalID) bool { return strings.HasPrefix(string(id), groupPrefix) }
 
-// portalKeyFor routes a conversation: one-to-one → the contact's DM portal; multi-party → the
-// group portal bound to that conversation (a new one for a new conversation).
-func (c *Client) portalKeyFor(conv *sb.Conversation) networkid.PortalKey {
-	if !conv.IsGroup() {
-		return c.dmKey(conv.Peer())
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	id, ok := c.convGroup[conv]
-	if !ok {
-		id = networkid.PortalID(groupPrefix + conv.ID())
-		c.convGroup[conv] = id
-		c.groupConv[id] = conv
-	}
-	return networkid.PortalKey{ID: id, Receiver: c.login.ID}
-}
-
 func (c *Client) sender(passport string, fromSelf bool) bridgev2.EventSender {
 	if fromSelf || strings.EqualFold(passport, c.meta().Passport) {
 		return bridgev2.EventSender{IsFromMe: true, SenderLogin: c.login.ID, Sender: c.GetUserID()}
@@ -298,7 +281,13 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 	if conv == nil {
 		return
 	}
-	key := c.portalKeyFor(conv)
+	if !conv.IsGroup() {
+		if _, err := puppet.NormalizePassport(conv.Peer()); err != nil {
+			c.log.Warn().Str("peer", conv.Peer()).Msg("Switchboard event from an invalid passport")
+			return
+		}
+	}
+	key := c.portalKeyFor(ctx, conv)
 	logCtx := func(lc zerolog.Context) zerolog.Context { return lc.Str("conversation", conv.ID()) }
 	switch ev := evt.(type) {
 	case *sb.MessageEvent:
