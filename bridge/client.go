@@ -32,13 +32,21 @@ const (
 
 func init() {
 	status.BridgeStateHumanErrors.Update(status.BridgeStateErrorMap{
-		StateErrSignedInElsewhere:  "You signed in to MSN somewhere else. Use the reconnect command (or log in again) to take the session back.",
+		StateErrSignedInElsewhere:  "Your MSN account signed in from another location, so the bridge was signed out of MSN. Your password is fine: send `reconnect` to bring the bridge back (that signs the other location out).",
 		StateErrBadCredentials:     "MSN refused the stored password: wrong e-mail or password. Log in again.",
 		StateErrDisconnected:       "Disconnected from MSN, reconnecting",
 		StateErrConnectFailed:      "Could not connect to MSN, retrying",
 		StateErrPasswordUnreadable: "The stored password can't be decrypted (the encryption key changed?). Log in again.",
 		StateErrServerShutdown:     "The MSN server is shutting down, reconnecting later",
 	})
+}
+
+// signedInElsewhereState is the state of a login whose account signed in from another
+// location. It is not BAD_CREDENTIALS, which makes clients ask for a new password: the
+// credentials are fine and `reconnect` brings the login back. UNKNOWN_ERROR is shown as an
+// error with its message, and bridgev2 sends it as a notice to the management room.
+func signedInElsewhereState() status.BridgeState {
+	return status.BridgeState{StateEvent: status.StateUnknownError, Error: StateErrSignedInElsewhere}
 }
 
 // Reconnect backoff bounds.
@@ -265,7 +273,7 @@ func (c *Client) Connect(ctx context.Context) {
 	meta := c.meta()
 	if meta.SignedInElsewhere {
 		// Do not kick the user's other client on every bridge restart; wait for "reconnect".
-		c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrSignedInElsewhere})
+		c.sendState(signedInElsewhereState())
 		return
 	}
 	c.startLoop(nil)
@@ -386,7 +394,7 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 				c.log.Err(err).Msg("Failed to save login metadata")
 			}
 			c.setRunning(false)
-			c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrSignedInElsewhere})
+			c.sendState(signedInElsewhereState())
 			return
 		case errors.Is(cause, ns.ErrServerShutdown):
 			c.sendState(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: StateErrServerShutdown})

@@ -339,9 +339,12 @@ func TestClientSignedInElsewhereStops(t *testing.T) {
 	h.connect(t)
 	logins := h.srv.Logins("alice@example.com")
 	h.srv.Kick("alice@example.com", "OTH")
-	st := wait(t, h.rec.states, "signed-in-elsewhere state", func(st status.BridgeState) bool { return st.StateEvent == status.StateBadCredentials })
-	if st.Error != StateErrSignedInElsewhere || !strings.Contains(st.Message, "signed in to MSN somewhere else") {
-		t.Fatalf("state = %q %q", st.Error, st.Message)
+	st := wait(t, h.rec.states, "signed-in-elsewhere state", func(st status.BridgeState) bool { return st.Error == StateErrSignedInElsewhere })
+	if st.StateEvent == status.StateBadCredentials {
+		t.Fatal("signed in elsewhere reported as BAD_CREDENTIALS: clients would ask for a new password")
+	}
+	if st.StateEvent != status.StateUnknownError || !strings.Contains(st.Message, "signed in from another location") || !strings.Contains(st.Message, "`reconnect`") {
+		t.Fatalf("state = %s %q %q", st.StateEvent, st.Error, st.Message)
 	}
 	h.client.mu.Lock()
 	done, running := h.client.loopDone, h.client.running
@@ -363,7 +366,7 @@ func TestClientSignedInElsewhereStops(t *testing.T) {
 	// A restart of the bridge must not reconnect either.
 	h.client.Connect(context.Background())
 	st = wait(t, h.rec.states, "state after restart", func(status.BridgeState) bool { return true })
-	if st.Error != StateErrSignedInElsewhere || h.srv.Logins("alice@example.com") != logins {
+	if st.Error != StateErrSignedInElsewhere || st.StateEvent != status.StateUnknownError || h.srv.Logins("alice@example.com") != logins {
 		t.Fatalf("Connect after OTH: state %+v, logins %d", st, h.srv.Logins("alice@example.com"))
 	}
 }

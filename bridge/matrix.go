@@ -179,6 +179,11 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 		res = conv.Send(sendCtx, sb.Outgoing{Kind: sb.OutText, Text: out.Text, Format: out.Format})
 	}
 	outcome, err := res.Wait(sendCtx)
+	if outcome == sb.Offline && !out.Nudge && passport != "" {
+		if uerr := c.offlineUnavailable(); uerr != nil {
+			return nil, uerr // no offline message possible: a permanent failure, not a retriable one
+		}
+	}
 	switch outcome {
 	case sb.Delivered:
 	case sb.Offline:

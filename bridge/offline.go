@@ -12,6 +12,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/bridgev2/simplevent"
+	"maunium.net/go/mautrix/event"
 
 	"github.com/msnbridge/msnbridge/msn/auth"
 	"github.com/msnbridge/msnbridge/msn/message"
@@ -192,6 +193,39 @@ collect:
 	if err := c.rsiClient(sess).DeleteMessages(dctx, ids); err != nil {
 		c.log.Warn().Err(err).Int("count", len(ids)).Msg("Failed to delete bridged offline messages; they will be fetched again and de-duplicated")
 	}
+}
+
+// offlineUnavailable is the permanent failure of a message to an offline contact when no
+// offline message can be stored at all: MSNP12 and older have none, or the bridge config turns
+// them off. Retrying cannot help, so it is FAIL with reason UNSUPPORTED (not the retriable
+// ErrContactOffline), and the notice says why. Nil when offline messages are possible.
+func (c *Client) offlineUnavailable() error {
+	var why string
+	if !c.conn.Config.OfflineMessages {
+		why = "offline messages are turned off in the bridge config"
+	} else if v := c.protocolVersion(); v > 0 && v < 13 {
+		why = fmt.Sprintf("MSN offline messages need protocol MSNP13 or later, and this account is connected with MSNP%d", v)
+	}
+	if why == "" {
+		return nil
+	}
+	return bridgev2.WrapErrorInStatus(fmt.Errorf("the contact is offline and %s: the message was not sent. Send it again when they are online", why)).
+		WithStatus(event.MessageStatusFail).WithErrorReason(event.MessageStatusUnsupported).
+		WithIsCertain(true).WithErrorAsMessage().WithSendNotice(true)
+}
+
+// protocolVersion is the MSNP version of the current session, or of the last one.
+func (c *Client) protocolVersion() int {
+	c.mu.Lock()
+	relay := c.relay
+	c.mu.Unlock()
+	if relay != nil {
+		return relay.Version()
+	}
+	if sess, _ := c.session(); sess != nil {
+		return sess.Version()
+	}
+	return 0
 }
 
 // sendOffline stores a message for an offline contact: UUM on MSNP18, the OIM Store2 service on

@@ -8,6 +8,7 @@ import (
 
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/event"
 
 	"github.com/msnbridge/msnbridge/msn/msntest"
 )
@@ -134,5 +135,29 @@ func TestOIMMessageIDStable(t *testing.T) {
 	}
 	if newMessageIDFrom("oim", long) == newMessageIDFrom("oim", long+"y") {
 		t.Fatal("different long OIM ids give the same message id")
+	}
+}
+
+// TestClientOfflineImpossibleIsPermanent: on MSNP12 and older a message to an offline contact
+// can never be stored; it fails for good (FAIL, UNSUPPORTED), with the reason in the notice,
+// instead of the retriable failure that invites pointless retries.
+func TestClientOfflineImpossibleIsPermanent(t *testing.T) {
+	h := newHarness(t, 12)
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	carolKey := networkid.PortalKey{ID: "carol@example.com", Receiver: "alice@example.com"}
+	_, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "are you there?"}, Portal: portalFor(carolKey),
+	}})
+	if err == nil {
+		t.Fatal("message to an offline contact on MSNP12 succeeded")
+	}
+	ms := bridgev2.WrapErrorInStatus(err)
+	if ms.Status != event.MessageStatusFail || ms.ErrorReason != event.MessageStatusUnsupported {
+		t.Fatalf("status %s/%s, want FAIL/UNSUPPORTED (retrying cannot help)", ms.Status, ms.ErrorReason)
+	}
+	if !ms.SendNotice || !ms.ErrorAsMessage || !strings.Contains(err.Error(), "MSNP12") || !strings.Contains(err.Error(), "offline") {
+		t.Fatalf("notice %v (send %v): must say the contact is offline and why", err, ms.SendNotice)
 	}
 }
