@@ -83,7 +83,7 @@ type Client struct {
 	loopDone  chan struct{}
 	groupConv map[networkid.PortalID]*sb.Conversation // group portal → live conversation
 	convGroup map[*sb.Conversation]networkid.PortalID // live conversation → group portal
-	passports map[networkid.UserID]string             // hashed ghost ids → passports
+	passports *passportCache                          // hashed ghost ids → passports (bounded)
 	// pendingFetch holds offline-message fetches announced before the session was installed.
 	pendingFetch []fetchOIMs
 	// ownMu serialises updates of the user's own ghost (worker and set-nick both make them);
@@ -113,7 +113,7 @@ func newClient(c *Connector, login *bridgev2.UserLogin) *Client {
 		conn:       c,
 		groupConv:  make(map[networkid.PortalID]*sb.Conversation),
 		convGroup:  make(map[*sb.Conversation]networkid.PortalID),
-		passports:  make(map[networkid.UserID]string),
+		passports:  newPassportCache(maxCachedPassports),
 		backoffMin: backoffMin,
 		sessUp:     make(chan struct{}),
 	}
@@ -616,11 +616,19 @@ func (c *Client) passportOf(ctx context.Context, id networkid.UserID) (string, b
 	if p, ok := puppet.PassportFromID(id); ok {
 		return p, true
 	}
-	c.mu.Lock()
-	p, ok := c.passports[id]
-	c.mu.Unlock()
-	if ok {
+	if p, ok := c.passports.get(id); ok {
 		return p, true
+	}
+	// Not cached (evicted, or before the first use since a restart): the contact list knows it.
+	if c.conn.Store != nil && c.login != nil {
+		if rows, err := c.conn.Store.Contacts(ctx, c.login.ID); err == nil {
+			for _, row := range rows {
+				if puppet.GhostID(row.Passport) == id {
+					c.passports.put(id, row.Passport)
+					return row.Passport, true
+				}
+			}
+		}
 	}
 	if c.conn.Bridge == nil {
 		return "", false
@@ -639,9 +647,7 @@ func (c *Client) ghostID(passport string) networkid.UserID {
 	passport = strings.ToLower(passport)
 	id := puppet.GhostID(passport)
 	if puppet.IsHashedID(id) {
-		c.mu.Lock()
-		c.passports[id] = passport
-		c.mu.Unlock()
+		c.passports.put(id, passport)
 	}
 	return id
 }

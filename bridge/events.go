@@ -337,6 +337,9 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 			GetChatInfoFunc: c.GetChatInfo,
 		})
 	case *sb.ClosedEvent:
+		if conv.IsGroup() {
+			c.unbindGroup(conv)
+		}
 	}
 }
 

@@ -94,6 +94,7 @@ func (c *Client) bindGroup(conv *sb.Conversation, id networkid.PortalID) network
 	if old, ok := c.groupConv[id]; ok && old != conv {
 		delete(c.convGroup, old)
 	}
+	c.sweepGroupsLocked()
 	c.convGroup[conv] = id
 	c.groupConv[id] = conv
 	return id
