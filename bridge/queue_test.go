@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+
 	"github.com/msnbridge/msnbridge/msn/ns"
 )
 
@@ -204,6 +207,52 @@ func TestDispatcherKeepsItemsWhenContextEnds(t *testing.T) {
 	for i := 2; i <= 5; i++ {
 		if it := next(t, got, "second run"); it.n != i {
 			t.Fatalf("second run handled %d, want %d", it.n, i)
+		}
+	}
+}
+
+// portalGate is a matrixSide whose QueueRemoteEvent blocks for one portal until released, as
+// bridgev2's does when that portal's event buffer is full.
+type portalGate struct {
+	*recorder
+	portal  networkid.PortalKey
+	release chan struct{}
+}
+
+func (g *portalGate) QueueRemoteEvent(evt bridgev2.RemoteEvent) {
+	if evt.GetPortalKey() == g.portal {
+		<-g.release
+	}
+	g.recorder.QueueRemoteEvent(evt)
+}
+
+// TestClientSlowPortalDoesNotStallOthers: while Bob's room does not take events, Carol's
+// messages still reach her room; Bob's arrive, in order, once his room moves again.
+func TestClientSlowPortalDoesNotStallOthers(t *testing.T) {
+	h := newHarness(t, 18)
+	gate := &portalGate{recorder: h.rec, portal: networkid.PortalKey{ID: "bob@example.com", Receiver: "alice@example.com"}, release: make(chan struct{})}
+	h.client.mx = gate
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob, carol := h.online(t, "bob@example.com"), h.online(t, "carol@example.com")
+	for i := 0; i < 3; i++ {
+		if err := bob.Say(ctx, "alice@example.com", fmt.Sprintf("bob %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := carol.Say(ctx, "alice@example.com", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	evt := wait(t, h.rec.events, "carol's message while bob's room is stuck", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+	if body := convert(t, evt).Body; body != "carol" {
+		t.Fatalf("got %q while bob's room is stuck", body)
+	}
+	close(gate.release)
+	for i := 0; i < 3; i++ {
+		evt := wait(t, h.rec.events, "bob's messages", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+		if body := convert(t, evt).Body; body != fmt.Sprintf("bob %d", i) {
+			t.Fatalf("bob's message %d = %q", i, body)
 		}
 	}
 }
