@@ -91,13 +91,22 @@ func (c *Client) bindGroup(conv *sb.Conversation, id networkid.PortalID) network
 	if prev, ok := c.convGroup[conv]; ok {
 		return prev
 	}
+	c.sweepGroupsLocked()
+	c.rebindGroupLocked(conv, id)
+	return id
+}
+
+// rebindGroupLocked makes conv the live conversation of portal id, dropping the bindings either
+// had before; c.mu is held.
+func (c *Client) rebindGroupLocked(conv *sb.Conversation, id networkid.PortalID) {
 	if old, ok := c.groupConv[id]; ok && old != conv {
 		delete(c.convGroup, old)
 	}
-	c.sweepGroupsLocked()
+	if prev, ok := c.convGroup[conv]; ok && prev != id {
+		delete(c.groupConv, prev)
+	}
 	c.convGroup[conv] = id
 	c.groupConv[id] = conv
-	return id
 }
 
 // groupConversationID is the switchboard conversation id a group portal restores its

@@ -128,14 +128,7 @@ func (c *Client) conversationFor(ctx context.Context, p *bridgev2.Portal) (*sb.C
 	// under a conversation id of this portal, so that their invitations come back here too.
 	conv = mgr.RestoreGroup(groupConversationID(p.ID), roster...)
 	c.mu.Lock()
-	if old, ok := c.groupConv[p.ID]; ok && old != conv {
-		delete(c.convGroup, old)
-	}
-	if prev, ok := c.convGroup[conv]; ok && prev != p.ID {
-		delete(c.groupConv, prev)
-	}
-	c.groupConv[p.ID] = conv
-	c.convGroup[conv] = p.ID
+	c.rebindGroupLocked(conv, p.ID)
 	c.mu.Unlock()
 	return conv, "", nil
 }
