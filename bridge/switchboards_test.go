@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"context"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/msnbridge/msnbridge/msn/msntest"
 	"github.com/msnbridge/msnbridge/msn/ns"
+	"github.com/msnbridge/msnbridge/msn/sb"
 )
 
 // sbCommands records the switchboard commands the bridge's account sends.
@@ -135,5 +138,52 @@ func TestClientAnswersInvitationDuringLogin(t *testing.T) {
 	}
 	if err := <-said; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestClientHoldsInvitationWithoutManager: an invitation that finds no switchboard manager is
+// held and answered (the switchboard dialled) once the connection loop has made one.
+func TestClientHoldsInvitationWithoutManager(t *testing.T) {
+	h := newHarness(t, 18)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	h.client.switchboardInvite(sb.Invitation{SessionID: "1", Addr: ln.Addr().String(), Cookie: "c", Inviter: "bob@example.com"})
+	h.client.mu.Lock()
+	held := len(h.client.heldInvites)
+	h.client.mu.Unlock()
+	if held != 1 {
+		t.Fatalf("%d invitations held without a manager, want 1", held)
+	}
+	h.connect(t)
+	select {
+	case c := <-accepted:
+		_ = c.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("held invitation not answered once the manager existed")
+	}
+}
+
+// TestHeldInvitationsBounded: invitations held without a manager are bounded (oldest dropped).
+func TestHeldInvitationsBounded(t *testing.T) {
+	h := newHarness(t, 18)
+	for i := 0; i < maxHeldInvites+5; i++ {
+		h.client.switchboardInvite(sb.Invitation{SessionID: strconv.Itoa(i), Addr: "127.0.0.1:1"})
+	}
+	h.client.mu.Lock()
+	defer h.client.mu.Unlock()
+	if n := len(h.client.heldInvites); n != maxHeldInvites {
+		t.Fatalf("%d invitations held, want the bound %d", n, maxHeldInvites)
+	}
+	if first := h.client.heldInvites[0].inv.SessionID; first != "5" {
+		t.Fatalf("oldest held invitation is %s, want 5 (the oldest ones dropped)", first)
 	}
 }
