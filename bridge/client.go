@@ -32,13 +32,21 @@ const (
 
 func init() {
 	status.BridgeStateHumanErrors.Update(status.BridgeStateErrorMap{
-		StateErrSignedInElsewhere:  "You signed in to MSN somewhere else. Use the reconnect command (or log in again) to take the session back.",
+		StateErrSignedInElsewhere:  "Your MSN account signed in from another location, so the bridge was signed out of MSN. Your password is fine: send `reconnect` to bring the bridge back (that signs the other location out).",
 		StateErrBadCredentials:     "MSN refused the stored password: wrong e-mail or password. Log in again.",
 		StateErrDisconnected:       "Disconnected from MSN, reconnecting",
 		StateErrConnectFailed:      "Could not connect to MSN, retrying",
 		StateErrPasswordUnreadable: "The stored password can't be decrypted (the encryption key changed?). Log in again.",
 		StateErrServerShutdown:     "The MSN server is shutting down, reconnecting later",
 	})
+}
+
+// signedInElsewhereState is the state of a login whose account signed in from another
+// location. It is not BAD_CREDENTIALS, which makes clients ask for a new password: the
+// credentials are fine and `reconnect` brings the login back. UNKNOWN_ERROR is shown as an
+// error with its message, and bridgev2 sends it as a notice to the management room.
+func signedInElsewhereState() status.BridgeState {
+	return status.BridgeState{StateEvent: status.StateUnknownError, Error: StateErrSignedInElsewhere}
 }
 
 // Reconnect backoff bounds.
@@ -61,7 +69,12 @@ type Client struct {
 
 	mu   sync.Mutex
 	sess *ns.Session
-	sbm  *sb.Manager
+	// sbm lives from the start of a connection loop run to its end, across NS reconnects
+	// (see switchboards.go); relay is its view of the current NS session.
+	sbm   *sb.Manager
+	relay *nsRelay
+	// heldInvites are switchboard invitations that arrived while there was no manager.
+	heldInvites []heldInvite
 	// sessUp is closed while a session is installed and replaced by an open channel when it
 	// goes away, so that senders can wait for a reconnect without polling.
 	sessUp    chan struct{}
@@ -70,7 +83,7 @@ type Client struct {
 	loopDone  chan struct{}
 	groupConv map[networkid.PortalID]*sb.Conversation // group portal → live conversation
 	convGroup map[*sb.Conversation]networkid.PortalID // live conversation → group portal
-	passports map[networkid.UserID]string             // hashed ghost ids → passports
+	passports *passportCache                          // hashed ghost ids → passports (bounded)
 	// pendingFetch holds offline-message fetches announced before the session was installed.
 	pendingFetch []fetchOIMs
 	// ownMu serialises updates of the user's own ghost (worker and set-nick both make them);
@@ -78,10 +91,13 @@ type Client struct {
 	ownMu        sync.Mutex
 	shownOwnName string
 
-	queue *eventQueue
-	mx    matrixSide
+	events *dispatcher
+	mx     matrixSide
 	// backoffMin is the first reconnect delay (tests shorten it).
 	backoffMin time.Duration
+	// oimSettled, when set (tests), learns how many offline messages of a fetch were deleted
+	// and kept, once the deletion request is done.
+	oimSettled func(deleted, kept int)
 }
 
 var (
@@ -97,11 +113,11 @@ func newClient(c *Connector, login *bridgev2.UserLogin) *Client {
 		conn:       c,
 		groupConv:  make(map[networkid.PortalID]*sb.Conversation),
 		convGroup:  make(map[*sb.Conversation]networkid.PortalID),
-		passports:  make(map[networkid.UserID]string),
-		queue:      newEventQueue(),
+		passports:  newPassportCache(maxCachedPassports),
 		backoffMin: backoffMin,
 		sessUp:     make(chan struct{}),
 	}
+	cl.events = newDispatcher(cl.handleQueued)
 	cl.attach(login)
 	return cl
 }
@@ -134,14 +150,6 @@ func (c *Connector) serverFor(meta *database.UserLoginMetadata) string {
 	return c.Config.Server
 }
 
-// nsAdapter gives *ns.Session the method set sb.Manager needs.
-type nsAdapter struct{ *ns.Session }
-
-func (a nsAdapter) RequestSwitchboard(ctx context.Context) (sb.Ticket, error) {
-	t, err := a.Session.RequestSwitchboard(ctx)
-	return sb.Ticket(t), err
-}
-
 // dial logs in to MSN. Events of the new session go to the client's queue.
 func (c *Client) dial(ctx context.Context, meta *database.UserLoginMetadata, password string) (*ns.Session, error) {
 	cfg := ns.Config{
@@ -153,7 +161,7 @@ func (c *Client) dial(ctx context.Context, meta *database.UserLoginMetadata, pas
 		MachineGUID:        meta.MachineGUID,
 		InitialStatus:      c.chosenStatus(meta),
 		Logger:             c.log.With().Str("component", "msn ns").Logger(),
-		OnEvent:            func(ev ns.Event) { c.queue.push(ev) },
+		OnEvent:            c.pushNSEvent,
 	}
 	return c.conn.loginFunc(ctx, cfg, meta.Passport, password)
 }
@@ -265,7 +273,7 @@ func (c *Client) Connect(ctx context.Context) {
 	meta := c.meta()
 	if meta.SignedInElsewhere {
 		// Do not kick the user's other client on every bridge restart; wait for "reconnect".
-		c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrSignedInElsewhere})
+		c.sendState(signedInElsewhereState())
 		return
 	}
 	c.startLoop(nil)
@@ -288,6 +296,11 @@ func (c *Client) startLoop(sess *ns.Session) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stop = cancel
 	c.running = true
+	// The switchboard manager exists before the first session's events are handled, so that an
+	// invitation during login is answered; it outlives NS reconnects.
+	mgr := c.newSwitchboards(sess)
+	c.sbm = mgr
+	c.answerHeldInvitesLocked(mgr)
 	if sess != nil {
 		c.sess = sess // logged in already (login flow): IsLoggedIn is true from now on
 		c.markUpLocked()
@@ -295,10 +308,11 @@ func (c *Client) startLoop(sess *ns.Session) {
 	c.loopDone = make(chan struct{})
 	done := c.loopDone
 	c.mu.Unlock()
-	go c.queue.run(ctx, c.handleQueued)
+	c.events.start(ctx)
 	go func() {
 		defer close(done)
 		c.runLoop(ctx, sess)
+		c.closeSwitchboards(mgr)
 	}()
 }
 
@@ -380,7 +394,7 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 				c.log.Err(err).Msg("Failed to save login metadata")
 			}
 			c.setRunning(false)
-			c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrSignedInElsewhere})
+			c.sendState(signedInElsewhereState())
 			return
 		case errors.Is(cause, ns.ErrServerShutdown):
 			c.sendState(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: StateErrServerShutdown})
@@ -466,21 +480,16 @@ func waitCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// onConnected installs a fresh session and its switchboard manager and syncs the contact list.
+// onConnected installs a fresh session and syncs the contact list. The switchboard manager of
+// the loop stays: its switchboards and conversations (and their portals) carry on.
 func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
 	meta := c.meta()
-	mgr := sb.NewManager(nsAdapter{sess}, sb.Config{
-		MachineGUID: meta.MachineGUID,
-		IdleTimeout: c.conn.Config.switchboardIdle,
-		Logger:      c.log.With().Str("component", "msn sb").Logger(),
-		OnEvent:     func(ev sb.Event) { c.queue.push(ev) },
-	})
 	c.mu.Lock()
 	c.sess = sess
-	c.sbm = mgr
+	if c.relay != nil {
+		c.relay.version.Store(int64(sess.Version()))
+	}
 	c.markUpLocked()
-	c.groupConv = make(map[networkid.PortalID]*sb.Conversation)
-	c.convGroup = make(map[*sb.Conversation]networkid.PortalID)
 	pending := c.pendingFetch
 	c.pendingFetch = nil
 	c.mu.Unlock()
@@ -494,25 +503,22 @@ func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
 	}
 	c.log.Info().Int("protocol", sess.Version()).Msg("Connected to MSN")
 	c.sendState(status.BridgeState{StateEvent: status.StateConnected})
-	c.queue.push(restoreProfileItem{})
-	c.queue.push(syncContacts{})
+	c.pushWork(restoreProfileItem{})
+	c.pushWork(syncContacts{})
 	for _, f := range pending {
-		c.queue.push(f)
+		c.pushWork(f)
 	}
 }
 
+// onDisconnected forgets a session that ended. The switchboards stay open: they are separate
+// connections the server keeps, and the next session's XFRs serve the same manager.
 func (c *Client) onDisconnected(sess *ns.Session) {
 	c.mu.Lock()
-	mgr := c.sbm
 	if c.sess == sess {
 		c.sess = nil
-		c.sbm = nil
 		c.sessUp = make(chan struct{})
 	}
 	c.mu.Unlock()
-	if mgr != nil {
-		_ = mgr.Close()
-	}
 }
 
 func (c *Client) session() (*ns.Session, *sb.Manager) {
@@ -610,11 +616,19 @@ func (c *Client) passportOf(ctx context.Context, id networkid.UserID) (string, b
 	if p, ok := puppet.PassportFromID(id); ok {
 		return p, true
 	}
-	c.mu.Lock()
-	p, ok := c.passports[id]
-	c.mu.Unlock()
-	if ok {
+	if p, ok := c.passports.get(id); ok {
 		return p, true
+	}
+	// Not cached (evicted, or before the first use since a restart): the contact list knows it.
+	if c.conn.Store != nil && c.login != nil {
+		if rows, err := c.conn.Store.Contacts(ctx, c.login.ID); err == nil {
+			for _, row := range rows {
+				if puppet.GhostID(row.Passport) == id {
+					c.passports.put(id, row.Passport)
+					return row.Passport, true
+				}
+			}
+		}
 	}
 	if c.conn.Bridge == nil {
 		return "", false
@@ -633,9 +647,7 @@ func (c *Client) ghostID(passport string) networkid.UserID {
 	passport = strings.ToLower(passport)
 	id := puppet.GhostID(passport)
 	if puppet.IsHashedID(id) {
-		c.mu.Lock()
-		c.passports[id] = passport
-		c.mu.Unlock()
+		c.passports.put(id, passport)
 	}
 	return id
 }

@@ -34,6 +34,10 @@ type recorder struct {
 	saves   int
 	// ghostUpdates sees every ghost name update (dropped when nobody reads and it is full).
 	ghostUpdates chan ghostUpdate
+	// stored holds the ids of the messages "bridgev2 stored"; with failStore set, messages are
+	// handled but not stored (the homeserver is down), as bridgev2's post-handle hook would see.
+	stored    map[networkid.MessageID]bool
+	failStore bool
 }
 
 type ghostUpdate struct {
@@ -49,10 +53,31 @@ func newRecorder() *recorder {
 		ghosts:  make(map[networkid.UserID]string),
 
 		ghostUpdates: make(chan ghostUpdate, 100),
+		stored:       make(map[networkid.MessageID]bool),
 	}
 }
 
-func (r *recorder) QueueRemoteEvent(evt bridgev2.RemoteEvent) { r.events <- evt }
+// QueueRemoteEvent records the event and, like bridgev2 after handling it, stores a message
+// (unless failStore) and runs the event's post-handle hook.
+func (r *recorder) QueueRemoteEvent(evt bridgev2.RemoteEvent) {
+	if msg, ok := evt.(bridgev2.RemoteMessage); ok {
+		r.mu.Lock()
+		if !r.failStore {
+			r.stored[msg.GetID()] = true
+		}
+		r.mu.Unlock()
+	}
+	r.events <- evt
+	if ph, ok := evt.(bridgev2.RemotePostHandler); ok {
+		ph.PostHandle(context.Background(), portalFor(evt.GetPortalKey()))
+	}
+}
+
+func (r *recorder) MessageStored(_ context.Context, _ *bridgev2.Portal, id networkid.MessageID) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stored[id], nil
+}
 func (r *recorder) UpdateGhost(_ context.Context, id networkid.UserID, info *bridgev2.UserInfo) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -314,9 +339,12 @@ func TestClientSignedInElsewhereStops(t *testing.T) {
 	h.connect(t)
 	logins := h.srv.Logins("alice@example.com")
 	h.srv.Kick("alice@example.com", "OTH")
-	st := wait(t, h.rec.states, "signed-in-elsewhere state", func(st status.BridgeState) bool { return st.StateEvent == status.StateBadCredentials })
-	if st.Error != StateErrSignedInElsewhere || !strings.Contains(st.Message, "signed in to MSN somewhere else") {
-		t.Fatalf("state = %q %q", st.Error, st.Message)
+	st := wait(t, h.rec.states, "signed-in-elsewhere state", func(st status.BridgeState) bool { return st.Error == StateErrSignedInElsewhere })
+	if st.StateEvent == status.StateBadCredentials {
+		t.Fatal("signed in elsewhere reported as BAD_CREDENTIALS: clients would ask for a new password")
+	}
+	if st.StateEvent != status.StateUnknownError || !strings.Contains(st.Message, "signed in from another location") || !strings.Contains(st.Message, "`reconnect`") {
+		t.Fatalf("state = %s %q %q", st.StateEvent, st.Error, st.Message)
 	}
 	h.client.mu.Lock()
 	done, running := h.client.loopDone, h.client.running
@@ -338,7 +366,7 @@ func TestClientSignedInElsewhereStops(t *testing.T) {
 	// A restart of the bridge must not reconnect either.
 	h.client.Connect(context.Background())
 	st = wait(t, h.rec.states, "state after restart", func(status.BridgeState) bool { return true })
-	if st.Error != StateErrSignedInElsewhere || h.srv.Logins("alice@example.com") != logins {
+	if st.Error != StateErrSignedInElsewhere || st.StateEvent != status.StateUnknownError || h.srv.Logins("alice@example.com") != logins {
 		t.Fatalf("Connect after OTH: state %+v, logins %d", st, h.srv.Logins("alice@example.com"))
 	}
 }

@@ -57,23 +57,6 @@ const groupPrefix = "group:"
 
 func isGroupPortal(id networkid.PortalID) bool { return strings.HasPrefix(string(id), groupPrefix) }
 
-// portalKeyFor routes a conversation: one-to-one → the contact's DM portal; multi-party → the
-// group portal bound to that conversation (a new one for a new conversation).
-func (c *Client) portalKeyFor(conv *sb.Conversation) networkid.PortalKey {
-	if !conv.IsGroup() {
-		return c.dmKey(conv.Peer())
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	id, ok := c.convGroup[conv]
-	if !ok {
-		id = networkid.PortalID(groupPrefix + conv.ID())
-		c.convGroup[conv] = id
-		c.groupConv[id] = conv
-	}
-	return networkid.PortalKey{ID: id, Receiver: c.login.ID}
-}
-
 func (c *Client) sender(passport string, fromSelf bool) bridgev2.EventSender {
 	if fromSelf || strings.EqualFold(passport, c.meta().Passport) {
 		return bridgev2.EventSender{IsFromMe: true, SenderLogin: c.login.ID, Sender: c.GetUserID()}
@@ -81,11 +64,46 @@ func (c *Client) sender(passport string, fromSelf bool) bridgev2.EventSender {
 	return bridgev2.EventSender{Sender: c.ghostID(passport)}
 }
 
-// handleQueued runs on the worker goroutine for every NS/SB event.
-func (c *Client) handleQueued(ctx context.Context, item any, dropped int) {
-	if dropped > 0 {
-		c.log.Error().Int("dropped", dropped).Msg("Event queue overflowed; events were dropped")
+// pushNSEvent queues an NS event on the NS lane. Presence of one contact is coalesced (the
+// latest wins); everything else waits in order, and a full lane holds the NS event goroutine.
+func (c *Client) pushNSEvent(ev ns.Event) {
+	var coalesce any
+	if p, ok := ev.(*ns.PresenceEvent); ok {
+		coalesce = presenceKey{self: p.Self, passport: strings.ToLower(p.Contact.Passport)}
 	}
+	c.events.push(nsLane, ev, coalesce, true)
+}
+
+// pushSBEvent queues a switchboard event on its conversation's lane. Typing of one participant
+// is coalesced; a full lane blocks, which holds that conversation's switchboard reader only.
+func (c *Client) pushSBEvent(ev sb.Event) {
+	conv := ev.Conversation()
+	if conv == nil {
+		return
+	}
+	var coalesce any
+	if t, ok := ev.(*sb.TypingEvent); ok {
+		coalesce = typingKey{passport: strings.ToLower(t.Sender.Passport)}
+	}
+	c.events.push(conv, ev, coalesce, true)
+}
+
+// pushWork queues the client's own work on the NS lane; it never blocks (workers call it).
+func (c *Client) pushWork(item any) {
+	c.events.push(nsLane, item, nil, false)
+}
+
+// Coalescing keys of the event lanes.
+type (
+	presenceKey struct {
+		self     bool
+		passport string
+	}
+	typingKey struct{ passport string }
+)
+
+// handleQueued runs on a lane's worker goroutine for every NS/SB event and work item.
+func (c *Client) handleQueued(ctx context.Context, _ queueKey, item any) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error().Any("panic", r).Type("event", item).Msg("Panic while handling MSN event")
@@ -132,10 +150,7 @@ func (c *Client) handleNSEvent(ctx context.Context, evt ns.Event) {
 	case *ns.RemovedByEvent:
 		c.log.Info().Str("contact", ev.Passport).Msg("Contact removed us from their list")
 	case *ns.SwitchboardInviteEvent:
-		_, mgr := c.session()
-		if mgr != nil {
-			mgr.HandleInvite(sb.Invitation(*ev))
-		}
+		c.switchboardInvite(sb.Invitation(*ev))
 	case *ns.MailDataEvent:
 		c.mailData(ev.Payload)
 	case *ns.OfflineMessageNotifyEvent:
@@ -267,7 +282,13 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 	if conv == nil {
 		return
 	}
-	key := c.portalKeyFor(conv)
+	if !conv.IsGroup() {
+		if _, err := puppet.NormalizePassport(conv.Peer()); err != nil {
+			c.log.Warn().Str("peer", conv.Peer()).Msg("Switchboard event from an invalid passport")
+			return
+		}
+	}
+	key := c.portalKeyFor(ctx, conv)
 	logCtx := func(lc zerolog.Context) zerolog.Context { return lc.Str("conversation", conv.ID()) }
 	switch ev := evt.(type) {
 	case *sb.MessageEvent:
@@ -324,6 +345,9 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 			GetChatInfoFunc: c.GetChatInfo,
 		})
 	case *sb.ClosedEvent:
+		if conv.IsGroup() {
+			c.unbindGroup(conv)
+		}
 	}
 }
 

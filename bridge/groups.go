@@ -69,7 +69,8 @@ func (c *Client) CreateGroup(ctx context.Context, params *bridgev2.GroupCreatePa
 		return nil, errors.New("an MSN group conversation needs at least two other contacts (use start-chat for one)")
 	}
 	conv := mgr.NewGroup(passports...)
-	key := c.portalKeyFor(conv)
+	// The same people as a stored group: that room again, else a new one (see grouproute.go).
+	key := c.portalKeyFor(ctx, conv)
 	for _, p := range passports {
 		if err := c.conn.Store.AddGroupMember(ctx, c.login.ID, string(key.ID), p); err != nil {
 			return nil, fmt.Errorf("save group roster: %w", err)

@@ -124,10 +124,11 @@ func (c *Client) conversationFor(ctx context.Context, p *bridgev2.Portal) (*sb.C
 	if len(roster) == 0 {
 		return nil, "", statusErr(errors.New("nobody is left in this group conversation"), event.MessageStatusUnsupported)
 	}
-	conv = mgr.NewGroup(roster...)
+	// The switchboard is gone (reconnect, restart, idle): call the stored participants back in,
+	// under a conversation id of this portal, so that their invitations come back here too.
+	conv = mgr.RestoreGroup(groupConversationID(p.ID), roster...)
 	c.mu.Lock()
-	c.groupConv[p.ID] = conv
-	c.convGroup[conv] = p.ID
+	c.rebindGroupLocked(conv, p.ID)
 	c.mu.Unlock()
 	return conv, "", nil
 }
@@ -135,10 +136,6 @@ func (c *Client) conversationFor(ctx context.Context, p *bridgev2.Portal) (*sb.C
 // HandleMatrixMessage sends a Matrix message to MSN and waits for its outcome: delivered,
 // stored as an offline message, or failed (with the reason as message status).
 func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
-	sess, _ := c.waitSession(ctx, reconnectSendWait)
-	if sess == nil {
-		return nil, ErrNotConnected
-	}
 	opts := portal.ToMSNOptions{BaseFormat: message.DefaultFormat, SenderName: c.ownName(), NoticePrefix: c.conn.Config.NoticePrefix}
 	if msg.ReplyTo != nil {
 		if meta, ok := msg.ReplyTo.Metadata.(*database.MessageMetadata); ok {
@@ -158,6 +155,14 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 	if err != nil {
 		return nil, visibleErr(err)
 	}
+	// A live switchboard carries the message even while the NS reconnects; opening one needs
+	// the NS, so otherwise the message waits for the reconnect.
+	sess, _ := c.session()
+	if sess == nil && !conv.Connected() {
+		if sess, _ = c.waitSession(ctx, reconnectSendWait); sess == nil {
+			return nil, ErrNotConnected
+		}
+	}
 	sendCtx, cancel := context.WithTimeout(ctx, deliveryTimeout)
 	defer cancel()
 	var res *sb.Result
@@ -167,6 +172,11 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 		res = conv.Send(sendCtx, sb.Outgoing{Kind: sb.OutText, Text: out.Text, Format: out.Format})
 	}
 	outcome, err := res.Wait(sendCtx)
+	if outcome == sb.Offline && !out.Nudge && passport != "" {
+		if uerr := c.offlineUnavailable(); uerr != nil {
+			return nil, uerr // no offline message possible: a permanent failure, not a retriable one
+		}
+	}
 	switch outcome {
 	case sb.Delivered:
 	case sb.Offline:

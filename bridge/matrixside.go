@@ -19,6 +19,9 @@ type matrixSide interface {
 	PortalNotice(ctx context.Context, portal *bridgev2.Portal, text string) error
 	SaveLogin(ctx context.Context) error
 	SendState(st status.BridgeState)
+	// MessageStored reports whether bridgev2 has stored the message with this id in portal p
+	// (its Matrix event was sent).
+	MessageStored(ctx context.Context, p *bridgev2.Portal, id networkid.MessageID) (bool, error)
 }
 
 // bridgeSide implements matrixSide with bridgev2.
@@ -77,4 +80,15 @@ func (b *bridgeSide) SendState(st status.BridgeState) {
 	if b.login.BridgeState != nil {
 		b.login.BridgeState.Send(st)
 	}
+}
+
+func (b *bridgeSide) MessageStored(ctx context.Context, p *bridgev2.Portal, id networkid.MessageID) (bool, error) {
+	if p == nil {
+		return false, nil
+	}
+	parts, err := b.br.DB.Message.GetAllPartsByID(ctx, p.Receiver, id)
+	if err != nil {
+		return false, fmt.Errorf("look up message %s: %w", id, err)
+	}
+	return len(parts) > 0, nil
 }

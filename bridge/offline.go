@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/bridgev2/simplevent"
+	"maunium.net/go/mautrix/event"
 
 	"github.com/msnbridge/msnbridge/msn/auth"
 	"github.com/msnbridge/msnbridge/msn/message"
@@ -33,14 +36,14 @@ func (c *Client) mailData(payload []byte) {
 		return
 	}
 	if tooLarge {
-		c.queue.push(fetchOIMs{full: true})
+		c.pushWork(fetchOIMs{full: true})
 		return
 	}
 	if md == nil {
 		return
 	}
 	if list := md.OIMs(); len(list) > 0 {
-		c.queue.push(fetchOIMs{list: list})
+		c.pushWork(fetchOIMs{list: list})
 	}
 }
 
@@ -53,9 +56,11 @@ func (c *Client) rsiClient(sess *ns.Session) *oim.RSIClient {
 }
 
 // fetchOfflineMessages fetches offline messages and puts them into their DM portals in order,
-// with their original timestamps. They are deleted from the server only after they were queued
-// into their portals; a crash in between makes the next login fetch them again, and their
-// message ids (from the OIM ids) let bridgev2 drop the ones it already bridged.
+// with their original timestamps. An offline message is deleted on the server only once
+// bridgev2 has stored its Matrix event (its post-handle hook finds the message row): a crash,
+// restart or homeserver outage before that leaves it on the server, the next login fetches it
+// again, and its message id (made from the OIM id) makes bridgev2 drop it if it was stored
+// after all, so it reaches Matrix exactly once.
 func (c *Client) fetchOfflineMessages(ctx context.Context, req fetchOIMs) {
 	c.mu.Lock()
 	sess := c.sess
@@ -67,52 +72,173 @@ func (c *Client) fetchOfflineMessages(ctx context.Context, req fetchOIMs) {
 	}
 	c.mu.Unlock()
 	rsi := c.rsiClient(sess)
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	list := req.list
 	if req.full {
-		md, err := rsi.GetMetadata(ctx)
+		md, err := rsi.GetMetadata(fctx)
 		if err != nil {
 			c.log.Warn().Err(err).Msg("Failed to fetch offline message list")
 			return
 		}
 		list = md.OIMs()
 	}
-	msgs, err := rsi.FetchAll(ctx, list)
+	msgs, err := rsi.FetchAll(fctx, list)
 	if err != nil {
 		c.log.Warn().Err(err).Int("fetched", len(msgs)).Msg("Some offline messages could not be fetched")
 	}
+	if len(msgs) == 0 {
+		return
+	}
+	batch := newOIMBatch(len(msgs))
 	for _, m := range msgs {
 		passport, perr := puppet.NormalizePassport(m.From)
 		if perr != nil {
+			// Undeliverable (invalid sender): deleted too, it would fail again every login.
 			c.log.Warn().Str("from", m.From).Msg("Offline message from an invalid passport")
+			batch.settle(m.ID, true)
 			continue
 		}
 		ts := m.Time
 		if ts.IsZero() {
 			ts = time.Now()
 		}
+		oimID, msgID := m.ID, newMessageIDFrom("oim", m.ID)
 		c.queueRemote(&simplevent.Message[message.Text]{
 			EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventMessage, PortalKey: c.dmKey(passport), CreatePortal: true,
-				Sender: c.sender(passport, false), Timestamp: ts},
+				Sender: c.sender(passport, false), Timestamp: ts,
+				PostHandleFunc: func(ctx context.Context, p *bridgev2.Portal) {
+					stored, err := c.mx.MessageStored(ctx, p, msgID)
+					if err != nil {
+						c.log.Warn().Err(err).Str("oim_id", oimID).Msg("Failed to check whether an offline message was bridged; keeping it on the server")
+					}
+					batch.settle(oimID, stored)
+				}},
 			Data:               message.Text{Body: m.Text},
-			ID:                 newMessageIDFrom("oim", m.ID),
+			ID:                 msgID,
 			ConvertMessageFunc: convertText(m.FromName),
 		})
 	}
-	// Undeliverable ones (invalid sender) are deleted too: they would fail again every login.
-	if len(msgs) > 0 {
-		if err := rsi.DeleteMessages(ctx, oim.MessageIDs(msgs)); err != nil {
-			c.log.Warn().Err(err).Int("count", len(msgs)).Msg("Failed to delete bridged offline messages; they will be fetched again and de-duplicated")
-		}
+	go c.deleteBridgedOIMs(ctx, batch)
+}
+
+// oimConfirmTimeout bounds how long a fetched batch of offline messages waits for bridgev2 to
+// store them before the ones stored so far are deleted (the others stay for the next login).
+const oimConfirmTimeout = 10 * time.Minute
+
+// oimBatch collects, for one fetch, which offline messages are safe to delete.
+type oimBatch struct {
+	results chan oimResult
+	want    int
+}
+
+type oimResult struct {
+	id        string
+	deletable bool
+}
+
+func newOIMBatch(n int) *oimBatch {
+	// Buffered for every message: a post-handle hook never waits for the deleter.
+	return &oimBatch{results: make(chan oimResult, n), want: n}
+}
+
+// settle reports one message's outcome: deletable when it is in Matrix (or can never be).
+func (b *oimBatch) settle(id string, deletable bool) {
+	select {
+	case b.results <- oimResult{id: id, deletable: deletable}:
+	default: // a hook run twice; the first answer counts
 	}
 }
 
+// deleteBridgedOIMs waits until every message of the batch is settled (or the wait runs out or
+// the client stops), then deletes the deletable ones in one request (batched by the RSI client).
+func (c *Client) deleteBridgedOIMs(ctx context.Context, b *oimBatch) {
+	timeout := time.NewTimer(oimConfirmTimeout)
+	defer timeout.Stop()
+	var ids []string
+	kept := 0
+collect:
+	for n := 0; n < b.want; n++ {
+		select {
+		case r := <-b.results:
+			if r.deletable && r.id != "" {
+				ids = append(ids, r.id)
+			} else {
+				kept++
+			}
+		case <-timeout.C:
+			kept += b.want - n
+			break collect
+		case <-ctx.Done():
+			kept += b.want - n
+			break collect
+		}
+	}
+	if kept > 0 {
+		c.log.Info().Int("kept", kept).Msg("Offline messages not (yet) in Matrix stay on the server for the next login")
+	}
+	if c.oimSettled != nil {
+		defer c.oimSettled(len(ids), kept)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	sess, _ := c.session()
+	if sess == nil {
+		c.log.Warn().Int("count", len(ids)).Msg("Not connected: bridged offline messages will be fetched again and de-duplicated")
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.rsiClient(sess).DeleteMessages(dctx, ids); err != nil {
+		c.log.Warn().Err(err).Int("count", len(ids)).Msg("Failed to delete bridged offline messages; they will be fetched again and de-duplicated")
+	}
+}
+
+// offlineUnavailable is the permanent failure of a message to an offline contact when no
+// offline message can be stored at all: MSNP12 and older have none, or the bridge config turns
+// them off. Retrying cannot help, so it is FAIL with reason UNSUPPORTED (not the retriable
+// ErrContactOffline), and the notice says why. Nil when offline messages are possible.
+func (c *Client) offlineUnavailable() error {
+	var why string
+	if !c.conn.Config.OfflineMessages {
+		why = "offline messages are turned off in the bridge config"
+	} else if v := c.protocolVersion(); v > 0 && v < 13 {
+		why = fmt.Sprintf("MSN offline messages need protocol MSNP13 or later, and this account is connected with MSNP%d", v)
+	}
+	if why == "" {
+		return nil
+	}
+	return bridgev2.WrapErrorInStatus(fmt.Errorf("the contact is offline and %s: the message was not sent. Send it again when they are online", why)).
+		WithStatus(event.MessageStatusFail).WithErrorReason(event.MessageStatusUnsupported).
+		WithIsCertain(true).WithErrorAsMessage().WithSendNotice(true)
+}
+
+// protocolVersion is the MSNP version of the current session, or of the last one.
+func (c *Client) protocolVersion() int {
+	c.mu.Lock()
+	relay := c.relay
+	c.mu.Unlock()
+	if relay != nil {
+		return relay.Version()
+	}
+	if sess, _ := c.session(); sess != nil {
+		return sess.Version()
+	}
+	return 0
+}
+
 // sendOffline stores a message for an offline contact: UUM on MSNP18, the OIM Store2 service on
-// MSNP13–17. Older versions have no offline messages.
+// MSNP13–17. Older versions have no offline messages. A nil sess waits for the NS reconnect.
 func (c *Client) sendOffline(ctx context.Context, sess *ns.Session, to, text string) error {
 	if !c.conn.Config.OfflineMessages {
 		return errors.New("offline messages are disabled in the bridge config")
+	}
+	if sess == nil {
+		// The message went to a live switchboard while the NS was reconnecting.
+		if sess, _ = c.waitSession(ctx, reconnectSendWait); sess == nil {
+			return ErrNotConnected
+		}
 	}
 	v := sess.Version()
 	switch {
@@ -134,11 +260,17 @@ func (c *Client) sendOffline(ctx context.Context, sess *ns.Session, to, text str
 	}
 }
 
-// newMessageIDFrom makes a message id from a network id when there is one.
+// newMessageIDFrom makes a message id from a network id when there is one. The same network id
+// always gives the same message id (a long one is hashed), which is what lets bridgev2 drop a
+// message fetched twice.
 func newMessageIDFrom(prefix, id string) networkid.MessageID {
 	id = strings.TrimSpace(id)
-	if id == "" || len(id) > 200 {
+	if id == "" {
 		return newMessageID(prefix)
+	}
+	if len(id) > 200 {
+		sum := sha256.Sum256([]byte(id))
+		return networkid.MessageID(prefix + ".h." + hex.EncodeToString(sum[:]))
 	}
 	return networkid.MessageID(prefix + "." + id)
 }

@@ -2,11 +2,13 @@ package bridge
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/event"
 
 	"github.com/msnbridge/msnbridge/msn/msntest"
 )
@@ -69,5 +71,93 @@ func TestClientOfflineMessagesDeletedAfterQueueing(t *testing.T) {
 			t.Fatalf("%d offline messages still on the server after they were bridged", len(h.srv.OfflineMessages("alice@example.com")))
 		case <-tick.C:
 		}
+	}
+}
+
+// TestClientOfflineMessagesKeptUntilStored: offline messages that bridgev2 handled but could
+// not store (homeserver down, bridge killed before the event was sent) stay on the server; the
+// next login fetches them again under the same message ids (so bridgev2 drops any it did store
+// meanwhile: exactly once), and once they are stored they are deleted.
+func TestClientOfflineMessagesKeptUntilStored(t *testing.T) {
+	h := newHarness(t, 18)
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	for i, text := range []string{"one", "two"} {
+		if _, err := h.srv.QueueOfflineMessage("bob@example.com", "alice@example.com", text, t0.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setFail := func(v bool) {
+		h.rec.mu.Lock()
+		h.rec.failStore = v
+		h.rec.mu.Unlock()
+	}
+	ids := func(what string) []networkid.MessageID {
+		var out []networkid.MessageID
+		for range 2 {
+			evt := wait(t, h.rec.events, what, func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+			out = append(out, evt.(bridgev2.RemoteMessage).GetID())
+		}
+		return out
+	}
+	type settled struct{ deleted, kept int }
+	settles := make(chan settled, 10)
+	h.client.oimSettled = func(d, k int) { settles <- settled{d, k} }
+	setFail(true)
+	h.connect(t)
+	first := ids("offline messages, not stored")
+	if s := wait(t, settles, "deletion decision", func(settled) bool { return true }); s != (settled{0, 2}) {
+		t.Fatalf("after a failed store: deleted %d, kept %d; want 0 and 2", s.deleted, s.kept)
+	}
+	if n := len(h.srv.OfflineMessages("alice@example.com")); n != 2 {
+		t.Fatalf("%d of 2 offline messages left on the server right after bridging failed", n)
+	}
+	setFail(false)
+	h.srv.DropConnections("alice@example.com")
+	second := ids("offline messages fetched again at the next login")
+	if first[0] != second[0] || first[1] != second[1] {
+		t.Fatalf("refetched ids %v differ from the first fetch %v: bridgev2 could not de-duplicate them", second, first)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(h.srv.OfflineMessages("alice@example.com")) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d offline messages still on the server after they were stored", len(h.srv.OfflineMessages("alice@example.com")))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestOIMMessageIDStable: the message id of an offline message depends only on its OIM id, long
+// ones included, so a refetch is recognised.
+func TestOIMMessageIDStable(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	if a, b := newMessageIDFrom("oim", long), newMessageIDFrom("oim", long); a != b || len(a) > 255 {
+		t.Fatalf("long OIM id gives %q then %q", a, b)
+	}
+	if newMessageIDFrom("oim", long) == newMessageIDFrom("oim", long+"y") {
+		t.Fatal("different long OIM ids give the same message id")
+	}
+}
+
+// TestClientOfflineImpossibleIsPermanent: on MSNP12 and older a message to an offline contact
+// can never be stored; it fails for good (FAIL, UNSUPPORTED), with the reason in the notice,
+// instead of the retriable failure that invites pointless retries.
+func TestClientOfflineImpossibleIsPermanent(t *testing.T) {
+	h := newHarness(t, 12)
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	carolKey := networkid.PortalKey{ID: "carol@example.com", Receiver: "alice@example.com"}
+	_, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "are you there?"}, Portal: portalFor(carolKey),
+	}})
+	if err == nil {
+		t.Fatal("message to an offline contact on MSNP12 succeeded")
+	}
+	ms := bridgev2.WrapErrorInStatus(err)
+	if ms.Status != event.MessageStatusFail || ms.ErrorReason != event.MessageStatusUnsupported {
+		t.Fatalf("status %s/%s, want FAIL/UNSUPPORTED (retrying cannot help)", ms.Status, ms.ErrorReason)
+	}
+	if !ms.SendNotice || !ms.ErrorAsMessage || !strings.Contains(err.Error(), "MSNP12") || !strings.Contains(err.Error(), "offline") {
+		t.Fatalf("notice %v (send %v): must say the contact is offline and why", err, ms.SendNotice)
 	}
 }

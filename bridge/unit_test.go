@@ -63,41 +63,6 @@ func TestGroupNameAndSnippet(t *testing.T) {
 	}
 }
 
-func TestEventQueueOrderAndBound(t *testing.T) {
-	q := newEventQueue()
-	for i := 0; i < maxQueued+5; i++ {
-		q.push(i)
-	}
-	got := make(chan int, maxQueued+5)
-	drops := make(chan int, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go q.run(ctx, func(_ context.Context, item any, dropped int) {
-		if dropped > 0 {
-			drops <- dropped
-		}
-		got <- item.(int)
-	})
-	select {
-	case d := <-drops:
-		if d != 5 {
-			t.Errorf("dropped = %d, want 5", d)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("overflow not reported")
-	}
-	for i := 0; i < maxQueued; i++ {
-		select {
-		case v := <-got:
-			if v != i {
-				t.Fatalf("item %d = %d: out of order", i, v)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("item %d not handled", i)
-		}
-	}
-}
-
 func TestIDs(t *testing.T) {
 	if a, b := newMessageID("x"), newMessageID("x"); a == b || !strings.HasPrefix(string(a), "x.") {
 		t.Errorf("message ids %q %q", a, b)

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.mau.fi/util/dbutil"
 	_ "go.mau.fi/util/dbutil/litestream"
+	"maunium.net/go/mautrix/bridgev2/networkid"
 )
 
 var dbCounter int
@@ -207,5 +208,51 @@ func TestSealerRoundTrip(t *testing.T) {
 	}
 	if _, err := NewSealer([]byte("short")); err == nil {
 		t.Error("short key accepted")
+	}
+}
+
+// TestGroupByRoster: a group is found by its exact set of participants, per login, never by a
+// subset or superset; SetGroupMembers replaces a roster.
+func TestGroupByRoster(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	add := func(login, group string, ps ...string) {
+		t.Helper()
+		for _, p := range ps {
+			if err := s.AddGroupMember(ctx, networkid.UserLoginID(login), group, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	add("me@x.com", "group:ab", "a@x.com", "b@x.com")
+	add("me@x.com", "group:abc", "a@x.com", "b@x.com", "c@x.com")
+	add("other@x.com", "group:other-ab", "a@x.com", "b@x.com", "d@x.com")
+	for _, tc := range []struct {
+		login string
+		set   []string
+		want  string
+	}{
+		{"me@x.com", []string{"b@x.com", "a@x.com"}, "group:ab"},
+		{"me@x.com", []string{"a@x.com", "b@x.com", "a@x.com"}, "group:ab"},
+		{"me@x.com", []string{"c@x.com", "a@x.com", "b@x.com"}, "group:abc"},
+		{"me@x.com", []string{"a@x.com"}, ""},
+		{"me@x.com", []string{"a@x.com", "c@x.com"}, ""},
+		{"me@x.com", []string{"a@x.com", "b@x.com", "d@x.com"}, ""},
+		{"other@x.com", []string{"a@x.com", "b@x.com", "d@x.com"}, "group:other-ab"},
+		{"me@x.com", nil, ""},
+	} {
+		got, err := s.GroupByRoster(ctx, networkid.UserLoginID(tc.login), tc.set)
+		if err != nil || got != tc.want {
+			t.Errorf("GroupByRoster(%s, %v) = %q, %v; want %q", tc.login, tc.set, got, err, tc.want)
+		}
+	}
+	if err := s.SetGroupMembers(ctx, "me@x.com", "group:abc", []string{"a@x.com", "d@x.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GroupMembers(ctx, "me@x.com", "group:abc"); len(got) != 2 || got[0] == got[1] {
+		t.Fatalf("roster after SetGroupMembers = %v", got)
+	}
+	if got, _ := s.GroupByRoster(ctx, "me@x.com", []string{"d@x.com", "a@x.com"}); got != "group:abc" {
+		t.Fatalf("replaced roster not found: %q", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mau.fi/util/dbutil"
@@ -172,6 +173,68 @@ func (s *Store) GroupMembers(ctx context.Context, login networkid.UserLoginID, g
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// GroupByRoster returns the group conversation of a login whose stored roster is exactly the
+// given set of passports ("" when none). When several match (rooms made before group ids were
+// stable), the one joined most recently wins, the lowest id on a tie. The scan stays within the
+// login's rows (the primary key's prefix).
+func (s *Store) GroupByRoster(ctx context.Context, login networkid.UserLoginID, passports []string) (string, error) {
+	set := distinct(passports)
+	if len(set) == 0 {
+		return "", nil
+	}
+	args := []any{s.BridgeID, login, len(set)}
+	marks := make([]string, len(set))
+	for i, p := range set {
+		args = append(args, p)
+		marks[i] = fmt.Sprintf("$%d", i+4)
+	}
+	var id string
+	err := s.DB.QueryRow(ctx, `
+		SELECT group_id FROM msn_group_member WHERE bridge_id=$1 AND login_id=$2
+		GROUP BY group_id
+		HAVING COUNT(*)=$3 AND COUNT(CASE WHEN passport IN (`+strings.Join(marks, ", ")+`) THEN 1 END)=$3
+		ORDER BY MAX(joined_at) DESC, group_id LIMIT 1`, args...).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("find group by roster: %w", err)
+	}
+	return id, nil
+}
+
+// SetGroupMembers replaces the roster of a group conversation with the given passports.
+func (s *Store) SetGroupMembers(ctx context.Context, login networkid.UserLoginID, groupID string, passports []string) error {
+	err := s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+		if _, err := s.DB.Exec(ctx, `DELETE FROM msn_group_member WHERE bridge_id=$1 AND login_id=$2 AND group_id=$3`,
+			s.BridgeID, login, groupID); err != nil {
+			return err
+		}
+		for _, p := range distinct(passports) {
+			if err := s.AddGroupMember(ctx, login, groupID, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set group members: %w", err)
+	}
+	return nil
+}
+
+// distinct returns the non-empty values of ps once each, in order.
+func distinct(ps []string) []string {
+	seen := make(map[string]bool, len(ps))
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		if p != "" && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // PendingRequest is someone who added the user and waits for an answer.

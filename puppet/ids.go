@@ -24,7 +24,8 @@ const MaxEncodedIDLength = 160
 var ErrInvalidPassport = errors.New("not a valid MSN passport (e-mail address)")
 
 // NormalizePassport trims and lower-cases a passport and checks that it looks like an e-mail
-// address: one @, non-empty parts, no spaces or control characters, bounded length.
+// address: one @, non-empty parts, no spaces, control characters or ":" (which keeps DM portal
+// ids apart from "group:" ones), bounded length.
 func NormalizePassport(passport string) (string, error) {
 	p := strings.ToLower(strings.TrimSpace(passport))
 	if p == "" || len(p) > MaxPassportLength {
@@ -35,7 +36,7 @@ func NormalizePassport(passport string) (string, error) {
 		return "", fmt.Errorf("%w: %q", ErrInvalidPassport, truncate(passport, 40))
 	}
 	for _, r := range p {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || r == '<' || r == '>' || r == '"' || r == ',' || r == ';' || r == '\\' {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == '<' || r == '>' || r == '"' || r == ',' || r == ';' || r == '\\' || r == ':' {
 			return "", fmt.Errorf("%w: %q", ErrInvalidPassport, truncate(passport, 40))
 		}
 	}

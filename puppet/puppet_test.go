@@ -29,6 +29,8 @@ func TestNormalizePassport(t *testing.T) {
 		{"a b@c.com", "", false},
 		{"a<b>@c.com", "", false},
 		{"a\x00@c.com", "", false},
+		// ':' never appears in a passport; group portal ids ("group:…") rely on it.
+		{"group:x@c.com", "", false},
 		{strings.Repeat("a", 120) + "@example.com", "", false},
 	}
 	for _, tt := range tests {
