@@ -17,6 +17,7 @@ import (
 	"github.com/msnbridge/msnbridge/msn/message"
 	"github.com/msnbridge/msnbridge/msn/ns"
 	"github.com/msnbridge/msnbridge/msn/sb"
+	"github.com/msnbridge/msnbridge/msn/wire"
 	"github.com/msnbridge/msnbridge/portal"
 	"github.com/msnbridge/msnbridge/puppet"
 )
@@ -179,6 +180,10 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 	}
 	switch outcome {
 	case sb.Delivered:
+		if missed := res.Missed(); len(missed) > 0 {
+			// The others got it: the message stands, but the room must say who did not.
+			c.sendPortalNotice(ctx, msg.Portal, missedNotice(missed, func(p string) string { return puppet.DecodeFriendlyName(c.friendlyName(ctx, p)) }))
+		}
 	case sb.Offline:
 		if out.Nudge || passport == "" {
 			return nil, statusErr(fmt.Errorf("not delivered: %w", err), event.MessageStatusNetworkError)
@@ -416,4 +421,26 @@ func (c *Client) forwardContacts(ctx context.Context, sess *ns.Session, limit in
 		}
 	}
 	return out, nil
+}
+
+// missedNotice says which members of a group conversation did not get a message, and why.
+func missedNotice(missed map[string]error, name func(passport string) string) string {
+	passports := make([]string, 0, len(missed))
+	for p := range missed {
+		passports = append(passports, p)
+	}
+	sort.Strings(passports)
+	parts := make([]string, 0, len(passports))
+	for _, p := range passports {
+		why := "did not join the conversation in time"
+		var callErr *sb.CallError
+		if errors.As(missed[p], &callErr) {
+			why = "could not be called"
+			if callErr.Code != 0 {
+				why += ": " + wire.ErrorText(callErr.Code)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s)", nameOrPassport(name(p), p), why))
+	}
+	return "Your message did not reach " + strings.Join(parts, ", ") + "."
 }

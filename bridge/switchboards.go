@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -60,7 +61,36 @@ func (c *Client) newSwitchboards(sess *ns.Session) *sb.Manager {
 		IdleTimeout: c.conn.Config.switchboardIdle,
 		Logger:      c.log.With().Str("component", "msn sb").Logger(),
 		OnEvent:     c.pushSBEvent,
+		// MSNP11 and older carry no capabilities in JOI/IRO: the NS presence tells whether a
+		// contact's client reassembles chunked messages (a long text then arrives whole).
+		Capabilities: c.contactCaps,
 	})
+}
+
+// contactCaps is the client-capabilities number the NS reported for a contact (the first
+// field of NLN/ILN's capabilities; MSNP16+ adds ":extended"), false when unknown.
+func (c *Client) contactCaps(passport string) (uint32, bool) {
+	sess, _ := c.session()
+	if sess == nil {
+		return 0, false
+	}
+	contact, ok := sess.Contact(passport)
+	if !ok {
+		return 0, false
+	}
+	return parseCaps(contact.Caps)
+}
+
+// parseCaps reads "2788999228" or "2788999228:48" (MSNP16+) as the basic capabilities.
+func parseCaps(s string) (uint32, bool) {
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		s = s[:i]
+	}
+	v, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return uint32(v), true
 }
 
 // closeSwitchboards closes the manager of a loop run that ended, and forgets its conversations.

@@ -187,3 +187,44 @@ func TestHeldInvitationsBounded(t *testing.T) {
 		t.Fatalf("oldest held invitation is %s, want 5 (the oldest ones dropped)", first)
 	}
 }
+
+// TestClientGroupMessageNamesWhoMissedIt: writing in a group room whose switchboard is gone
+// calls the stored participants back; one of them is offline, so the message reaches the other
+// and the room says who did not get it.
+func TestClientGroupMessageNamesWhoMissedIt(t *testing.T) {
+	h := newHarness(t, 18)
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob := h.online(t, "bob@example.com") // carol stays offline: calling her fails
+	groupID := "group:missed-test"
+	if err := h.conn.Store.SetGroupMembers(ctx, "alice@example.com", groupID, []string{"bob@example.com", "carol@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	key := networkid.PortalKey{ID: networkid.PortalID(groupID), Receiver: "alice@example.com"}
+	if _, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "anyone there?"}, Portal: portalFor(key),
+	}}); err != nil {
+		t.Fatalf("send to group: %v", err)
+	}
+	if m, err := bob.NextText(ctx); err != nil || m.Body != "anyone there?" {
+		t.Fatalf("bob got %q, %v", m.Body, err)
+	}
+	notice := wait(t, h.rec.notices, "missed notice", func(s string) bool { return strings.Contains(s, "did not reach") })
+	if !strings.Contains(notice, "Carol") || strings.Contains(notice, "Bob") {
+		t.Fatalf("notice = %q; want it to name Carol only", notice)
+	}
+}
+
+func TestParseCaps(t *testing.T) {
+	for in, want := range map[string]uint32{"2788999228": 2788999228, "2788999228:48": 2788999228, "32": 32} {
+		if got, ok := parseCaps(in); !ok || got != want {
+			t.Errorf("parseCaps(%q) = %d, %v; want %d", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "x", "99999999999", "-1"} {
+		if _, ok := parseCaps(in); ok {
+			t.Errorf("parseCaps(%q) accepted", in)
+		}
+	}
+}
