@@ -41,10 +41,8 @@ func init() {
 	})
 }
 
-// Reconnect backoff bounds.
+// Session bounds (the reconnect schedule is in retry.go).
 const (
-	backoffMin = 2 * time.Second
-	backoffMax = 5 * time.Minute
 	// stableSession is how long a session must have stayed up for the next reconnect to start
 	// again from the shortest delay.
 	stableSession = time.Minute
@@ -80,8 +78,11 @@ type Client struct {
 
 	queue *eventQueue
 	mx    matrixSide
-	// backoffMin is the first reconnect delay (tests shorten it).
+	// backoffMin is the first reconnect delay ceiling (tests shorten it, which shortens the
+	// whole schedule, see retryTimingFor).
 	backoffMin time.Duration
+	// maintenanceAt is when the server announced it goes down for maintenance (zero: none).
+	maintenanceAt time.Time
 }
 
 var (
@@ -316,7 +317,7 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 	// Whatever ends the loop (logout, bridge stop, bad credentials, signed in elsewhere), the
 	// bridge no longer sees the contacts: their ghosts must not stay online.
 	defer c.contactsOffline()
-	backoff := c.backoffMin
+	retry := c.newReconnector()
 	outage := false // contacts were already shown offline in this outage
 	for ctx.Err() == nil {
 		if sess == nil {
@@ -341,7 +342,7 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 					c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrBadCredentials})
 					return
 				}
-				c.log.Warn().Err(err).Dur("retry_in", backoff).Msg("MSN login failed")
+				c.log.Warn().Err(err).Bool("unreachable", unreachable(err)).Msg("MSN login failed")
 				if !outage {
 					// Reconnecting failed: this is more than a blip, so stop showing stale presence.
 					outage = true
@@ -349,10 +350,9 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 				}
 				c.sendState(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: StateErrConnectFailed,
 					Message: fmt.Sprintf("Could not connect to %s: %v", c.conn.serverFor(c.meta()), err)})
-				if !waitCtx(ctx, backoff) {
+				if !retry.afterFailure(ctx, err) {
 					return
 				}
-				backoff = min(backoff*2, backoffMax)
 				continue
 			}
 		}
@@ -367,8 +367,7 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 		case <-sess.Done():
 		}
 		cause := sess.Err()
-		wait, next := retryDelay(backoff, c.backoffMin, time.Since(connectedAt))
-		backoff = next
+		wait := retry.afterSession(time.Since(connectedAt), hintFor(cause, c.maintenanceTime(), time.Now()))
 		c.onDisconnected(sess)
 		sess = nil
 		switch {
@@ -396,16 +395,6 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 			return
 		}
 	}
-}
-
-// retryDelay returns how long to wait before reconnecting and the delay for the attempt after
-// that. Delays double up to backoffMax; a session that stayed up for stableSession starts again
-// from the shortest delay, so that a server restart next week is not met with last week's delay.
-func retryDelay(cur, shortest, uptime time.Duration) (wait, next time.Duration) {
-	if uptime >= stableSession {
-		cur = shortest
-	}
-	return cur, min(cur*2, backoffMax)
 }
 
 // contactsOffline shows this login's contacts as offline in Matrix. Without it the presence
