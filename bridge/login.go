@@ -136,6 +136,9 @@ func loginError(err error, server string) error {
 	switch {
 	case errors.Is(err, auth.ErrBadCredentials):
 		return ErrWrongPassword
+	case errors.Is(err, auth.ErrThrottled):
+		return bridgev2.RespError{ErrCode: "NET.MSNBRIDGE.THROTTLED", StatusCode: 503,
+			Err: fmt.Sprintf("The MSN login service is busy; try again in a few minutes (%v)", err)}
 	case errors.Is(err, ns.ErrSignedInElsewhere):
 		return bridgev2.RespError{ErrCode: "NET.MSNBRIDGE.SIGNED_IN_ELSEWHERE", Err: "The account signed in elsewhere during login", StatusCode: 409}
 	case errors.As(err, &authErr):

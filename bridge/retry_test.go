@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/bridgev2"
+
 	"github.com/msnbridge/msnbridge/msn/auth"
 	"github.com/msnbridge/msnbridge/msn/ns"
 )
@@ -258,5 +260,14 @@ func TestNoteMaintenance(t *testing.T) {
 	c.noteMaintenance("soon", now.Add(time.Hour))
 	if got := c.maintenanceTime(); !got.Equal(now.Add(5 * time.Minute)) {
 		t.Fatalf("an unparsable announcement changed maintenanceAt to %v", got)
+	}
+}
+
+// TestLoginErrorThrottled: a busy login service is not reported as a wrong password.
+func TestLoginErrorThrottled(t *testing.T) {
+	err := &auth.Error{Op: "sso login", Status: 503, Err: auth.ErrThrottled}
+	var re bridgev2.RespError
+	if !errors.As(loginError(err, "ns.example:1863"), &re) || re.ErrCode != "NET.MSNBRIDGE.THROTTLED" {
+		t.Fatalf("loginError = %v", loginError(err, "ns.example:1863"))
 	}
 }

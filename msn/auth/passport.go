@@ -91,7 +91,7 @@ func (p *Passport) TWN(ctx context.Context, passport, password, challenge string
 		}
 		return "", fail(errors.New("unauthorized without da-status=failed"))
 	default:
-		return "", fail(errors.New("unexpected status"))
+		return "", fail(statusError(resp))
 	}
 }
 
@@ -106,7 +106,7 @@ func (p *Passport) nexus(ctx context.Context, client *http.Client) (string, erro
 		return &Error{Op: "passport nexus", URL: safeURL(finalURL), Status: resp.StatusCode, Err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", fail(errors.New("unexpected status"))
+		return "", fail(statusError(resp))
 	}
 	var urls string
 	for k, v := range resp.Header {

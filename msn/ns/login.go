@@ -374,10 +374,12 @@ func (s *Session) authenticate(ctx context.Context, v int, password string) (str
 	return "", s.loggedInAs(v, r)
 }
 
-// authError maps 911 (and the other authentication failures) to auth.ErrBadCredentials.
+// authError maps 911 and 917 (authentication failed) to auth.ErrBadCredentials. 928 (bad
+// ticket) is not a wrong password: the server did not accept a ticket its own login service
+// issued, which a later login may well fix.
 func authError(err error) error {
 	switch wire.ErrorCode(err) {
-	case wire.ErrAuthFailed, 917, wire.ErrBadTicket:
+	case wire.ErrAuthFailed, 917:
 		return fmt.Errorf("%w: %w", auth.ErrBadCredentials, err)
 	}
 	return err
