@@ -342,14 +342,14 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 					c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrBadCredentials})
 					return
 				}
-				c.log.Warn().Err(err).Bool("unreachable", unreachable(err)).Msg("MSN login failed")
+				c.log.Warn().Str("error", redact(err.Error(), password)).Bool("unreachable", unreachable(err)).Msg("MSN login failed")
 				if !outage {
 					// Reconnecting failed: this is more than a blip, so stop showing stale presence.
 					outage = true
 					c.contactsOffline()
 				}
 				c.sendState(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: StateErrConnectFailed,
-					Message: fmt.Sprintf("Could not connect to %s: %v", c.conn.serverFor(c.meta()), err)})
+					Message: redact(fmt.Sprintf("Could not connect to %s: %v", c.conn.serverFor(c.meta()), err), password)})
 				if !retry.afterFailure(ctx, err) {
 					return
 				}

@@ -191,8 +191,8 @@ func (p *passwordLogin) SubmitUserInput(ctx context.Context, input map[string]st
 	client.log = log
 	sess, err := client.dial(ctx, meta, password)
 	if err != nil {
-		log.Info().Err(err).Msg("MSN login failed")
-		return nil, loginError(err, p.conn.serverFor(meta))
+		log.Info().Str("error", redact(err.Error(), password)).Msg("MSN login failed")
+		return nil, redactErr(loginError(err, p.conn.serverFor(meta)), password)
 	}
 	sealed, err := p.conn.sealer.Seal(password, passport)
 	if err != nil {

@@ -43,6 +43,9 @@ type SSO struct {
 	HTTP *http.Client
 	// URL is the RST.srf endpoint, e.g. "https://login.live.com/RST.srf".
 	URL string
+	// AllowedHosts are the host names (besides URL's) a psf:Redirect may lead to; a redirect to
+	// any other host is refused, as it would receive the password.
+	AllowedHosts []string
 }
 
 // Token is the security token issued for one service domain.
@@ -116,6 +119,9 @@ func (s *SSO) Login(ctx context.Context, passport, password, policy string) (*SS
 		}
 		if strings.HasPrefix(target, "https:") && !strings.HasPrefix(redirect, "https:") {
 			return nil, &Error{Op: "sso login", URL: safeURL(target), Err: errors.New("refusing a psf:Redirect from https to another scheme")}
+		}
+		if !hostAllowed(redirect, s.AllowedHosts, s.URL) {
+			return nil, &Error{Op: "sso login", URL: safeURL(target), Err: fmt.Errorf("refusing a psf:Redirect to %s: not a configured host", safeURL(redirect))}
 		}
 		target = redirect
 	}

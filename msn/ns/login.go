@@ -314,7 +314,7 @@ func (s *Session) authenticate(ctx context.Context, v int, password string) (str
 	case "MD5":
 		final = wire.New("USR", 0, "MD5", "S", auth.MD5Response(r.Args[2], password))
 	case "TWN":
-		p := &auth.Passport{HTTP: s.cfg.HTTPClient, NexusURL: s.cfg.Endpoints.Nexus, LoginURL: s.cfg.Endpoints.Login}
+		p := &auth.Passport{HTTP: s.cfg.HTTPClient, NexusURL: s.cfg.Endpoints.Nexus, LoginURL: s.cfg.Endpoints.Login, AllowedHosts: s.cfg.Endpoints.hosts()}
 		ticket, err := p.TWN(ctx, s.passport, password, r.Args[2])
 		if err != nil {
 			return "", fmt.Errorf("passport login: %w", err)
@@ -328,7 +328,7 @@ func (s *Session) authenticate(ctx context.Context, v int, password string) (str
 			return "", fmt.Errorf("msn: USR SSO S without nonce")
 		}
 		policy, nonce := r.Args[2], r.Args[3]
-		sso := &auth.SSO{HTTP: s.cfg.HTTPClient, URL: s.cfg.Endpoints.RST}
+		sso := &auth.SSO{HTTP: s.cfg.HTTPClient, URL: s.cfg.Endpoints.RST, AllowedHosts: s.cfg.Endpoints.hosts()}
 		res, err := sso.Login(ctx, s.passport, password, policy)
 		if err != nil {
 			return "", fmt.Errorf("SSO login: %w", err)

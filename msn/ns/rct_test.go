@@ -34,3 +34,10 @@ func TestBadTicketIsNoWrongPassword(t *testing.T) {
 		}
 	}
 }
+
+func TestEndpointHosts(t *testing.T) {
+	e := Endpoints{Login: "http://a.example:8081/login", RST: "http://a.example/RST.srf", Sharing: "https://b.example/x", OIM: "not a url"}
+	if got := e.hosts(); len(got) != 2 || got[0] != "a.example" || got[1] != "b.example" {
+		t.Fatalf("hosts = %v", got)
+	}
+}
