@@ -149,6 +149,7 @@ func (c *Client) dial(ctx context.Context, meta *database.UserLoginMetadata, pas
 		Server:             c.conn.serverFor(meta),
 		Versions:           c.conn.Config.ProtocolVersions,
 		Endpoints:          c.conn.Config.Endpoints(),
+		HTTPClient:         c.conn.Config.HTTPClient(),
 		InsecureSkipVerify: !c.conn.Config.TLSVerify,
 		Client:             c.conn.Config.ClientInfo(),
 		MachineGUID:        meta.MachineGUID,

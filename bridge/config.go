@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"text/template"
@@ -73,6 +74,7 @@ type Config struct {
 	switchboardIdle time.Duration
 	presenceRefresh time.Duration
 	passwordKey     []byte
+	httpClient      *http.Client
 }
 
 func upgradeConfig(helper configupgrade.Helper) {
@@ -152,6 +154,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("network.password_encryption_key: %w", err)
 	}
 	c.passwordKey = key
+	c.httpClient = newHTTPClient(c.TLSVerify)
 	return nil
 }
 

@@ -46,6 +46,7 @@ func (c *Client) mailData(payload []byte) {
 
 func (c *Client) rsiClient(sess *ns.Session) *oim.RSIClient {
 	return &oim.RSIClient{
+		HTTP:   c.conn.Config.HTTPClient(),
 		URL:    c.conn.Config.Endpoints().RSI,
 		Ticket: func() string { return sess.Ticket(domainMessenger) },
 		Logger: c.log.With().Str("component", "msn rsi").Logger(),
@@ -120,6 +121,7 @@ func (c *Client) sendOffline(ctx context.Context, sess *ns.Session, to, text str
 		return sess.SendOfflineText(ctx, to, text)
 	case v >= 13:
 		store := &oim.StoreClient{
+			HTTP:            c.conn.Config.HTTPClient(),
 			URL:             c.conn.Config.Endpoints().OIM,
 			Ticket:          func() string { return sess.Ticket(auth.DomainMessengerSecure) },
 			Passport:        sess.Passport(),
