@@ -81,6 +81,8 @@ type Client struct {
 	// backoffMin is the first reconnect delay ceiling (tests shorten it, which shortens the
 	// whole schedule, see retryTimingFor).
 	backoffMin time.Duration
+	// metaMu guards the login's metadata and its saves (see updateMeta).
+	metaMu sync.Mutex
 	// maintenanceAt is when the server announced it goes down for maintenance (zero: none).
 	maintenanceAt time.Time
 }
@@ -162,9 +164,9 @@ func (c *Client) dial(ctx context.Context, meta *database.UserLoginMetadata, pas
 
 // chosenStatus is the status the user chose last (set-status), online when none or unknown.
 func (c *Client) chosenStatus(meta *database.UserLoginMetadata) ns.Status {
-	c.mu.Lock()
+	c.metaMu.Lock()
 	code := meta.Status
-	c.mu.Unlock()
+	c.metaMu.Unlock()
 	if code == string(ns.Offline) {
 		return ns.Online
 	}
@@ -179,10 +181,10 @@ func (c *Client) setStatus(ctx context.Context, sess *ns.Session, st ns.Status) 
 	if err := sess.SetStatus(ctx, st); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.meta().Status = string(st)
-	c.mu.Unlock()
-	if err := c.mx.SaveLogin(ctx); err != nil {
+	if err := c.updateMeta(ctx, func(m *database.UserLoginMetadata) bool {
+		m.Status = string(st)
+		return true
+	}); err != nil {
 		return fmt.Errorf("status set, but not saved for the next session: %w", err)
 	}
 	return nil
@@ -193,11 +195,10 @@ func (c *Client) setPersonalMessage(ctx context.Context, sess *ns.Session, psm s
 	if err := sess.SetPersonalMessage(ctx, psm); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	meta := c.meta()
-	meta.PersonalMessage, meta.PersonalMessageSet = psm, true
-	c.mu.Unlock()
-	if err := c.mx.SaveLogin(ctx); err != nil {
+	if err := c.updateMeta(ctx, func(m *database.UserLoginMetadata) bool {
+		m.PersonalMessage, m.PersonalMessageSet = psm, true
+		return true
+	}); err != nil {
 		return fmt.Errorf("personal message set, but not saved for the next session: %w", err)
 	}
 	return nil
@@ -212,10 +213,8 @@ func (c *Client) restoreProfile(ctx context.Context) {
 		return
 	}
 	want := c.chosenStatus(c.meta())
-	c.mu.Lock()
-	meta := c.meta()
+	meta := c.metaSnapshot()
 	psm, psmSet := meta.PersonalMessage, meta.PersonalMessageSet
-	c.mu.Unlock()
 	rctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	if sess.Status() != want {
@@ -248,9 +247,14 @@ func (c *Client) ownNameChanged(ctx context.Context, friendly string) {
 	if name == "" {
 		name = passport
 	}
-	if c.login.UserLogin != nil && c.login.RemoteProfile.Name != name {
-		c.login.RemoteProfile.Name = name
-		if err := c.mx.SaveLogin(ctx); err != nil {
+	if c.login.UserLogin != nil {
+		if err := c.updateMeta(ctx, func(*database.UserLoginMetadata) bool {
+			if c.login.RemoteProfile.Name == name {
+				return false
+			}
+			c.login.RemoteProfile.Name = name
+			return true
+		}); err != nil {
 			c.log.Err(err).Msg("Failed to save login profile")
 		}
 	}
@@ -264,8 +268,7 @@ func (c *Client) adoptSession(sess *ns.Session) {
 
 // Connect starts the connection loop: log in, stay connected, reconnect with backoff.
 func (c *Client) Connect(ctx context.Context) {
-	meta := c.meta()
-	if meta.SignedInElsewhere {
+	if c.metaSnapshot().SignedInElsewhere {
 		// Do not kick the user's other client on every bridge restart; wait for "reconnect".
 		c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrSignedInElsewhere})
 		return
@@ -374,9 +377,7 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 		switch {
 		case errors.Is(cause, ns.ErrSignedInElsewhere):
 			c.log.Warn().Msg("Signed in elsewhere; not reconnecting")
-			meta := c.meta()
-			meta.SignedInElsewhere = true
-			if err := c.mx.SaveLogin(context.Background()); err != nil {
+			if err := c.setSignedInElsewhere(context.Background(), true); err != nil {
 				c.log.Err(err).Msg("Failed to save login metadata")
 			}
 			c.setRunning(false)
@@ -474,13 +475,8 @@ func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
 	pending := c.pendingFetch
 	c.pendingFetch = nil
 	c.mu.Unlock()
-	changed := meta.ProtocolVersion != sess.Version() || meta.SignedInElsewhere
-	meta.ProtocolVersion = sess.Version()
-	meta.SignedInElsewhere = false
-	if changed {
-		if err := c.mx.SaveLogin(ctx); err != nil {
-			c.log.Err(err).Msg("Failed to save login metadata")
-		}
+	if err := c.noteConnected(ctx, sess.Version()); err != nil {
+		c.log.Err(err).Msg("Failed to save login metadata")
 	}
 	c.log.Info().Int("protocol", sess.Version()).Msg("Connected to MSN")
 	c.sendState(status.BridgeState{StateEvent: status.StateConnected})
