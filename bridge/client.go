@@ -28,6 +28,7 @@ const (
 	StateErrConnectFailed      status.BridgeStateErrorCode = "msn-connect-failed"
 	StateErrPasswordUnreadable status.BridgeStateErrorCode = "msn-password-unreadable"
 	StateErrServerShutdown     status.BridgeStateErrorCode = "msn-server-shutdown"
+	StateErrUnknownServer      status.BridgeStateErrorCode = "msn-unknown-server"
 )
 
 func init() {
@@ -38,6 +39,7 @@ func init() {
 		StateErrConnectFailed:      "Could not connect to MSN, retrying",
 		StateErrPasswordUnreadable: "The stored password can't be decrypted (the encryption key changed?). Log in again.",
 		StateErrServerShutdown:     "The MSN server is shutting down, reconnecting later",
+		StateErrUnknownServer:      "The MSN server of this login is no longer offered by the bridge. Log in again.",
 	})
 }
 
@@ -129,14 +131,6 @@ func (c *Client) meta() *database.UserLoginMetadata {
 	return m
 }
 
-// serverFor is the NS address a login uses.
-func (c *Connector) serverFor(meta *database.UserLoginMetadata) string {
-	if meta.Server != "" && c.Config.AllowCustomServer {
-		return meta.Server
-	}
-	return c.Config.Server
-}
-
 // nsAdapter gives *ns.Session the method set sb.Manager needs.
 type nsAdapter struct{ *ns.Session }
 
@@ -147,10 +141,14 @@ func (a nsAdapter) RequestSwitchboard(ctx context.Context) (sb.Ticket, error) {
 
 // dial logs in to MSN. Events of the new session go to the client's queue.
 func (c *Client) dial(ctx context.Context, meta *database.UserLoginMetadata, password string) (*ns.Session, error) {
+	srv, err := c.conn.serverOf(meta)
+	if err != nil {
+		return nil, err // before any connection: the password only goes to configured servers
+	}
 	cfg := ns.Config{
-		Server:             c.conn.serverFor(meta),
-		Versions:           c.conn.Config.ProtocolVersions,
-		Endpoints:          c.conn.Config.Endpoints(),
+		Server:             srv.NSAddress,
+		Versions:           srv.ProtocolVersions,
+		Endpoints:          srv.Endpoints(),
 		HTTPClient:         c.conn.Config.HTTPClient(),
 		InsecureSkipVerify: !c.conn.Config.TLSVerify,
 		Client:             c.conn.Config.ClientInfo(),
@@ -340,6 +338,12 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 				if ctx.Err() != nil {
 					return
 				}
+				if errors.Is(err, ErrUnknownServer) {
+					c.log.Warn().Str("server", c.meta().Server).Msg("The login's MSN server is no longer configured")
+					c.setRunning(false)
+					c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrUnknownServer})
+					return
+				}
 				if errors.Is(err, auth.ErrBadCredentials) {
 					c.log.Warn().Err(err).Msg("MSN refused the stored credentials")
 					c.setRunning(false)
@@ -353,7 +357,7 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 					c.contactsOffline()
 				}
 				c.sendState(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: StateErrConnectFailed,
-					Message: redact(fmt.Sprintf("Could not connect to %s: %v", c.conn.serverFor(c.meta()), err), password)})
+					Message: redact(fmt.Sprintf("Could not connect to %s: %v", c.conn.serverLabel(c.meta()), err), password)})
 				if !retry.afterFailure(ctx, err) {
 					return
 				}

@@ -21,8 +21,8 @@ func TestHTTPClientHonoursTLSVerify(t *testing.T) {
 	t.Cleanup(tlsSrv.Close)
 
 	h := newHarness(t, 15)
-	h.conn.Config.Services.OIM = tlsSrv.URL + "/OimWS/oim.asmx"
-	h.conn.Config.Services.RSI = tlsSrv.URL + "/rsi/rsi.asmx"
+	h.conn.Config.Servers[0].Services.OIM = tlsSrv.URL + "/OimWS/oim.asmx"
+	h.conn.Config.Servers[0].Services.RSI = tlsSrv.URL + "/rsi/rsi.asmx"
 	h.connect(t)
 	sess, _ := h.client.session()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -47,7 +47,7 @@ func (c *Client) mailData(payload []byte) {
 func (c *Client) rsiClient(sess *ns.Session) *oim.RSIClient {
 	return &oim.RSIClient{
 		HTTP:   c.conn.Config.HTTPClient(),
-		URL:    c.conn.Config.Endpoints().RSI,
+		URL:    c.endpoints().RSI,
 		Ticket: func() string { return sess.Ticket(domainMessenger) },
 		Logger: c.log.With().Str("component", "msn rsi").Logger(),
 	}
@@ -122,7 +122,7 @@ func (c *Client) sendOffline(ctx context.Context, sess *ns.Session, to, text str
 	case v >= 13:
 		store := &oim.StoreClient{
 			HTTP:            c.conn.Config.HTTPClient(),
-			URL:             c.conn.Config.Endpoints().OIM,
+			URL:             c.endpoints().OIM,
 			Ticket:          func() string { return sess.Ticket(auth.DomainMessengerSecure) },
 			Passport:        sess.Passport(),
 			FriendlyName:    puppet.DecodeFriendlyName(sess.FriendlyName()),

@@ -255,7 +255,11 @@ func hintFor(cause error, maintenanceAt, now time.Time) serverHint {
 // newReconnector makes the reconnect schedule of this client, probing its server.
 func (c *Client) newReconnector() *reconnector {
 	r := newReconnector(retryTimingFor(c.backoffMin), func(ctx context.Context) error {
-		return probeTCP(ctx, probeTargets(c.conn.serverFor(c.meta()), c.conn.Config.Endpoints()))
+		srv, err := c.conn.serverOf(c.meta())
+		if err != nil {
+			return err
+		}
+		return probeTCP(ctx, probeTargets(srv.NSAddress, srv.Endpoints()))
 	})
 	r.onProbe = func(err error) {
 		c.log.Debug().Err(err).Msg("MSN server still unreachable")
