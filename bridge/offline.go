@@ -49,6 +49,7 @@ func (c *Client) rsiClient(sess *ns.Session) *oim.RSIClient {
 		HTTP:   c.conn.Config.HTTPClient(),
 		URL:    c.endpoints().RSI,
 		Ticket: func() string { return sess.Ticket(domainMessenger) },
+		Renew:  sess.RenewTickets,
 		Logger: c.log.With().Str("component", "msn rsi").Logger(),
 	}
 }
@@ -124,6 +125,7 @@ func (c *Client) sendOffline(ctx context.Context, sess *ns.Session, to, text str
 			HTTP:            c.conn.Config.HTTPClient(),
 			URL:             c.endpoints().OIM,
 			Ticket:          func() string { return sess.Ticket(auth.DomainMessengerSecure) },
+			Renew:           sess.RenewTickets,
 			Passport:        sess.Passport(),
 			FriendlyName:    puppet.DecodeFriendlyName(sess.FriendlyName()),
 			ProtocolVersion: v,

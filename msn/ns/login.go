@@ -214,6 +214,7 @@ func (s *Session) handshake(ctx context.Context, password string) (redirect stri
 	s.loggedIn = true
 	s.mu.Unlock()
 	go s.keepAlive()
+	go s.ticketLoop()
 	s.logger().Info().Int("contacts", len(s.Contacts())).Msg("logged in")
 	return "", nil
 }
@@ -322,6 +323,7 @@ func (s *Session) authenticate(ctx context.Context, v int, password string) (str
 		s.mu.Lock()
 		s.twnTicket = ticket
 		s.mu.Unlock()
+		s.rememberTickets("TWN", password, r.Args[2], time.Time{})
 		final = wire.New("USR", 0, "TWN", "S", ticket)
 	case "SSO":
 		if len(r.Args) < 4 {
@@ -342,6 +344,7 @@ func (s *Session) authenticate(ctx context.Context, v int, password string) (str
 			s.tickets[d] = t.Ticket
 		}
 		s.mu.Unlock()
+		s.rememberTickets("SSO", password, policy, earliestExpiry(res.Tokens))
 		args := []string{"SSO", "S", tok.Ticket}
 		if tok.BinarySecret != "" {
 			secret, err := base64.StdEncoding.DecodeString(tok.BinarySecret)
@@ -468,6 +471,7 @@ func (s *Session) abchClient() *abch.Client {
 			SharingURL:     s.cfg.Endpoints.Sharing,
 			AddressBookURL: s.cfg.Endpoints.AddressBook,
 			Ticket:         s.contactsTicket,
+			Renew:          s.RenewTickets,
 			Logger:         *s.logger(),
 		}
 	}
