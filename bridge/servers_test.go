@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 	"maunium.net/go/mautrix/bridgev2"
 	bridgedb "maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/status"
 
 	"github.com/msnbridge/msnbridge/database"
 	"github.com/msnbridge/msnbridge/msn/ns"
@@ -222,5 +223,43 @@ func TestServerNamed(t *testing.T) {
 		if _, err := cfg.ServerNamed(name); !errors.Is(err, ErrUnknownServer) {
 			t.Errorf("ServerNamed(%q) = %v, want ErrUnknownServer", name, err)
 		}
+	}
+}
+
+// TestClientLoopStopsForGood: bad credentials and a server no longer configured stop the
+// connection loop with their state instead of retrying.
+func TestClientLoopStopsForGood(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(t *testing.T, h *harness, meta *database.UserLoginMetadata)
+		want status.BridgeStateErrorCode
+	}{
+		{"wrong password", func(t *testing.T, h *harness, meta *database.UserLoginMetadata) {
+			sealed, err := h.conn.sealer.Seal("not-the-password", meta.Passport)
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta.Password = sealed
+		}, StateErrBadCredentials},
+		{"unknown server", func(t *testing.T, h *harness, meta *database.UserLoginMetadata) { meta.Server = "gone" }, StateErrUnknownServer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, 15)
+			meta := h.login.Metadata.(*database.UserLoginMetadata)
+			tc.mod(t, h, meta)
+			h.client.Connect(context.Background())
+			st := wait(t, h.rec.states, "final state", func(st status.BridgeState) bool { return st.StateEvent == status.StateBadCredentials })
+			if st.Error != tc.want {
+				t.Fatalf("state %+v, want error %s", st, tc.want)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if sess, _ := h.client.waitSession(ctx, time.Hour); sess != nil || h.client.IsLoggedIn() {
+				t.Fatal("loop still running")
+			}
+			if tc.want == StateErrUnknownServer && h.srv.Logins("alice@example.com") != 0 {
+				t.Fatal("a login with an unknown server reached the server")
+			}
+		})
 	}
 }

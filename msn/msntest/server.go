@@ -137,17 +137,18 @@ type Server struct {
 	dsConns   map[net.Conn]struct{}
 	outboxes  map[*outbox]struct{} // every outbox whose writer has not exited
 	twnTokens map[string]twnToken  // 20-char token → passport
+	ssoTokens map[string]ssoToken
+	sbCookies map[string]sbCookie
+	sessions  map[string]*sbSession
+	oims      []*OfflineMessage
+	hooks     []func(CommandEvent)
+	silent    bool
+	dropAfter int
+	ackMode   AckMode
+	ackDelay  time.Duration
+
 	// checkTicketExpiry: SOAP services accept only unexpired tokens (see SetTicketExpiry).
 	checkTicketExpiry bool
-	ssoTokens         map[string]ssoToken
-	sbCookies         map[string]sbCookie
-	sessions          map[string]*sbSession
-	oims              []*OfflineMessage
-	hooks             []func(CommandEvent)
-	silent            bool
-	dropAfter         int
-	ackMode           AckMode
-	ackDelay          time.Duration
 
 	nsLn, sbLn, dsLn, httpLn net.Listener
 	httpSrv                  *http.Server
