@@ -28,6 +28,7 @@ const (
 	StateErrConnectFailed      status.BridgeStateErrorCode = "msn-connect-failed"
 	StateErrPasswordUnreadable status.BridgeStateErrorCode = "msn-password-unreadable"
 	StateErrServerShutdown     status.BridgeStateErrorCode = "msn-server-shutdown"
+	StateErrUnknownServer      status.BridgeStateErrorCode = "msn-unknown-server"
 )
 
 func init() {
@@ -38,6 +39,7 @@ func init() {
 		StateErrConnectFailed:      "Could not connect to MSN, retrying",
 		StateErrPasswordUnreadable: "The stored password can't be decrypted (the encryption key changed?). Log in again.",
 		StateErrServerShutdown:     "The MSN server is shutting down, reconnecting later",
+		StateErrUnknownServer:      "The MSN server of this login is no longer offered by the bridge. Log in again.",
 	})
 }
 
@@ -49,10 +51,8 @@ func signedInElsewhereState() status.BridgeState {
 	return status.BridgeState{StateEvent: status.StateUnknownError, Error: StateErrSignedInElsewhere}
 }
 
-// Reconnect backoff bounds.
+// Session bounds (the reconnect schedule is in retry.go).
 const (
-	backoffMin = 2 * time.Second
-	backoffMax = 5 * time.Minute
 	// stableSession is how long a session must have stayed up for the next reconnect to start
 	// again from the shortest delay.
 	stableSession = time.Minute
@@ -93,11 +93,16 @@ type Client struct {
 
 	events *dispatcher
 	mx     matrixSide
-	// backoffMin is the first reconnect delay (tests shorten it).
+	// backoffMin is the first reconnect delay ceiling (tests shorten it, which shortens the
+	// whole schedule, see retryTimingFor).
 	backoffMin time.Duration
 	// oimSettled, when set (tests), learns how many offline messages of a fetch were deleted
 	// and kept, once the deletion request is done.
 	oimSettled func(deleted, kept int)
+	// metaMu guards the login's metadata and its saves (see updateMeta).
+	metaMu sync.Mutex
+	// maintenanceAt is when the server announced it goes down for maintenance (zero: none).
+	maintenanceAt time.Time
 }
 
 var (
@@ -142,20 +147,17 @@ func (c *Client) meta() *database.UserLoginMetadata {
 	return m
 }
 
-// serverFor is the NS address a login uses.
-func (c *Connector) serverFor(meta *database.UserLoginMetadata) string {
-	if meta.Server != "" && c.Config.AllowCustomServer {
-		return meta.Server
-	}
-	return c.Config.Server
-}
-
 // dial logs in to MSN. Events of the new session go to the client's queue.
 func (c *Client) dial(ctx context.Context, meta *database.UserLoginMetadata, password string) (*ns.Session, error) {
+	srv, err := c.conn.serverOf(meta)
+	if err != nil {
+		return nil, err // before any connection: the password only goes to configured servers
+	}
 	cfg := ns.Config{
-		Server:             c.conn.serverFor(meta),
-		Versions:           c.conn.Config.ProtocolVersions,
-		Endpoints:          c.conn.Config.Endpoints(),
+		Server:             srv.NSAddress,
+		Versions:           srv.ProtocolVersions,
+		Endpoints:          srv.Endpoints(),
+		HTTPClient:         c.conn.Config.HTTPClient(),
 		InsecureSkipVerify: !c.conn.Config.TLSVerify,
 		Client:             c.conn.Config.ClientInfo(),
 		MachineGUID:        meta.MachineGUID,
@@ -168,9 +170,9 @@ func (c *Client) dial(ctx context.Context, meta *database.UserLoginMetadata, pas
 
 // chosenStatus is the status the user chose last (set-status), online when none or unknown.
 func (c *Client) chosenStatus(meta *database.UserLoginMetadata) ns.Status {
-	c.mu.Lock()
+	c.metaMu.Lock()
 	code := meta.Status
-	c.mu.Unlock()
+	c.metaMu.Unlock()
 	if code == string(ns.Offline) {
 		return ns.Online
 	}
@@ -185,10 +187,10 @@ func (c *Client) setStatus(ctx context.Context, sess *ns.Session, st ns.Status) 
 	if err := sess.SetStatus(ctx, st); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.meta().Status = string(st)
-	c.mu.Unlock()
-	if err := c.mx.SaveLogin(ctx); err != nil {
+	if err := c.updateMeta(ctx, func(m *database.UserLoginMetadata) bool {
+		m.Status = string(st)
+		return true
+	}); err != nil {
 		return fmt.Errorf("status set, but not saved for the next session: %w", err)
 	}
 	return nil
@@ -199,11 +201,10 @@ func (c *Client) setPersonalMessage(ctx context.Context, sess *ns.Session, psm s
 	if err := sess.SetPersonalMessage(ctx, psm); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	meta := c.meta()
-	meta.PersonalMessage, meta.PersonalMessageSet = psm, true
-	c.mu.Unlock()
-	if err := c.mx.SaveLogin(ctx); err != nil {
+	if err := c.updateMeta(ctx, func(m *database.UserLoginMetadata) bool {
+		m.PersonalMessage, m.PersonalMessageSet = psm, true
+		return true
+	}); err != nil {
 		return fmt.Errorf("personal message set, but not saved for the next session: %w", err)
 	}
 	return nil
@@ -218,10 +219,8 @@ func (c *Client) restoreProfile(ctx context.Context) {
 		return
 	}
 	want := c.chosenStatus(c.meta())
-	c.mu.Lock()
-	meta := c.meta()
+	meta := c.metaSnapshot()
 	psm, psmSet := meta.PersonalMessage, meta.PersonalMessageSet
-	c.mu.Unlock()
 	rctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	if sess.Status() != want {
@@ -254,9 +253,14 @@ func (c *Client) ownNameChanged(ctx context.Context, friendly string) {
 	if name == "" {
 		name = passport
 	}
-	if c.login.UserLogin != nil && c.login.RemoteProfile.Name != name {
-		c.login.RemoteProfile.Name = name
-		if err := c.mx.SaveLogin(ctx); err != nil {
+	if c.login.UserLogin != nil {
+		if err := c.updateMeta(ctx, func(*database.UserLoginMetadata) bool {
+			if c.login.RemoteProfile.Name == name {
+				return false
+			}
+			c.login.RemoteProfile.Name = name
+			return true
+		}); err != nil {
 			c.log.Err(err).Msg("Failed to save login profile")
 		}
 	}
@@ -270,8 +274,7 @@ func (c *Client) adoptSession(sess *ns.Session) {
 
 // Connect starts the connection loop: log in, stay connected, reconnect with backoff.
 func (c *Client) Connect(ctx context.Context) {
-	meta := c.meta()
-	if meta.SignedInElsewhere {
+	if c.metaSnapshot().SignedInElsewhere {
 		// Do not kick the user's other client on every bridge restart; wait for "reconnect".
 		c.sendState(signedInElsewhereState())
 		return
@@ -330,7 +333,7 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 	// Whatever ends the loop (logout, bridge stop, bad credentials, signed in elsewhere), the
 	// bridge no longer sees the contacts: their ghosts must not stay online.
 	defer c.contactsOffline()
-	backoff := c.backoffMin
+	retry := c.newReconnector()
 	outage := false // contacts were already shown offline in this outage
 	for ctx.Err() == nil {
 		if sess == nil {
@@ -349,24 +352,29 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 				if ctx.Err() != nil {
 					return
 				}
+				if errors.Is(err, ErrUnknownServer) {
+					c.log.Warn().Str("server", c.meta().Server).Msg("The login's MSN server is no longer configured")
+					c.setRunning(false)
+					c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrUnknownServer})
+					return
+				}
 				if errors.Is(err, auth.ErrBadCredentials) {
 					c.log.Warn().Err(err).Msg("MSN refused the stored credentials")
 					c.setRunning(false)
 					c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrBadCredentials})
 					return
 				}
-				c.log.Warn().Err(err).Dur("retry_in", backoff).Msg("MSN login failed")
+				c.log.Warn().Str("error", redact(err.Error(), password)).Bool("unreachable", unreachable(err)).Msg("MSN login failed")
 				if !outage {
 					// Reconnecting failed: this is more than a blip, so stop showing stale presence.
 					outage = true
 					c.contactsOffline()
 				}
 				c.sendState(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: StateErrConnectFailed,
-					Message: fmt.Sprintf("Could not connect to %s: %v", c.conn.serverFor(c.meta()), err)})
-				if !waitCtx(ctx, backoff) {
+					Message: redact(fmt.Sprintf("Could not connect to %s: %v", c.conn.serverLabel(c.meta()), err), password)})
+				if !retry.afterFailure(ctx, err) {
 					return
 				}
-				backoff = min(backoff*2, backoffMax)
 				continue
 			}
 		}
@@ -381,16 +389,13 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 		case <-sess.Done():
 		}
 		cause := sess.Err()
-		wait, next := retryDelay(backoff, c.backoffMin, time.Since(connectedAt))
-		backoff = next
+		wait := retry.afterSession(time.Since(connectedAt), hintFor(cause, c.maintenanceTime(), time.Now()))
 		c.onDisconnected(sess)
 		sess = nil
 		switch {
 		case errors.Is(cause, ns.ErrSignedInElsewhere):
 			c.log.Warn().Msg("Signed in elsewhere; not reconnecting")
-			meta := c.meta()
-			meta.SignedInElsewhere = true
-			if err := c.mx.SaveLogin(context.Background()); err != nil {
+			if err := c.setSignedInElsewhere(context.Background(), true); err != nil {
 				c.log.Err(err).Msg("Failed to save login metadata")
 			}
 			c.setRunning(false)
@@ -410,16 +415,6 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 			return
 		}
 	}
-}
-
-// retryDelay returns how long to wait before reconnecting and the delay for the attempt after
-// that. Delays double up to backoffMax; a session that stayed up for stableSession starts again
-// from the shortest delay, so that a server restart next week is not met with last week's delay.
-func retryDelay(cur, shortest, uptime time.Duration) (wait, next time.Duration) {
-	if uptime >= stableSession {
-		cur = shortest
-	}
-	return cur, min(cur*2, backoffMax)
 }
 
 // contactsOffline shows this login's contacts as offline in Matrix. Without it the presence
@@ -483,7 +478,6 @@ func waitCtx(ctx context.Context, d time.Duration) bool {
 // onConnected installs a fresh session and syncs the contact list. The switchboard manager of
 // the loop stays: its switchboards and conversations (and their portals) carry on.
 func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
-	meta := c.meta()
 	c.mu.Lock()
 	c.sess = sess
 	if c.relay != nil {
@@ -493,13 +487,8 @@ func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
 	pending := c.pendingFetch
 	c.pendingFetch = nil
 	c.mu.Unlock()
-	changed := meta.ProtocolVersion != sess.Version() || meta.SignedInElsewhere
-	meta.ProtocolVersion = sess.Version()
-	meta.SignedInElsewhere = false
-	if changed {
-		if err := c.mx.SaveLogin(ctx); err != nil {
-			c.log.Err(err).Msg("Failed to save login metadata")
-		}
+	if err := c.noteConnected(ctx, sess.Version()); err != nil {
+		c.log.Err(err).Msg("Failed to save login metadata")
 	}
 	c.log.Info().Int("protocol", sess.Version()).Msg("Connected to MSN")
 	c.sendState(status.BridgeState{StateEvent: status.StateConnected})

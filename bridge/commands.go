@@ -273,9 +273,7 @@ func (c *Connector) cmdReconnect(ce *commands.Event) {
 		return
 	}
 	client.Disconnect()
-	meta := client.meta()
-	meta.SignedInElsewhere = false
-	if err := login.Save(ce.Ctx); err != nil {
+	if err := client.setSignedInElsewhere(ce.Ctx, false); err != nil {
 		ce.Reply("Failed to save login: %v", err)
 		return
 	}

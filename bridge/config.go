@@ -4,8 +4,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"fmt"
-	"net"
-	"net/url"
+	"net/http"
 	"strings"
 	"text/template"
 	"time"
@@ -53,18 +52,21 @@ const (
 
 // Config is the network section of the bridge config.
 type Config struct {
-	Server                string       `yaml:"server"`
-	HTTPBaseURL           string       `yaml:"http_base_url"`
-	Services              ServiceURLs  `yaml:"services"`
+	// Servers are the MSN servers users may log in to; the first is the default.
+	Servers []ServerConfig `yaml:"servers"`
+	// Server, HTTPBaseURL, Services and ProtocolVersions are the single-server settings of
+	// older configs; Validate folds them into the first entry of Servers (see applyLegacyServer).
+	Server                string       `yaml:"server,omitempty"`
+	HTTPBaseURL           string       `yaml:"http_base_url,omitempty"`
+	Services              ServiceURLs  `yaml:"services,omitempty"`
+	ProtocolVersions      []int        `yaml:"protocol_versions,omitempty"`
 	TLSVerify             bool         `yaml:"tls_verify"`
-	ProtocolVersions      []int        `yaml:"protocol_versions"`
 	Client                ClientConfig `yaml:"client"`
 	DisplaynameTemplate   string       `yaml:"displayname_template"`
 	BridgePresence        bool         `yaml:"bridge_presence"`
 	PresenceRefresh       string       `yaml:"presence_refresh_interval"`
 	SwitchboardIdle       string       `yaml:"switchboard_idle_timeout"`
 	OfflineMessages       bool         `yaml:"offline_messages"`
-	AllowCustomServer     bool         `yaml:"allow_custom_server"`
 	MaxLoginsPerUser      int          `yaml:"max_logins_per_user"`
 	NoticePrefix          string       `yaml:"notice_prefix"`
 	PasswordEncryptionKey string       `yaml:"password_encryption_key"`
@@ -73,16 +75,12 @@ type Config struct {
 	switchboardIdle time.Duration
 	presenceRefresh time.Duration
 	passwordKey     []byte
+	httpClient      *http.Client
 }
 
 func upgradeConfig(helper configupgrade.Helper) {
-	helper.Copy(configupgrade.Str, "server")
-	helper.Copy(configupgrade.Str, "http_base_url")
-	for _, svc := range []string{"nexus", "login", "rst", "sharing", "abservice", "storage", "rsi", "oim"} {
-		helper.Copy(configupgrade.Str, "services", svc)
-	}
+	upgradeServers(helper)
 	helper.Copy(configupgrade.Bool, "tls_verify")
-	helper.Copy(configupgrade.List, "protocol_versions")
 	for _, key := range []string{"locale_id", "os_type", "os_version", "arch", "client_name", "client_version", "brand"} {
 		helper.Copy(configupgrade.Str, "client", key)
 	}
@@ -91,7 +89,6 @@ func upgradeConfig(helper configupgrade.Helper) {
 	helper.Copy(configupgrade.Str, "presence_refresh_interval")
 	helper.Copy(configupgrade.Str, "switchboard_idle_timeout")
 	helper.Copy(configupgrade.Bool, "offline_messages")
-	helper.Copy(configupgrade.Bool, "allow_custom_server")
 	helper.Copy(configupgrade.Int, "max_logins_per_user")
 	helper.Copy(configupgrade.Str, "notice_prefix")
 	if key, ok := helper.Get(configupgrade.Str, "password_encryption_key"); !ok || key == "" || key == "generate" {
@@ -103,27 +100,14 @@ func upgradeConfig(helper configupgrade.Helper) {
 
 // Validate checks the config and prepares its derived values. It is called before the bridge starts.
 func (c *Config) Validate() error {
-	if c.Server == "" {
-		return fmt.Errorf("network.server is empty")
-	}
-	if _, _, err := net.SplitHostPort(c.Server); err != nil {
-		return fmt.Errorf("network.server %q is not host:port: %w", c.Server, err)
-	}
-	if c.HTTPBaseURL != "" {
-		if u, err := url.Parse(c.HTTPBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-			return fmt.Errorf("network.http_base_url %q is not an http(s) URL", c.HTTPBaseURL)
-		}
+	if err := c.validateServers(); err != nil {
+		return err
 	}
 	if len(c.NoticePrefix) > 64 || strings.ContainsAny(c.NoticePrefix, "\r\n") {
 		return fmt.Errorf("network.notice_prefix must be one line of at most 64 bytes")
 	}
 	if c.MaxLoginsPerUser < 0 {
 		return fmt.Errorf("network.max_logins_per_user must be 0 (no limit) or more, got %d", c.MaxLoginsPerUser)
-	}
-	for _, v := range c.ProtocolVersions {
-		if v < 2 || v > 18 {
-			return fmt.Errorf("network.protocol_versions: MSNP%d is not supported (2-18)", v)
-		}
 	}
 	tmpl, err := puppet.ParseNameTemplate(c.DisplaynameTemplate)
 	if err != nil {
@@ -152,6 +136,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("network.password_encryption_key: %w", err)
 	}
 	c.passwordKey = key
+	c.httpClient = newHTTPClient(c.TLSVerify)
 	return nil
 }
 
@@ -167,31 +152,6 @@ func decodeKey(s string) ([]byte, error) {
 		return nil, fmt.Errorf("must be 32 bytes, got %d", len(key))
 	}
 	return key, nil
-}
-
-// Endpoints resolves the HTTP service URLs: an explicit override wins, else the base URL plus the
-// service's usual path.
-func (c *Config) Endpoints() ns.Endpoints {
-	base := strings.TrimRight(c.HTTPBaseURL, "/")
-	pick := func(override, path string) string {
-		if override != "" {
-			return override
-		}
-		if base == "" {
-			return ""
-		}
-		return base + path
-	}
-	return ns.Endpoints{
-		Nexus:       pick(c.Services.Nexus, "/rdr/pprdr.asp"),
-		Login:       pick(c.Services.Login, "/login"),
-		RST:         pick(c.Services.RST, "/RST.srf"),
-		Sharing:     pick(c.Services.Sharing, "/abservice/SharingService.asmx"),
-		AddressBook: pick(c.Services.ABService, "/abservice/abservice.asmx"),
-		Storage:     pick(c.Services.Storage, "/storageservice/SchematizedStore.asmx"),
-		RSI:         pick(c.Services.RSI, "/rsi/rsi.asmx"),
-		OIM:         pick(c.Services.OIM, "/OimWS/oim.asmx"),
-	}
 }
 
 // ClientInfo converts the client identity config for msn/ns.

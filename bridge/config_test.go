@@ -66,11 +66,14 @@ func loadExample(t *testing.T) *Config {
 
 func TestExampleConfigDefaults(t *testing.T) {
 	cfg := loadExample(t)
-	if cfg.AllowCustomServer {
-		t.Error("allow_custom_server must be off by default")
+	if strings.Contains(exampleConfig, "allow_custom_server") {
+		t.Error("allow_custom_server is gone: the servers list replaces it")
 	}
-	if want := []int{18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8}; len(cfg.ProtocolVersions) != len(want) || cfg.ProtocolVersions[0] != 18 || cfg.ProtocolVersions[len(want)-1] != 8 {
-		t.Errorf("protocol_versions = %v, want %v", cfg.ProtocolVersions, want)
+	if len(cfg.Servers) != 1 {
+		t.Fatalf("servers = %+v, want one", cfg.Servers)
+	}
+	if pv, want := cfg.Servers[0].ProtocolVersions, []int{18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8}; len(pv) != len(want) || pv[0] != 18 || pv[len(want)-1] != 8 {
+		t.Errorf("protocol_versions = %v, want %v", pv, want)
 	}
 	if !cfg.TLSVerify || !cfg.BridgePresence || !cfg.OfflineMessages {
 		t.Errorf("defaults wrong: %+v", cfg)
@@ -102,11 +105,11 @@ func TestUpgraderGeneratesKey(t *testing.T) {
 	if err := yaml.Unmarshal(out, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Server != "example.org:1863" || len(cfg.ProtocolVersions) != 2 {
-		t.Errorf("user values not kept: %+v", cfg)
-	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("upgraded config invalid: %v", err)
+	}
+	if len(cfg.Servers) != 1 || cfg.Servers[0].NSAddress != "example.org:1863" || len(cfg.Servers[0].ProtocolVersions) != 2 {
+		t.Errorf("user values not kept: %+v", cfg.Servers)
 	}
 	if len(cfg.passwordKey) != 32 {
 		t.Errorf("generated key has %d bytes", len(cfg.passwordKey))
@@ -126,10 +129,16 @@ func TestValidate(t *testing.T) {
 		name string
 		mod  func(*Config)
 	}{
-		{"no server", func(c *Config) { c.Server = "" }},
+		{"no server", func(c *Config) { c.Servers = nil }},
+		{"server without address", func(c *Config) { c.Servers[0].NSAddress = "" }},
 		{"server without port", func(c *Config) { c.Server = "example.org" }},
 		{"bad base url", func(c *Config) { c.HTTPBaseURL = "ftp://x" }},
+		{"base url with user info", func(c *Config) { c.Servers[0].HTTPBaseURL = "http://u:p@x/" }},
+		{"bad service url", func(c *Config) { c.Servers[0].Services.RSI = "file:///etc/passwd" }},
 		{"bad version", func(c *Config) { c.ProtocolVersions = []int{19} }},
+		{"bad server name", func(c *Config) { c.Servers[0].Name = "Has Space" }},
+		{"empty server name", func(c *Config) { c.Servers[0].Name = "" }},
+		{"duplicate server name", func(c *Config) { c.Servers = append(c.Servers, c.Servers[0]) }},
 		{"bad template", func(c *Config) { c.DisplaynameTemplate = "{{.Nope}}" }},
 		{"bad idle", func(c *Config) { c.SwitchboardIdle = "soon" }},
 		{"short key", func(c *Config) { c.PasswordEncryptionKey = "AAEC" }},
@@ -172,6 +181,7 @@ func TestEndpoints(t *testing.T) {
 	c := loadExample(t)
 	c.HTTPBaseURL = "http://127.0.0.1:8081/"
 	c.Services.RST = "https://login.example/RST2.srf"
+	c.applyLegacyServer()
 	ep := c.Endpoints()
 	if ep.RST != "https://login.example/RST2.srf" {
 		t.Errorf("override ignored: %q", ep.RST)

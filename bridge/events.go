@@ -157,6 +157,7 @@ func (c *Client) handleNSEvent(ctx context.Context, evt ns.Event) {
 		c.mailData(ev.Payload)
 	case *ns.SystemMessageEvent:
 		if ev.Type == "1" {
+			c.noteMaintenance(ev.Arg, time.Now())
 			c.notifyUser(ctx, fmt.Sprintf("The MSN server will go down for maintenance in %s minutes.", ev.Arg))
 		}
 	case *ns.DisconnectEvent:

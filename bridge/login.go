@@ -87,14 +87,8 @@ func (p *passwordLogin) Start(ctx context.Context) (*bridgev2.LoginStep, error) 
 			fields[0].DefaultValue = meta.Passport
 		}
 	}
-	if p.conn.Config.AllowCustomServer {
-		fields = append(fields, bridgev2.LoginInputDataField{
-			Type:         bridgev2.LoginInputFieldTypeDomain,
-			ID:           "server",
-			Name:         "Server (host:port)",
-			Description:  "The MSN server to use; leave as is for the bridge's server",
-			DefaultValue: p.conn.Config.Server,
-		})
+	if field, ok := p.serverField(); ok {
+		fields = append(fields, field)
 	}
 	return &bridgev2.LoginStep{
 		Type:            bridgev2.LoginStepTypeUserInput,
@@ -136,6 +130,9 @@ func loginError(err error, server string) error {
 	switch {
 	case errors.Is(err, auth.ErrBadCredentials):
 		return ErrWrongPassword
+	case errors.Is(err, auth.ErrThrottled):
+		return bridgev2.RespError{ErrCode: "NET.MSNBRIDGE.THROTTLED", StatusCode: 503,
+			Err: fmt.Sprintf("The MSN login service is busy; try again in a few minutes (%v)", err)}
 	case errors.Is(err, ns.ErrSignedInElsewhere):
 		return bridgev2.RespError{ErrCode: "NET.MSNBRIDGE.SIGNED_IN_ELSEWHERE", Err: "The account signed in elsewhere during login", StatusCode: 409}
 	case errors.As(err, &authErr):
@@ -159,15 +156,11 @@ func (p *passwordLogin) SubmitUserInput(ctx context.Context, input map[string]st
 	if password == "" || len(password) > 1024 {
 		return nil, ErrInvalidInput.WithMessage("The password must be 1 to 1024 characters long")
 	}
-	server := ""
-	if p.conn.Config.AllowCustomServer {
-		if s := strings.TrimSpace(input["server"]); s != "" && s != p.conn.Config.Server {
-			if _, _, err := net.SplitHostPort(s); err != nil {
-				return nil, ErrInvalidInput.WithMessage("The server must be host:port")
-			}
-			server = s
-		}
+	srv, err := p.chosenServer(input["server"])
+	if err != nil {
+		return nil, err
 	}
+	server := srv.Name
 	if p.override != nil && string(p.override.ID) != passport {
 		return nil, ErrInvalidInput.WithMessage("Re-login must use the same passport (%s)", p.override.ID)
 	}
@@ -188,8 +181,8 @@ func (p *passwordLogin) SubmitUserInput(ctx context.Context, input map[string]st
 	client.log = log
 	sess, err := client.dial(ctx, meta, password)
 	if err != nil {
-		log.Info().Err(err).Msg("MSN login failed")
-		return nil, loginError(err, p.conn.serverFor(meta))
+		log.Info().Str("error", redact(err.Error(), password)).Msg("MSN login failed")
+		return nil, redactErr(loginError(err, srv.NSAddress), password)
 	}
 	sealed, err := p.conn.sealer.Seal(password, passport)
 	if err != nil {

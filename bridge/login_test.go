@@ -76,8 +76,8 @@ func TestLoginThroughFakeServer(t *testing.T) {
 
 			_, err := client.dial(ctx, meta, "wrong-password")
 			var re bridgev2.RespError
-			if err == nil || !errors.As(loginError(err, conn.Config.Server), &re) || re.ErrCode != ErrWrongPassword.ErrCode {
-				t.Fatalf("wrong password: err=%v mapped=%v, want %q", err, loginError(err, conn.Config.Server), ErrWrongPassword.Err)
+			if err == nil || !errors.As(loginError(err, conn.Config.Servers[0].NSAddress), &re) || re.ErrCode != ErrWrongPassword.ErrCode {
+				t.Fatalf("wrong password: err=%v mapped=%v, want %q", err, loginError(err, conn.Config.Servers[0].NSAddress), ErrWrongPassword.Err)
 			}
 
 			sess, err := client.dial(ctx, meta, "right-password")
@@ -104,7 +104,7 @@ func TestLoginUnreachableServerIsNamed(t *testing.T) {
 	_ = ln.Close() // nothing listens there now: connection refused
 	srv := newFakeServer(t)
 	conn := testConnector(t, srv)
-	conn.Config.Server = addr
+	conn.Config.Servers[0].NSAddress = addr
 	client := newClient(conn, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -112,7 +112,7 @@ func TestLoginUnreachableServerIsNamed(t *testing.T) {
 	if err == nil {
 		t.Fatal("login to a closed port succeeded")
 	}
-	msg := loginError(err, conn.serverFor(&database.UserLoginMetadata{})).Error()
+	msg := loginError(err, conn.serverLabel(&database.UserLoginMetadata{})).Error()
 	if !strings.Contains(msg, addr) {
 		t.Errorf("error %q does not name the server %s", msg, addr)
 	}

@@ -49,8 +49,10 @@ func (c *Client) mailData(payload []byte) {
 
 func (c *Client) rsiClient(sess *ns.Session) *oim.RSIClient {
 	return &oim.RSIClient{
-		URL:    c.conn.Config.Endpoints().RSI,
+		HTTP:   c.conn.Config.HTTPClient(),
+		URL:    c.endpoints().RSI,
 		Ticket: func() string { return sess.Ticket(domainMessenger) },
+		Renew:  sess.RenewTickets,
 		Logger: c.log.With().Str("component", "msn rsi").Logger(),
 	}
 }
@@ -246,8 +248,10 @@ func (c *Client) sendOffline(ctx context.Context, sess *ns.Session, to, text str
 		return sess.SendOfflineText(ctx, to, text)
 	case v >= 13:
 		store := &oim.StoreClient{
-			URL:             c.conn.Config.Endpoints().OIM,
+			HTTP:            c.conn.Config.HTTPClient(),
+			URL:             c.endpoints().OIM,
 			Ticket:          func() string { return sess.Ticket(auth.DomainMessengerSecure) },
+			Renew:           sess.RenewTickets,
 			Passport:        sess.Passport(),
 			FriendlyName:    puppet.DecodeFriendlyName(sess.FriendlyName()),
 			ProtocolVersion: v,

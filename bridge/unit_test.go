@@ -180,23 +180,3 @@ func TestCommandRepliesEscapeMSNText(t *testing.T) {
 		}
 	}
 }
-
-func TestRetryDelay(t *testing.T) {
-	const short = 2 * time.Second
-	tests := []struct {
-		name             string
-		cur, uptime      time.Duration
-		wantWait, wantNx time.Duration
-	}{
-		{"first drop after a short session", short, time.Second, short, 2 * short},
-		{"flapping doubles", 8 * time.Second, time.Second, 8 * time.Second, 16 * time.Second},
-		{"capped", backoffMax, 0, backoffMax, backoffMax},
-		{"stable session starts again from the shortest", backoffMax, stableSession, short, 2 * short},
-	}
-	for _, tt := range tests {
-		wait, next := retryDelay(tt.cur, short, tt.uptime)
-		if wait != tt.wantWait || next != tt.wantNx {
-			t.Errorf("%s: retryDelay = %v, %v; want %v, %v", tt.name, wait, next, tt.wantWait, tt.wantNx)
-		}
-	}
-}

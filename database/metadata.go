@@ -8,7 +8,8 @@ type UserLoginMetadata struct {
 	Password string `json:"password_enc"`
 	// MachineGUID "{…}" identifies the bridge as one endpoint (MSNP16+); stable per login.
 	MachineGUID string `json:"machine_guid"`
-	// Server is a custom server chosen at login (only with allow_custom_server); empty: configured server.
+	// Server is the name of the login's server in network.servers (an NS address for logins made
+	// with the old allow_custom_server); empty: the first configured server.
 	Server string `json:"server,omitempty"`
 	// ProtocolVersion is the last negotiated MSNP version (informational).
 	ProtocolVersion int `json:"protocol_version,omitempty"`

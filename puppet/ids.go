@@ -36,6 +36,8 @@ func NormalizePassport(passport string) (string, error) {
 		return "", fmt.Errorf("%w: %q", ErrInvalidPassport, truncate(passport, 40))
 	}
 	for _, r := range p {
+		// ':' never occurs in a passport; rejecting it keeps passports (and so DM portal ids)
+		// apart from the "group:" ids of group portals.
 		if unicode.IsSpace(r) || unicode.IsControl(r) || r == '<' || r == '>' || r == '"' || r == ',' || r == ';' || r == '\\' || r == ':' {
 			return "", fmt.Errorf("%w: %q", ErrInvalidPassport, truncate(passport, 40))
 		}
@@ -54,14 +56,18 @@ func truncate(s string, n int) string {
 // localpart encoding would be too long gets a shortened id: a prefix of the passport's local part, "." and a
 // hash of the whole passport. Such ids cannot be turned back into passports without the contact
 // list (see [IsHashedID]); they contain no "@". The passport must already be normalised.
+//
+// A ghost id never contains ':' (which group portal ids use): a passport with one, which
+// NormalizePassport refuses but a server might still send, gets the hashed form without it.
 func GhostID(passport string) networkid.UserID {
 	p := strings.ToLower(passport)
-	if len(id.EncodeUserLocalpart(p)) <= MaxEncodedIDLength {
+	if len(id.EncodeUserLocalpart(p)) <= MaxEncodedIDLength && !strings.Contains(p, ":") {
 		return networkid.UserID(p)
 	}
 	sum := sha256.Sum256([]byte(p))
 	suffix := "." + hex.EncodeToString(sum[:12])
 	prefix, _, _ := strings.Cut(p, "@")
+	prefix = strings.ReplaceAll(prefix, ":", "")
 	for len(prefix) > 0 && len(id.EncodeUserLocalpart(prefix+suffix)) > MaxEncodedIDLength {
 		_, size := utf8.DecodeLastRuneInString(prefix)
 		prefix = prefix[:len(prefix)-size]

@@ -96,6 +96,9 @@ type Client struct {
 	SharingURL, AddressBookURL string
 	// Ticket returns the current TicketToken, "t=…&p=…" (TWN era: "t=<ticket>").
 	Ticket func() string
+	// Renew, when set, fetches a fresh ticket; a call refused for its ticket (HTTP 401/403
+	// or an authentication fault) renews once and is retried with the new ticket.
+	Renew func(ctx context.Context) error
 	// ApplicationID is the ABApplicationHeader ApplicationId; empty means
 	// DefaultApplicationID.
 	ApplicationID string
@@ -143,9 +146,9 @@ func (c *Client) appID() string {
 
 const soapActionPrefix = "http://www.msn.com/webservices/AddressBook/"
 
-// call POSTs one SOAP request and returns the response body of a successful (HTTP 200,
+// callOnce POSTs one SOAP request and returns the response body of a successful (HTTP 200,
 // fault-free) answer. Faults and error statuses become errors.
-func (c *Client) call(ctx context.Context, endpoint, method, scenario, body string) ([]byte, error) {
+func (c *Client) callOnce(ctx context.Context, endpoint, method, scenario, body string) ([]byte, error) {
 	if endpoint == "" {
 		return nil, fmt.Errorf("abch: %s: endpoint URL not configured", method)
 	}

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"errors"
+	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -65,4 +67,48 @@ func stripURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// ErrThrottled means the login service asked the client to come back later (HTTP 429 or 503,
+// or a throttling SOAP fault). It is not a wrong password: retry after a while. Test for it
+// with errors.Is.
+var ErrThrottled = errors.New("login service busy, try again later")
+
+// statusError describes an unexpected HTTP status, marking the throttling ones.
+func statusError(resp *http.Response) error {
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		if ra := printable(resp.Header.Get("Retry-After"), 32); ra != "" {
+			return fmt.Errorf("%w (Retry-After %s)", ErrThrottled, ra)
+		}
+		return ErrThrottled
+	}
+	return errors.New("unexpected status")
+}
+
+// throttled reports whether a SOAP fault is about request rates.
+func throttled(code, sub, text string) bool {
+	for _, s := range []string{code, sub, text} {
+		l := strings.ToLower(s)
+		if strings.Contains(l, "throttl") || strings.Contains(l, "too many") || strings.Contains(l, "busy") {
+			return true
+		}
+	}
+	return false
+}
+
+// printable returns s cut to at most n bytes with control characters replaced, so that server
+// words can be shown in states and logs.
+func printable(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		s = s[:n]
+	}
+	s = strings.ToValidUTF8(s, "?")
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
 }

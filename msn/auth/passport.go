@@ -29,6 +29,9 @@ type Passport struct {
 	NexusURL string
 	// LoginURL is the Passport login URL ("…/login" or "…/login2.srf").
 	LoginURL string
+	// AllowedHosts are the host names (besides those of NexusURL and LoginURL) the password
+	// may be sent to: a DALogin URL of the nexus on any other host is refused.
+	AllowedHosts []string
 }
 
 // TWN performs the Passport 1.4 login for "USR … TWN S <challenge>" and returns the ticket to
@@ -47,6 +50,9 @@ func (p *Passport) TWN(ctx context.Context, passport, password, challenge string
 		var err error
 		if loginURL, err = p.nexus(ctx, client); err != nil {
 			return "", err
+		}
+		if !hostAllowed(loginURL, p.AllowedHosts, p.NexusURL) {
+			return "", &Error{Op: "passport nexus", URL: safeURL(p.NexusURL), Err: fmt.Errorf("refusing DALogin %s: not a configured host", safeURL(loginURL))}
 		}
 	}
 
@@ -91,7 +97,7 @@ func (p *Passport) TWN(ctx context.Context, passport, password, challenge string
 		}
 		return "", fail(errors.New("unauthorized without da-status=failed"))
 	default:
-		return "", fail(errors.New("unexpected status"))
+		return "", fail(statusError(resp))
 	}
 }
 
@@ -106,7 +112,7 @@ func (p *Passport) nexus(ctx context.Context, client *http.Client) (string, erro
 		return &Error{Op: "passport nexus", URL: safeURL(finalURL), Status: resp.StatusCode, Err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", fail(errors.New("unexpected status"))
+		return "", fail(statusError(resp))
 	}
 	var urls string
 	for k, v := range resp.Header {
@@ -125,10 +131,13 @@ func (p *Passport) nexus(ctx context.Context, client *http.Client) (string, erro
 	return login, nil
 }
 
-// getFollowing GETs rawURL with header, following at most maxRedirects redirects (keeping the
-// headers, refusing an https→http downgrade). It returns the final non-redirect response and
-// its URL; the caller closes the body.
+// getFollowing GETs rawURL with header, following at most maxRedirects redirects (refusing an
+// https→http downgrade). The headers go along only while the redirects stay on the same scheme
+// and host: the Authorization header carries the password, which must never reach a host the
+// operator did not configure. It returns the final non-redirect response and its URL; the
+// caller closes the body.
 func getFollowing(ctx context.Context, client *http.Client, op, rawURL string, header http.Header) (*http.Response, string, error) {
+	header = header.Clone()
 	for hop := 0; ; hop++ {
 		u, err := url.Parse(rawURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -161,6 +170,10 @@ func getFollowing(ctx context.Context, client *http.Client, op, rawURL string, h
 		}
 		if u.Scheme == "https" && next.Scheme == "http" {
 			return fail(errors.New("refusing to follow a redirect from https to http"))
+		}
+		if !strings.EqualFold(next.Scheme, u.Scheme) || !strings.EqualFold(next.Host, u.Host) {
+			header.Del("Authorization")
+			header.Del("Cookie")
 		}
 		rawURL = next.String()
 	}

@@ -43,6 +43,9 @@ type SSO struct {
 	HTTP *http.Client
 	// URL is the RST.srf endpoint, e.g. "https://login.live.com/RST.srf".
 	URL string
+	// AllowedHosts are the host names (besides URL's) a psf:Redirect may lead to; a redirect to
+	// any other host is refused, as it would receive the password.
+	AllowedHosts []string
 }
 
 // Token is the security token issued for one service domain.
@@ -117,6 +120,9 @@ func (s *SSO) Login(ctx context.Context, passport, password, policy string) (*SS
 		if strings.HasPrefix(target, "https:") && !strings.HasPrefix(redirect, "https:") {
 			return nil, &Error{Op: "sso login", URL: safeURL(target), Err: errors.New("refusing a psf:Redirect from https to another scheme")}
 		}
+		if !hostAllowed(redirect, s.AllowedHosts, s.URL) {
+			return nil, &Error{Op: "sso login", URL: safeURL(target), Err: fmt.Errorf("refusing a psf:Redirect to %s: not a configured host", safeURL(redirect))}
+		}
 		target = redirect
 	}
 }
@@ -138,7 +144,7 @@ func (s *SSO) post(ctx context.Context, client *http.Client, target string, body
 	}
 	// Faults come with 200 from the revival server and with 500 from the original service.
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusInternalServerError {
-		return fail(errors.New("unexpected status"))
+		return fail(statusError(resp))
 	}
 	data, err := readBounded(resp.Body, maxBodyBytes)
 	if err != nil {
@@ -367,16 +373,22 @@ func faultError(f *soapFault, reqStatus string) error {
 	if len(desc) > 200 {
 		desc = desc[:200]
 	}
-	if local(code) == "FailedAuthentication" || local(sub) == "FailedAuthentication" ||
-		local(code) == "Sender" || badCredentialStatus[reqStatus] {
+	// Only an answer that names the credentials is a wrong password: a SOAP 1.2 Sender fault
+	// alone also covers throttling and malformed requests, which must stay retriable.
+	if local(code) == "FailedAuthentication" || local(sub) == "FailedAuthentication" || badCredentialStatus[reqStatus] {
 		return fmt.Errorf("%w (SOAP fault %s)", ErrBadCredentials, desc)
 	}
 	text := strings.TrimSpace(f.FaultString)
 	if text == "" {
 		text = strings.TrimSpace(f.Reason.Text)
 	}
-	if len(text) > 200 {
-		text = text[:200]
+	text = printable(text, 200)
+	if reqStatus != "" {
+		desc += ", reqstatus " + printable(reqStatus, 16)
 	}
-	return fmt.Errorf("SOAP fault %s: %s", desc, text)
+	err := fmt.Errorf("SOAP fault %s: %s", printable(desc, 240), text)
+	if throttled(code, sub, text) {
+		return fmt.Errorf("%w: %w", ErrThrottled, err)
+	}
+	return err
 }

@@ -161,6 +161,9 @@ func (s *Server) accountByToken(tok string) *Account {
 	if tok == "" {
 		return nil
 	}
+	if s.checkTicketExpiry {
+		return s.accountByLiveToken(tok)
+	}
 	for _, c := range s.sortedNS() {
 		if c.acct != nil && c.token == tok {
 			return c.acct

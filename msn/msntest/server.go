@@ -148,6 +148,9 @@ type Server struct {
 	ackMode   AckMode
 	ackDelay  time.Duration
 
+	// checkTicketExpiry: SOAP services accept only unexpired tokens (see SetTicketExpiry).
+	checkTicketExpiry bool
+
 	nsLn, sbLn, dsLn, httpLn net.Listener
 	httpSrv                  *http.Server
 	wg                       sync.WaitGroup

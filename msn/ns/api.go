@@ -239,6 +239,9 @@ type DisconnectError struct {
 	Reason string
 	// Err is the underlying cause (a read error, a *wire.ProtocolError), or nil.
 	Err error
+	// RetryAfter is how long the server asked us to stay away (OUT RCT <minutes>); zero when
+	// it named no time.
+	RetryAfter time.Duration
 }
 
 // Error gives the reason and the cause.

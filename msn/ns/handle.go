@@ -437,6 +437,8 @@ func (s *Session) onOUT(cmd *wire.Command) {
 		err = ErrServerShutdown
 	case "":
 		err = &DisconnectError{Reason: "server logged us out"}
+	case "RCT":
+		err = &DisconnectError{Reason: "server closed temporarily (" + strings.Join(cmd.Args, " ") + ")", RetryAfter: rctDelay(cmd.Arg(1))}
 	default:
 		err = &DisconnectError{Reason: "server logged us out (" + strings.Join(cmd.Args, " ") + ")"}
 	}

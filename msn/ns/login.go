@@ -214,6 +214,7 @@ func (s *Session) handshake(ctx context.Context, password string) (redirect stri
 	s.loggedIn = true
 	s.mu.Unlock()
 	go s.keepAlive()
+	go s.ticketLoop()
 	s.logger().Info().Int("contacts", len(s.Contacts())).Msg("logged in")
 	return "", nil
 }
@@ -314,7 +315,7 @@ func (s *Session) authenticate(ctx context.Context, v int, password string) (str
 	case "MD5":
 		final = wire.New("USR", 0, "MD5", "S", auth.MD5Response(r.Args[2], password))
 	case "TWN":
-		p := &auth.Passport{HTTP: s.cfg.HTTPClient, NexusURL: s.cfg.Endpoints.Nexus, LoginURL: s.cfg.Endpoints.Login}
+		p := &auth.Passport{HTTP: s.cfg.HTTPClient, NexusURL: s.cfg.Endpoints.Nexus, LoginURL: s.cfg.Endpoints.Login, AllowedHosts: s.cfg.Endpoints.hosts()}
 		ticket, err := p.TWN(ctx, s.passport, password, r.Args[2])
 		if err != nil {
 			return "", fmt.Errorf("passport login: %w", err)
@@ -322,13 +323,14 @@ func (s *Session) authenticate(ctx context.Context, v int, password string) (str
 		s.mu.Lock()
 		s.twnTicket = ticket
 		s.mu.Unlock()
+		s.rememberTickets("TWN", password, r.Args[2], time.Time{})
 		final = wire.New("USR", 0, "TWN", "S", ticket)
 	case "SSO":
 		if len(r.Args) < 4 {
 			return "", fmt.Errorf("msn: USR SSO S without nonce")
 		}
 		policy, nonce := r.Args[2], r.Args[3]
-		sso := &auth.SSO{HTTP: s.cfg.HTTPClient, URL: s.cfg.Endpoints.RST}
+		sso := &auth.SSO{HTTP: s.cfg.HTTPClient, URL: s.cfg.Endpoints.RST, AllowedHosts: s.cfg.Endpoints.hosts()}
 		res, err := sso.Login(ctx, s.passport, password, policy)
 		if err != nil {
 			return "", fmt.Errorf("SSO login: %w", err)
@@ -342,6 +344,7 @@ func (s *Session) authenticate(ctx context.Context, v int, password string) (str
 			s.tickets[d] = t.Ticket
 		}
 		s.mu.Unlock()
+		s.rememberTickets("SSO", password, policy, earliestExpiry(res.Tokens))
 		args := []string{"SSO", "S", tok.Ticket}
 		if tok.BinarySecret != "" {
 			secret, err := base64.StdEncoding.DecodeString(tok.BinarySecret)
@@ -374,10 +377,12 @@ func (s *Session) authenticate(ctx context.Context, v int, password string) (str
 	return "", s.loggedInAs(v, r)
 }
 
-// authError maps 911 (and the other authentication failures) to auth.ErrBadCredentials.
+// authError maps 911 and 917 (authentication failed) to auth.ErrBadCredentials. 928 (bad
+// ticket) is not a wrong password: the server did not accept a ticket its own login service
+// issued, which a later login may well fix.
 func authError(err error) error {
 	switch wire.ErrorCode(err) {
-	case wire.ErrAuthFailed, 917, wire.ErrBadTicket:
+	case wire.ErrAuthFailed, 917:
 		return fmt.Errorf("%w: %w", auth.ErrBadCredentials, err)
 	}
 	return err
@@ -466,6 +471,7 @@ func (s *Session) abchClient() *abch.Client {
 			SharingURL:     s.cfg.Endpoints.Sharing,
 			AddressBookURL: s.cfg.Endpoints.AddressBook,
 			Ticket:         s.contactsTicket,
+			Renew:          s.RenewTickets,
 			Logger:         *s.logger(),
 		}
 	}

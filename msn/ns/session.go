@@ -68,6 +68,7 @@ type Session struct {
 	closedByMe    bool
 	machineGUID   string
 	ab            *abch.Client
+	renewal       ticketRenewal
 
 	done      chan struct{}
 	err       error

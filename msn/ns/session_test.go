@@ -218,7 +218,7 @@ func TestOutReasons(t *testing.T) {
 		{"OUT SSD", func(err error) bool { return errors.Is(err, ErrServerShutdown) }},
 		{"OUT RCT 5", func(err error) bool {
 			var d *DisconnectError
-			return errors.As(err, &d) && strings.Contains(d.Reason, "RCT")
+			return errors.As(err, &d) && strings.Contains(d.Reason, "RCT") && d.RetryAfter == 5*time.Minute
 		}},
 	} {
 		t.Run(tc.line, func(t *testing.T) {

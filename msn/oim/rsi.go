@@ -34,6 +34,9 @@ type RSIClient struct {
 	// Ticket returns the current messenger.msn.com ticket "t=…&p=…" (MSNP13/14: the TWN
 	// ticket). It is split into the PassportCookie t and p elements.
 	Ticket func() string
+	// Renew, when set, fetches fresh tickets; a call refused for its ticket renews once and
+	// is retried.
+	Renew func(ctx context.Context) error
 	// Logger receives debug lines (never tickets).
 	Logger zerolog.Logger
 }
@@ -63,8 +66,10 @@ func (c *RSIClient) envelope(body string) string {
 
 // GetMetadata fetches the full Mail-Data list (needed when the notification said "too-large").
 func (c *RSIClient) GetMetadata(ctx context.Context) (*MailData, error) {
-	env, err := soapCall(ctx, c.HTTP, &c.Logger, "GetMetadata", c.URL, ActionGetMeta,
-		c.envelope(`<GetMetadata xmlns="`+RSINamespace+`"/>`))
+	env, err := withRenew(ctx, c.Renew, func() (*envelope, error) {
+		return soapCall(ctx, c.HTTP, &c.Logger, "GetMetadata", c.URL, ActionGetMeta,
+			c.envelope(`<GetMetadata xmlns="`+RSINamespace+`"/>`))
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -115,8 +120,10 @@ func wrapInner(inner []byte) []byte {
 
 // GetMessageRaw fetches one message's RFC 822 text without marking it read.
 func (c *RSIClient) GetMessageRaw(ctx context.Context, id string) ([]byte, error) {
-	env, err := soapCall(ctx, c.HTTP, &c.Logger, "GetMessage", c.URL, ActionGetMessage,
-		c.envelope(`<GetMessage xmlns="`+RSINamespace+`"><messageId>`+xmlEscape(id)+`</messageId><alsoMarkAsRead>false</alsoMarkAsRead></GetMessage>`))
+	env, err := withRenew(ctx, c.Renew, func() (*envelope, error) {
+		return soapCall(ctx, c.HTTP, &c.Logger, "GetMessage", c.URL, ActionGetMessage,
+			c.envelope(`<GetMessage xmlns="`+RSINamespace+`"><messageId>`+xmlEscape(id)+`</messageId><alsoMarkAsRead>false</alsoMarkAsRead></GetMessage>`))
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +172,9 @@ func (c *RSIClient) DeleteMessages(ctx context.Context, ids []string) error {
 			b.WriteString("<messageId>" + xmlEscape(id) + "</messageId>")
 		}
 		b.WriteString(`</messageIds></DeleteMessages>`)
-		if _, err := soapCall(ctx, c.HTTP, &c.Logger, "DeleteMessages", c.URL, ActionDelete, c.envelope(b.String())); err != nil {
+		if _, err := withRenew(ctx, c.Renew, func() (*envelope, error) {
+			return soapCall(ctx, c.HTTP, &c.Logger, "DeleteMessages", c.URL, ActionDelete, c.envelope(b.String()))
+		}); err != nil {
 			return err
 		}
 	}

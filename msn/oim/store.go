@@ -37,6 +37,9 @@ type StoreClient struct {
 	URL string
 	// Ticket returns the current messengersecure.live.com ticket (sent XML-escaped).
 	Ticket func() string
+	// Renew, when set, fetches fresh tickets; a message refused for its ticket renews once
+	// and is retried.
+	Renew func(ctx context.Context) error
 	// Passport and FriendlyName identify the sender.
 	Passport, FriendlyName string
 	// ProtocolVersion is the MSNP version in msnpVer (default 15); BuildVer the client build
@@ -111,10 +114,12 @@ func (c *StoreClient) storeOne(ctx context.Context, to, text string) error {
 	seq := c.seq[to] + 1
 	c.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		c.mu.Lock()
-		body := c.envelope(to, text, seq)
-		c.mu.Unlock()
-		_, err := soapCall(ctx, c.HTTP, &c.Logger, "Store2", c.URL, ActionStore2, body)
+		_, err := withRenew(ctx, c.Renew, func() (*envelope, error) {
+			c.mu.Lock()
+			body := c.envelope(to, text, seq)
+			c.mu.Unlock()
+			return soapCall(ctx, c.HTTP, &c.Logger, "Store2", c.URL, ActionStore2, body)
+		})
 		if err == nil {
 			c.mu.Lock()
 			if c.seq[to] < seq {

@@ -1,0 +1,48 @@
+package abch
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// call is callOnce, renewing the ticket and trying again once when the service refuses the
+// ticket (Renew set).
+func (c *Client) call(ctx context.Context, endpoint, method, scenario, body string) ([]byte, error) {
+	data, err := c.callOnce(ctx, endpoint, method, scenario, body)
+	if err == nil || c.Renew == nil || !IsAuthFault(err) {
+		return data, err
+	}
+	c.Logger.Debug().Str("method", method).Msg("abch ticket refused; renewing")
+	if rerr := c.Renew(ctx); rerr != nil {
+		return nil, errors.Join(err, rerr)
+	}
+	return c.callOnce(ctx, endpoint, method, scenario, body)
+}
+
+// authFaultCodes are the detail error codes the services use for a ticket they do not accept.
+var authFaultCodes = []string{"ticket", "authfail", "authenticationfail", "unauthorized", "notauthenticated"}
+
+// IsAuthFault reports whether err means the service refused the ticket: HTTP 401 or 403, or a
+// SOAP fault whose error code names the ticket or authentication.
+func IsAuthFault(err error) bool {
+	var se *StatusError
+	if errors.As(err, &se) && (se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden) {
+		return true
+	}
+	var f *Fault
+	if !errors.As(err, &f) {
+		return false
+	}
+	if f.HTTPStatus == http.StatusUnauthorized || f.HTTPStatus == http.StatusForbidden {
+		return true
+	}
+	code := strings.ToLower(f.ErrorCode)
+	for _, c := range authFaultCodes {
+		if strings.Contains(code, c) {
+			return true
+		}
+	}
+	return false
+}

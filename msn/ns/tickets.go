@@ -1,0 +1,231 @@
+package ns
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/msnbridge/msnbridge/msn/auth"
+)
+
+// Ticket renewal bounds.
+const (
+	// maxRenewMargin is the most a renewal happens before the tickets expire.
+	maxRenewMargin = time.Hour
+	// minRenewGap: a renewal asked for within this time of the last one (e.g. by several
+	// requests failing with the same expired ticket) is not repeated.
+	minRenewGap = 5 * time.Second
+	// renewRetryMax bounds the wait before retrying a failed renewal.
+	renewRetryMax = 5 * time.Minute
+	// renewTimeout bounds one renewal.
+	renewTimeout = time.Minute
+)
+
+// ticketRenewal holds what renewing the HTTP tickets needs. The password is kept in memory only
+// for that and never logged.
+type ticketRenewal struct {
+	mu        sync.Mutex // serialises renewals
+	method    string     // "TWN" or "SSO"; "" when the login used no tickets (MD5)
+	password  string
+	challenge string // the TWN challenge of the login
+	policy    string // the SSO policy of the login
+
+	// Guarded by Session.mu:
+	issued, expires time.Time     // of the current tickets; expires zero when unknown
+	renewedAt       time.Time     // last successful renewal
+	renewed         chan struct{} // closed and replaced at each renewal
+}
+
+// rememberTickets records the login's credentials and tickets for later renewals.
+func (s *Session) rememberTickets(method, password, challengeOrPolicy string, expires time.Time) {
+	r := &s.renewal
+	r.mu.Lock()
+	r.method, r.password = method, password
+	if method == "TWN" {
+		r.challenge = challengeOrPolicy
+	} else {
+		r.policy = challengeOrPolicy
+	}
+	r.mu.Unlock()
+	s.mu.Lock()
+	r.issued, r.expires = time.Now(), expires
+	if r.renewed == nil {
+		r.renewed = make(chan struct{})
+	}
+	s.mu.Unlock()
+}
+
+// earliestExpiry is the soonest expiry among tokens (zero when none has one).
+func earliestExpiry(tokens map[string]auth.Token) time.Time {
+	var first time.Time
+	for _, t := range tokens {
+		if !t.Expires.IsZero() && (first.IsZero() || t.Expires.Before(first)) {
+			first = t.Expires
+		}
+	}
+	return first
+}
+
+// TicketsExpire returns when the session's HTTP tickets expire; zero when unknown (Passport 1.4
+// tickets carry no expiry) or when the login used none.
+func (s *Session) TicketsExpire() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.renewal.expires
+}
+
+// ticketsRenewed returns a channel closed at the next successful renewal.
+func (s *Session) ticketsRenewed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.renewal.renewed == nil {
+		s.renewal.renewed = make(chan struct{})
+	}
+	return s.renewal.renewed
+}
+
+// RenewTickets fetches fresh HTTP tickets (SSO tokens on MSNP15+, a Passport 1.4 ticket on
+// MSNP8–14) with the login's credentials, for the address book, offline-message and storage
+// services. The NS connection is not touched. A renewal asked for right after another one
+// (several requests failing with the same expired ticket) returns at once.
+func (s *Session) RenewTickets(ctx context.Context) error {
+	return s.renewTickets(ctx, false)
+}
+
+// renewTickets renews; unless forced (the scheduled renewal), not again within minRenewGap.
+func (s *Session) renewTickets(ctx context.Context, force bool) error {
+	r := &s.renewal
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.method == "" {
+		return fmt.Errorf("msn: no tickets to renew: %w", ErrNotSupported)
+	}
+	select {
+	case <-s.done:
+		return ErrClosed
+	default:
+	}
+	s.mu.Lock()
+	recent := !force && !r.renewedAt.IsZero() && time.Since(r.renewedAt) < minRenewGap
+	s.mu.Unlock()
+	if recent {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, renewTimeout)
+	defer cancel()
+	var (
+		tickets map[string]string
+		twn     string
+		expires time.Time
+	)
+	switch r.method {
+	case "TWN":
+		p := &auth.Passport{HTTP: s.cfg.HTTPClient, NexusURL: s.cfg.Endpoints.Nexus, LoginURL: s.cfg.Endpoints.Login, AllowedHosts: s.cfg.Endpoints.hosts()}
+		t, err := p.TWN(ctx, s.passport, r.password, r.challenge)
+		if err != nil {
+			return fmt.Errorf("msn: renewing the passport ticket: %w", err)
+		}
+		twn = t
+	case "SSO":
+		sso := &auth.SSO{HTTP: s.cfg.HTTPClient, URL: s.cfg.Endpoints.RST, AllowedHosts: s.cfg.Endpoints.hosts()}
+		res, err := sso.Login(ctx, s.passport, r.password, r.policy)
+		if err != nil {
+			return fmt.Errorf("msn: renewing the SSO tickets: %w", err)
+		}
+		tickets = make(map[string]string, len(res.Tokens))
+		for d, t := range res.Tokens {
+			tickets[d] = t.Ticket
+		}
+		expires = earliestExpiry(res.Tokens)
+	}
+	s.mu.Lock()
+	if twn != "" {
+		s.twnTicket = twn
+	}
+	for d, t := range tickets {
+		s.tickets[d] = t
+	}
+	now := time.Now()
+	r.issued, r.expires, r.renewedAt = now, expires, now
+	close(r.renewed)
+	r.renewed = make(chan struct{})
+	s.mu.Unlock()
+	s.logger().Info().Time("expires", expires).Msg("HTTP tickets renewed")
+	return nil
+}
+
+// renewAt is when tickets issued at issued and expiring at expires are renewed: a fifth of
+// their lifetime (at most maxRenewMargin) before expiry, minus up to a tenth of it at random so
+// that the logins of a bridge do not renew together. Zero when the expiry is unknown.
+func renewAt(issued, expires time.Time, randN func(int64) int64) time.Time {
+	if expires.IsZero() || !expires.After(issued) {
+		return time.Time{}
+	}
+	life := expires.Sub(issued)
+	at := expires.Add(-min(life/5, maxRenewMargin))
+	if spread := int64(life / 10); spread > 0 {
+		at = at.Add(-time.Duration(randN(spread)))
+	}
+	return at
+}
+
+func cryptoRandN(n int64) int64 {
+	v, err := rand.Int(rand.Reader, big.NewInt(n))
+	if err != nil {
+		return 0
+	}
+	return v.Int64()
+}
+
+// ticketLoop renews the tickets before they expire until the session ends. Tickets without a
+// known expiry are renewed only on an authentication fault (see the abch and oim Renew hooks).
+func (s *Session) ticketLoop() {
+	retry := time.Duration(0)
+	for {
+		s.mu.Lock()
+		issued, expires := s.renewal.issued, s.renewal.expires
+		s.mu.Unlock()
+		at := renewAt(issued, expires, cryptoRandN)
+		if at.IsZero() {
+			return
+		}
+		wait := time.Until(at)
+		if retry > 0 {
+			wait = retry
+		}
+		t := time.NewTimer(max(wait, 0))
+		select {
+		case <-s.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-s.done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		err := s.renewTickets(ctx, true)
+		cancel()
+		switch {
+		case err == nil:
+			retry = 0
+		case errors.Is(err, ErrClosed):
+			return
+		default:
+			life := expires.Sub(issued)
+			retry = min(max(life/10, time.Second), renewRetryMax)
+			if errors.Is(err, auth.ErrBadCredentials) {
+				retry = renewRetryMax
+			}
+			s.logger().Warn().Err(err).Dur("retry_in", retry).Msg("renewing HTTP tickets failed")
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package ns
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/msnbridge/msnbridge/msn/auth"
+	"github.com/msnbridge/msnbridge/msn/msntest"
+)
+
+// ticketServer is a fake server whose SOAP services check ticket expiry, with SSO tokens
+// living ttl.
+func ticketServer(t *testing.T, ttl time.Duration) *msntest.Server {
+	t.Helper()
+	quiet := zerolog.Nop()
+	srv, err := msntest.New(msntest.Options{Logger: &quiet, SSOTokenTTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	for _, a := range [][2]string{{"alice@example.com", "alicepass"}, {"carol@example.com", "carolpass"}} {
+		if err := srv.AddAccount(a[0], a[1], a[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.SetTicketExpiry(true)
+	return srv
+}
+
+func ticketLogin(t *testing.T, srv *msntest.Server, version int) *Session {
+	t.Helper()
+	u := srv.HTTPURL()
+	cfg := Config{
+		Server:   srv.NSAddr(),
+		Versions: []int{version},
+		Endpoints: Endpoints{Login: u + "/login", RST: u + "/RST.srf",
+			Sharing: u + "/abservice/SharingService.asmx", AddressBook: u + "/abservice/abservice.asmx"},
+		MachineGUID:    "{5E3EDFE5-440D-5132-A3F3-A7AE35275C64}",
+		RequestTimeout: 10 * time.Second,
+		LoginTimeout:   20 * time.Second,
+	}
+	s, err := Login(context.Background(), cfg, "alice@example.com", "alicepass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func waitRenewed(t *testing.T, s *Session, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-s.Done():
+		t.Fatalf("session ended while waiting for a renewal: %v", s.Err())
+	case <-time.After(30 * time.Second):
+		t.Fatal("tickets not renewed in time")
+	}
+}
+
+// TestTicketsRenewBeforeExpiry: SSO tickets that expire after 3 s are renewed before they do,
+// without a new NS login, and the address book keeps working well past the first expiry.
+func TestTicketsRenewBeforeExpiry(t *testing.T) {
+	srv := ticketServer(t, 3*time.Second)
+	s := ticketLogin(t, srv, 15)
+	first := s.Ticket(auth.DomainContacts)
+	firstExpiry := s.TicketsExpire()
+	if firstExpiry.IsZero() {
+		t.Fatal("SSO tickets without expiry")
+	}
+	for range 2 {
+		waitRenewed(t, s, s.ticketsRenewed())
+	}
+	if !time.Now().After(firstExpiry) {
+		// Two renewals each before 80 % of a 3 s lifetime end past the first expiry.
+		t.Fatalf("two renewals done before the first tickets expired (%v)", firstExpiry)
+	}
+	if s.Ticket(auth.DomainContacts) == first || !s.TicketsExpire().After(firstExpiry) {
+		t.Fatal("ticket not replaced by the renewal")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.AddContact(ctx, "carol@example.com"); err != nil {
+		t.Fatalf("address book after the first tickets expired: %v", err)
+	}
+	if n := srv.Logins("alice@example.com"); n != 1 {
+		t.Fatalf("%d NS logins, want the one session kept", n)
+	}
+	select {
+	case <-s.Done():
+		t.Fatalf("NS session dropped: %v", s.Err())
+	default:
+	}
+}
+
+// TestTicketsRenewOnAuthFault: a ticket the server stops accepting is renewed when the address
+// book refuses it, and the call succeeds on the same NS session (SSO and Passport 1.4).
+func TestTicketsRenewOnAuthFault(t *testing.T) {
+	for _, v := range []int{13, 15, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := ticketServer(t, time.Hour)
+			s := ticketLogin(t, srv, v)
+			before := s.Ticket(auth.DomainContacts)
+			if n := srv.ExpireTickets("alice@example.com"); n == 0 {
+				t.Fatal("no ticket to expire")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := s.AddContact(ctx, "carol@example.com"); err != nil {
+				t.Fatalf("AddContact with an expired ticket: %v", err)
+			}
+			if s.Ticket(auth.DomainContacts) == before {
+				t.Error("ticket not renewed")
+			}
+			if n := srv.Logins("alice@example.com"); n != 1 {
+				t.Errorf("%d NS logins, want one", n)
+			}
+		})
+	}
+}
+
+// TestRenewAt: renewals happen a fifth of the lifetime (at most an hour) before expiry, spread.
+func TestRenewAt(t *testing.T) {
+	issued := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if !renewAt(issued, time.Time{}, cryptoRandN).IsZero() {
+		t.Error("unknown expiry scheduled")
+	}
+	day := issued.Add(24 * time.Hour)
+	if got := renewAt(issued, day, func(int64) int64 { return 0 }); !got.Equal(day.Add(-time.Hour)) {
+		t.Errorf("24 h tickets renewed at %v, want an hour before expiry", got)
+	}
+	short := issued.Add(10 * time.Second)
+	lo, hi := renewAt(issued, short, func(n int64) int64 { return n - 1 }), renewAt(issued, short, func(int64) int64 { return 0 })
+	if !lo.Before(hi) || lo.Before(issued.Add(7*time.Second)) || !hi.Equal(issued.Add(8*time.Second)) {
+		t.Errorf("10 s tickets renewed between %v and %v", lo, hi)
+	}
+}
