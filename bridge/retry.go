@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
 	"math/big"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/msnbridge/msnbridge/msn/ns"
@@ -32,6 +34,9 @@ type retryTiming struct {
 	probeMin, probeMax time.Duration
 	// probeTimeout bounds one probe connect.
 	probeTimeout time.Duration
+	// droppedMax caps the ceiling of logins whose connection dropped before the server
+	// answered (see dropped).
+	droppedMax time.Duration
 	// comebackSpread is the ceiling of the random pause between a successful probe and the login.
 	comebackSpread time.Duration
 	// shutdownMin and shutdownSpread: after OUT SSD (or a disconnect right after a maintenance
@@ -47,6 +52,7 @@ const (
 	probeMax       = 5 * time.Second
 	probeTimeout   = 3 * time.Second
 	comebackSpread = 10 * time.Second
+	droppedMax     = 20 * time.Second
 	shutdownMin    = 5 * time.Second
 	shutdownSpread = 20 * time.Second
 	// maintenanceGrace is how long after the announced maintenance time a disconnect still
@@ -59,8 +65,8 @@ const (
 var defaultRetryTiming = retryTiming{
 	base: backoffMin, max: backoffMax,
 	probeMin: probeMin, probeMax: probeMax, probeTimeout: probeTimeout,
-	comebackSpread: comebackSpread,
-	shutdownMin:    shutdownMin, shutdownSpread: shutdownSpread,
+	comebackSpread: comebackSpread, droppedMax: droppedMax,
+	shutdownMin: shutdownMin, shutdownSpread: shutdownSpread,
 }
 
 // retryTimingFor returns the schedule with base as its first ceiling; a shorter base (tests)
@@ -76,8 +82,8 @@ func retryTimingFor(base time.Duration) retryTiming {
 	return retryTiming{
 		base: base, max: scale(t.max),
 		probeMin: scale(t.probeMin), probeMax: scale(t.probeMax), probeTimeout: max(scale(t.probeTimeout), 100*time.Millisecond),
-		comebackSpread: scale(t.comebackSpread),
-		shutdownMin:    scale(t.shutdownMin), shutdownSpread: scale(t.shutdownSpread),
+		comebackSpread: scale(t.comebackSpread), droppedMax: scale(t.droppedMax),
+		shutdownMin: scale(t.shutdownMin), shutdownSpread: scale(t.shutdownSpread),
 	}
 }
 
@@ -161,7 +167,15 @@ func (r *reconnector) afterFailure(ctx context.Context, err error) bool {
 	if unreachable(err) {
 		return r.untilReachable(ctx)
 	}
-	wait := r.jitter(r.ceiling())
+	ceiling := r.ceiling()
+	if dropped(err) {
+		// The server took the connection but dropped it before answering: it is not back
+		// yet (a restarting daemon behind a listening proxy, a half-started server). Those
+		// retries stay short so that the login is back soon after the server, whatever the
+		// outage length; only answers that refuse the login earn the long back-off.
+		ceiling = min(ceiling, r.timing.droppedMax)
+	}
+	wait := r.jitter(ceiling)
 	r.failures++
 	return r.sleep(ctx, wait)
 }
@@ -194,6 +208,19 @@ func (r *reconnector) untilReachable(ctx context.Context) bool {
 func unreachable(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// dropped reports whether a login failed because the connection ended or stalled before the
+// server answered: EOF, reset, broken pipe, a read/write timeout, or the NS session ending
+// during the login without the server naming a delay.
+func dropped(err error) bool {
+	var de *ns.DisconnectError
+	if errors.As(err, &de) && de.RetryAfter == 0 && !errors.Is(err, ns.ErrServerShutdown) {
+		return true
+	}
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // probeTargets lists the distinct TCP addresses a login needs: the NS and the hosts of the HTTP

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/msnbridge/msnbridge/msn/auth"
 	"github.com/msnbridge/msnbridge/msn/ns"
+	"github.com/msnbridge/msnbridge/msn/wire"
 )
 
 // fakeClock is virtual time for the reconnect schedule: sleeping advances it at once.
@@ -269,5 +272,38 @@ func TestLoginErrorThrottled(t *testing.T) {
 	var re bridgev2.RespError
 	if !errors.As(loginError(err, "ns.example:1863"), &re) || re.ErrCode != "NET.MSNBRIDGE.THROTTLED" {
 		t.Fatalf("loginError = %v", loginError(err, "ns.example:1863"))
+	}
+}
+
+// TestReconnectDroppedLoginsStayShort: a server that accepts the connection and drops it before
+// answering (a daemon restarting behind a listening proxy, the fake server's /v1/down) is not
+// back yet; however long that lasts, the next try stays within droppedMax, so the login is back
+// soon after the server is. A login the server answers and refuses still backs off to the cap.
+func TestReconnectDroppedLoginsStayShort(t *testing.T) {
+	drops := []error{
+		fmt.Errorf("msn: login to 127.0.0.1:1863: msn: VER: %w", &ns.DisconnectError{Reason: "connection lost", Err: io.EOF}),
+		fmt.Errorf("msn: login: read: %w", syscall.ECONNRESET),
+		fmt.Errorf("msn: login: %w", io.ErrUnexpectedEOF),
+	}
+	for _, failure := range drops {
+		clk := &fakeClock{}
+		r := testReconnector(clk, maxRand, func(context.Context) error { t.Fatal("a reachable server is not probed"); return nil })
+		for range 12 {
+			if !r.afterFailure(context.Background(), failure) {
+				t.Fatal("afterFailure = false")
+			}
+		}
+		for i, got := range clk.sleeps {
+			if got >= droppedMax {
+				t.Fatalf("%v: wait %d = %v, want below %v", failure, i, got, droppedMax)
+			}
+		}
+		if last := clk.sleeps[len(clk.sleeps)-1]; last < droppedMax/2 {
+			t.Errorf("%v: ceiling never grew: last wait %v", failure, last)
+		}
+	}
+	refused := &auth.Error{Op: "sso login", Status: 500, Err: errors.New("SOAP fault")}
+	if dropped(refused) || dropped(fmt.Errorf("x: %w", &wire.ServerError{Code: 500})) {
+		t.Fatal("an answer from the server counted as a dropped connection")
 	}
 }
