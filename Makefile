@@ -11,7 +11,7 @@ GIT_TAG := $(shell git describe --exact-match --tags 2>/dev/null)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -X main.Tag=$(GIT_TAG) -X main.Commit=$(GIT_COMMIT) -X main.BuildTime=$(BUILD_TIME)
 
-.PHONY: build test unit vet e2e e2e-env demo demo-bins version-check docker
+.PHONY: build test unit vet e2e e2e-env demo demo-bins demo-check version-check docker
 
 build:
 	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o msnbridge .
@@ -40,7 +40,7 @@ e2e-env:
 e2e: e2e-env
 	$(GO) test -tags '$(TAGS) e2e' -count=1 -timeout 20m -v ./e2e/...
 
-test: vet unit version-check e2e
+test: vet unit version-check e2e demo-check
 
 demo-bins:
 	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/msnbridge .
@@ -49,3 +49,8 @@ demo-bins:
 
 demo: demo-bins
 	scripts/demo.sh
+
+# demo-check: `make demo` started in the background from a script stops everything it started
+# within 5 s of SIGINT (to its process group) and of SIGTERM (to make).
+demo-check: e2e-env
+	scripts/demo-stop-check.sh
