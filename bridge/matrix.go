@@ -302,6 +302,7 @@ func groupName(names []string) string {
 }
 
 func (c *Client) dmInfo(ctx context.Context, passport string, me bridgev2.ChatMember) *bridgev2.ChatInfo {
+	me.MemberEventExtra = dmInviteExtra()
 	other := bridgev2.ChatMember{EventSender: c.sender(passport, false), Membership: event.MembershipJoin}
 	if row, _ := c.conn.Store.GetContact(ctx, c.login.ID, passport); row != nil {
 		other.UserInfo = c.userInfo(passport, row.FriendlyName)
