@@ -186,6 +186,9 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 		}
 		return nil, statusErr(fmt.Errorf("not delivered: %w", err), event.MessageStatusNetworkError)
 	}
+	if out.Nudge {
+		c.showSentNudge(ctx, msg)
+	}
 	return &bridgev2.MatrixMessageResponse{DB: &bridgedb.Message{
 		ID:        newMessageID("mx"),
 		SenderID:  c.GetUserID(),
