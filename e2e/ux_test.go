@@ -19,22 +19,26 @@ import (
 // It runs as a Matrix user of its own (its own management room), who leaves space invites
 // pending like a user who ignores them.
 func TestRoomsFeelRight(t *testing.T) {
-	ctx, cancel := reqCtx()
-	defer cancel()
-	reg, err := w.hs.register(ctx, "e2e-ux-"+fmt.Sprint(time.Now().UnixNano()), "matrix-ux-"+fmt.Sprint(time.Now().UnixNano()), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := newMatrixUser(w.hs.URL, reg)
+	u, err := newMatrixUser(w.hs.URL, registerUser(t, "e2e-ux-"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.leaveInvited = isSpaceState
 	u.start()
-	prev := w.user
-	w.user = u // the journey helpers act as w.user
-	defer func() { w.user = prev; u.stop() }()
+	actAs(t, u)
 
+	j := loggedInJourney(t)
+	var carolRoom id.RoomID
+	j.step("dm-invite-is-direct", func(t *testing.T) { carolRoom = j.dmInviteIsDirect(t) })
+	j.step("slash-nudge-shown-as-nudge", func(t *testing.T) { j.slashNudge(t, carolRoom) })
+	j.step("create-group-bridges-this-room", j.createGroupHere)
+	j.step("one-space-after-relogin", j.oneSpaceAfterRelogin)
+	j.step("logout", j.logout)
+}
+
+// loggedInJourney opens the acting user's management room and logs alice in (the journey's
+// first steps), failing the test when that is not possible.
+func loggedInJourney(t *testing.T) *journey {
 	j := &journey{t: t}
 	if !j.step("management-room", func(t *testing.T) { j.mgmt = j.botDM(t) }) {
 		t.Fatal("no management room: cannot continue")
@@ -43,12 +47,55 @@ func TestRoomsFeelRight(t *testing.T) {
 		t.Fatal("login failed: cannot continue")
 	}
 	j.step("list-logins", j.listLogins)
-	var carolRoom id.RoomID
-	j.step("dm-invite-is-direct", func(t *testing.T) { carolRoom = j.dmInviteIsDirect(t) })
-	j.step("slash-nudge-shown-as-nudge", func(t *testing.T) { j.slashNudge(t, carolRoom) })
-	j.step("create-group-bridges-this-room", j.createGroupHere)
-	j.step("one-space-after-relogin", j.oneSpaceAfterRelogin)
-	j.step("logout", j.logout)
+	return j
+}
+
+// registerUser registers a fresh Matrix user whose name starts with prefix.
+func registerUser(t *testing.T, prefix string) *registeredUser {
+	t.Helper()
+	ctx, cancel := reqCtx()
+	defer cancel()
+	stamp := fmt.Sprint(time.Now().UnixNano())
+	reg, err := w.hs.register(ctx, prefix+stamp, "matrix-pw-"+stamp, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// actAs makes u the Matrix user the journey helpers act as (w.user) until the test ends, then
+// stops its /sync and restores the previous user.
+func actAs(t *testing.T, u *matrixUser) {
+	prev := w.user
+	w.user = u
+	t.Cleanup(func() { w.user = prev; u.stop() })
+}
+
+// expectFromAlice waits until every contact in since (passport → received count before) got
+// text from alice.
+func expectFromAlice(t *testing.T, text string, since map[string]int) {
+	t.Helper()
+	for passport, n := range since {
+		if _, err := w.fake.expectReceived(passport, n, short, "alice's message to "+passport, func(it receivedItem) bool {
+			return it.Kind == "text" && it.Text == text && strings.EqualFold(it.From, alice)
+		}); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// receivedCounts returns each contact's received count, for expectFromAlice.
+func receivedCounts(t *testing.T, passports ...string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, p := range passports {
+		n, err := w.fake.receivedCount(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[p] = n
+	}
+	return out
 }
 
 // isSpaceState says whether an invite's stripped state is that of a space.
@@ -144,26 +191,10 @@ func (j *journey) createGroupHere(t *testing.T) {
 		})
 	}
 	// The room is the group conversation: a message in it reaches both contacts.
-	sinceBob, err := w.fake.receivedCount(bob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sinceCarol, err := w.fake.receivedCount(carol)
-	if err != nil {
-		t.Fatal(err)
-	}
+	since := receivedCounts(t, bob, carol)
 	text := "Hello both, from the room I set up."
 	send(t, room, text)
-	for _, c := range []struct {
-		passport string
-		since    int
-	}{{bob, sinceBob}, {carol, sinceCarol}} {
-		if _, err := w.fake.expectReceived(c.passport, c.since, short, "the message in the group", func(it receivedItem) bool {
-			return it.Kind == "text" && it.Text == text && strings.EqualFold(it.From, alice)
-		}); err != nil {
-			t.Error(err)
-		}
-	}
+	expectFromAlice(t, text, since)
 	// No second room: no invite to any other room but a space, and no new joined room.
 	if others := u.all(cur, func(s seen) bool {
 		return s.Kind == kindInvite && s.Room != room && s.Event.Type == event.StateCreate && !isSpaceState([]*event.Event{s.Event})
