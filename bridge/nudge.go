@@ -28,8 +28,11 @@ func (b *bridgeSide) RedactEvent(ctx context.Context, portal *bridgev2.Portal, e
 }
 
 // nudgeSentNotice is the notice for a nudge the user sent, worded like the one for a received
-// nudge ("Bob sent you a nudge.").
+// nudge ("Bob sent you a nudge."); to is empty in a group, where everyone gets it.
 func nudgeSentNotice(to string) string {
+	if to == "" {
+		return "You sent a nudge."
+	}
 	return fmt.Sprintf("You sent %s a nudge.", to)
 }
 
@@ -37,7 +40,7 @@ func nudgeSentNotice(to string) string {
 // as a nudge, not as text) with the nudge notice: the notice is posted and the text redacted,
 // so that the room reads like it does on the contact's side.
 func (c *Client) showSentNudge(ctx context.Context, msg *bridgev2.MatrixMessage) {
-	to := "everyone here"
+	to := ""
 	if !isGroupPortal(msg.Portal.ID) {
 		if passport, ok := c.passportOf(ctx, networkid.UserID(msg.Portal.ID)); ok {
 			to = nameOrPassport(c.friendlyName(ctx, passport), passport)

@@ -73,3 +73,11 @@ func TestSlashNudgeReplacedByNotice(t *testing.T) {
 		t.Errorf("redacted %s, want $nudge", got)
 	}
 }
+
+func TestNudgeSentNotice(t *testing.T) {
+	for to, want := range map[string]string{"Bob": "You sent Bob a nudge.", "": "You sent a nudge."} {
+		if got := nudgeSentNotice(to); got != want {
+			t.Errorf("nudgeSentNotice(%q) = %q, want %q", to, got, want)
+		}
+	}
+}
