@@ -6,7 +6,14 @@ WORKDIR /build
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=1 go build -tags goolm -trimpath -ldflags "-s -w" -o /usr/bin/msnbridge .
+# Version stamping (`msnbridge version`, the startup log): `make docker` passes these; a plain
+# `docker build` leaves them "unknown" (.dockerignore keeps .git out of the build context).
+ARG COMMIT=unknown
+ARG TAG=
+ARG BUILD_TIME=unknown
+RUN CGO_ENABLED=1 go build -tags goolm -trimpath \
+    -ldflags "-s -w -X main.Tag=${TAG} -X main.Commit=${COMMIT} -X main.BuildTime=${BUILD_TIME}" \
+    -o /usr/bin/msnbridge .
 
 # Stage 2 is a small Debian runtime: the binary needs glibc (cgo) and CA certificates.
 FROM debian:bookworm-slim

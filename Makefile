@@ -4,10 +4,25 @@ GO ?= go
 TAGS := goolm
 BIN := .e2e/bin
 
-.PHONY: build test unit vet e2e e2e-env demo demo-bins
+# Version stamping: `msnbridge version` (and `--version`, the bot's `version` command, the
+# startup log) say which commit is running and when it was built. Empty outside a git checkout.
+GIT_COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
+GIT_TAG := $(shell git describe --exact-match --tags 2>/dev/null)
+BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -X main.Tag=$(GIT_TAG) -X main.Commit=$(GIT_COMMIT) -X main.BuildTime=$(BUILD_TIME)
+
+.PHONY: build test unit vet e2e e2e-env demo demo-bins demo-check version-check docker
 
 build:
-	$(GO) build -tags $(TAGS) -o msnbridge .
+	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o msnbridge .
+
+# version-check: a `make build` binary must print the commit it was built from.
+version-check: build
+	scripts/check-version.sh ./msnbridge $(GIT_COMMIT)
+
+docker:
+	docker build --build-arg COMMIT=$(GIT_COMMIT) --build-arg TAG=$(GIT_TAG) \
+		--build-arg BUILD_TIME=$(BUILD_TIME) -t msnbridge .
 
 vet:
 	$(GO) vet -tags $(TAGS) ./...
@@ -25,12 +40,17 @@ e2e-env:
 e2e: e2e-env
 	$(GO) test -tags '$(TAGS) e2e' -count=1 -timeout 20m -v ./e2e/...
 
-test: vet unit e2e
+test: vet unit version-check e2e demo-check
 
 demo-bins:
-	$(GO) build -tags $(TAGS) -o $(BIN)/msnbridge .
+	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/msnbridge .
 	$(GO) build -tags $(TAGS) -o $(BIN)/msn-fakeserver ./cmd/msn-fakeserver
 	$(GO) build -o $(BIN)/yamlset ./e2e/yamlset
 
 demo: demo-bins
 	scripts/demo.sh
+
+# demo-check: `make demo` started in the background from a script stops everything it started
+# within 5 s of SIGINT (to its process group) and of SIGTERM (to make).
+demo-check: e2e-env
+	scripts/demo-stop-check.sh

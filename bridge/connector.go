@@ -132,6 +132,7 @@ func (c *Connector) Start(ctx context.Context) error {
 	if c.Config.BridgePresence {
 		c.presence.Start()
 	}
+	c.encryptBotNotices()
 	return nil
 }
 

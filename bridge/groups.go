@@ -10,6 +10,7 @@ import (
 	bridgedb "maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/msnbridge/msnbridge/msn/ns"
 	"github.com/msnbridge/msnbridge/puppet"
@@ -80,7 +81,37 @@ func (c *Client) CreateGroup(ctx context.Context, params *bridgev2.GroupCreatePa
 	if err != nil {
 		return nil, err
 	}
-	return &bridgev2.CreateChatResponse{PortalKey: key, PortalInfo: info}, nil
+	resp := &bridgev2.CreateChatResponse{PortalKey: key, PortalInfo: info}
+	if params.RoomID != "" && c.conn.Bridge != nil {
+		// `create-group` is run in the Matrix room to bridge, and bridgev2 names it here: the
+		// group portal takes over that room, so that no second room appears and the one the
+		// user set up (with the contacts' ghosts in it) is the conversation.
+		if resp.Portal, err = c.bindGroupRoom(ctx, key, params.RoomID, info); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// bindGroupRoom makes an existing Matrix room the room of a new group portal and brings its
+// members in line with the group (the contacts' ghosts join, the user's own ghost too).
+func (c *Client) bindGroupRoom(ctx context.Context, key networkid.PortalKey, roomID id.RoomID, info *bridgev2.ChatInfo) (*bridgev2.Portal, error) {
+	p, err := c.conn.Bridge.GetPortalByKey(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("get portal: %w", err)
+	}
+	// The member sync runs in the background after this call returns; it must outlive the
+	// command's context.
+	err = p.UpdateMatrixRoomID(context.WithoutCancel(ctx), roomID, bridgev2.UpdateMatrixRoomIDParams{
+		FailIfMXIDSet:  true,
+		ChatInfo:       info,
+		ChatInfoSource: c.login,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bridge room %s: %w", roomID, err)
+	}
+	c.log.Info().Stringer("room_id", roomID).Str("portal_id", string(key.ID)).Msg("Bound the room of create-group to the new group portal")
+	return p, nil
 }
 
 // HandleMatrixMembership invites contacts into group conversations and leaves them. Other

@@ -201,6 +201,9 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 		}
 		return nil, statusErr(fmt.Errorf("not delivered: %w", err), event.MessageStatusNetworkError)
 	}
+	if out.Nudge {
+		c.showSentNudge(ctx, msg)
+	}
 	return &bridgev2.MatrixMessageResponse{DB: &bridgedb.Message{
 		ID:        newMessageID("mx"),
 		SenderID:  c.GetUserID(),
@@ -317,6 +320,7 @@ func groupName(names []string) string {
 }
 
 func (c *Client) dmInfo(ctx context.Context, passport string, me bridgev2.ChatMember) *bridgev2.ChatInfo {
+	me.MemberEventExtra = dmInviteExtra()
 	other := bridgev2.ChatMember{EventSender: c.sender(passport, false), Membership: event.MembershipJoin}
 	if row, _ := c.conn.Store.GetContact(ctx, c.login.ID, passport); row != nil {
 		other.UserInfo = c.userInfo(passport, row.FriendlyName)

@@ -243,14 +243,17 @@ func (j *journey) reply(t *testing.T) {
 	}
 }
 
-func (j *journey) typingIn(t *testing.T) {
-	ghost := w.bridge.ghost(bob, w.hs.ServerName)
+func (j *journey) typingIn(t *testing.T) { typingFrom(t, bob, j.bobRoom) }
+
+// typingFrom checks that a contact typing on MSN shows as its ghost typing in room.
+func typingFrom(t *testing.T, contact string, room id.RoomID) {
+	ghost := w.bridge.ghost(contact, w.hs.ServerName)
 	cur := w.user.mark()
-	if err := w.fake.typing(bob, alice); err != nil {
+	if err := w.fake.typing(contact, alice); err != nil {
 		t.Fatal(err)
 	}
-	w.user.expect(t, cur, short, "bob typing in the DM room", func(s seen) bool {
-		if s.Kind != kindEphemeral || s.Room != j.bobRoom || s.Event.Type != event.EphemeralEventTyping {
+	w.user.expect(t, cur, short, contact+" typing in the room", func(s seen) bool {
+		if s.Kind != kindEphemeral || s.Room != room || s.Event.Type != event.EphemeralEventTyping {
 			return false
 		}
 		ids, _ := s.Event.Content.Raw["user_ids"].([]any)
@@ -263,22 +266,25 @@ func (j *journey) typingIn(t *testing.T) {
 	})
 }
 
-func (j *journey) typingOut(t *testing.T) {
-	since, err := w.fake.receivedCount(bob)
+func (j *journey) typingOut(t *testing.T) { typingTo(t, bob, j.bobRoom) }
+
+// typingTo checks that the user typing in room reaches the contact as a typing notification.
+func typingTo(t *testing.T, contact string, room id.RoomID) {
+	since, err := w.fake.receivedCount(contact)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := reqCtx()
 	defer cancel()
-	if _, err := w.user.cli.UserTyping(ctx, j.bobRoom, true, 10*time.Second); err != nil {
+	if _, err := w.user.cli.UserTyping(ctx, room, true, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.fake.expectReceived(bob, since, short, "a typing notification", func(it receivedItem) bool {
+	if _, err := w.fake.expectReceived(contact, since, short, "a typing notification", func(it receivedItem) bool {
 		return it.Kind == "typing"
 	}); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = w.user.cli.UserTyping(ctx, j.bobRoom, false, 0)
+	_, _ = w.user.cli.UserTyping(ctx, room, false, 0)
 }
 
 func (j *journey) nudgeIn(t *testing.T) {
@@ -445,16 +451,20 @@ func (j *journey) longMessageIn(t *testing.T) {
 	}
 }
 
-func (j *journey) longMessageOut(t *testing.T) {
+func (j *journey) longMessageOut(t *testing.T) { longMessageTo(t, bob, j.bobRoom) }
+
+// longMessageTo sends a 5000-character message in room and checks that the contact gets all of
+// it, in as many MSN messages as it takes.
+func longMessageTo(t *testing.T, contact string, room id.RoomID) {
 	text := mixedText(5000)
-	since, err := w.fake.receivedCount(bob)
+	since, err := w.fake.receivedCount(contact)
 	if err != nil {
 		t.Fatal(err)
 	}
-	send(t, j.bobRoom, text)
+	send(t, room, text)
 	var got strings.Builder
 	for got.Len() < len(text) {
-		it, err := w.fake.expectReceived(bob, since, short, "part of the long message", func(it receivedItem) bool { return it.Kind == "text" })
+		it, err := w.fake.expectReceived(contact, since, short, "part of the long message", func(it receivedItem) bool { return it.Kind == "text" })
 		if err != nil {
 			t.Fatalf("%v (have %d of %d bytes)", err, got.Len(), len(text))
 		}

@@ -29,11 +29,15 @@ const (
 
 func journeyAccounts() []account {
 	return []account{
-		{Passport: alice, Password: alicePassword, Name: "Alice", Contacts: []string{bob, carol, dave, echoContact}},
+		{Passport: alice, Password: alicePassword, Name: "Alice", Contacts: []string{bob, carol, dave, echoContact, erin, frank, gina}},
 		{Passport: bob, Password: "bob-pw", Name: "Bob Builder", PSM: "Can we fix it?", Status: "NLN", Scripted: true, Contacts: []string{alice}},
 		{Passport: carol, Password: "carol-pw", Name: "Carol", PSM: "Out and about", Status: "NLN", Scripted: true, Contacts: []string{alice}},
 		{Passport: dave, Password: "dave-pw", Name: "Dave", Status: "FLN", Scripted: true, Contacts: []string{alice}},
 		{Passport: echoContact, Password: "echo-pw", Name: "Echo", PSM: "I repeat everything", Status: "NLN", Scripted: true, Echo: true, Contacts: []string{alice}},
+		// The encrypted journey's contacts (encrypted_test.go).
+		{Passport: erin, Password: "erin-pw", Name: "Erin", Status: "NLN", Scripted: true, Contacts: []string{alice}},
+		{Passport: frank, Password: "frank-pw", Name: "Frank", Status: "NLN", Scripted: true, Contacts: []string{alice}},
+		{Passport: gina, Password: "gina-pw", Name: "Gina", Status: "FLN", Scripted: true, Contacts: []string{alice}},
 	}
 }
 

@@ -61,6 +61,10 @@ type matrixUser struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// leaveInvited, when set, says which invites (by their stripped state) to leave pending
+	// instead of accepting them, like a user who ignores them. Set it only between steps.
+	leaveInvited func(state []*event.Event) bool
 }
 
 func newMatrixUser(hsURL string, reg *registeredUser) (*matrixUser, error) {
@@ -136,8 +140,14 @@ func (m *matrixUser) record(ctx context.Context, resp *mautrix.RespSync) {
 		put(kindTimeline, room, r.Timeline.Events, event.MessageEventType)
 		put(kindEphemeral, room, r.Ephemeral.Events, event.EphemeralEventType)
 	}
+	m.mu.Lock()
+	leaveInvited := m.leaveInvited
+	m.mu.Unlock()
 	for room, r := range resp.Rooms.Invite {
 		put(kindInvite, room, r.State.Events, event.StateEventType)
+		if leaveInvited != nil && leaveInvited(r.State.Events) {
+			continue
+		}
 		go func(room id.RoomID) { // accept every invite, like a user who trusts the bridge
 			jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()

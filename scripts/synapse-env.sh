@@ -61,6 +61,26 @@ unmount_under() {
 		while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
 
+# with_progress WHAT LOG CMD...: runs CMD with its output in LOG and, every 15 s until it ends,
+# says how long WHAT has taken and what LOG's last line says: the first run builds the chroot
+# for minutes, and silence for that long looks like a hang.
+with_progress() {
+	local what=$1 logf=$2 t0=$SECONDS pid rc=0 last
+	shift 2
+	log "$what (a few minutes on the first run; follow it with: tail -f $logf)"
+	"$@" >"$logf" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		for _ in $(seq 1 75); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+		if kill -0 "$pid" 2>/dev/null; then
+			last=$(tail -n 1 "$logf" 2>/dev/null | cut -c1-100)
+			log "  ... $what: $((SECONDS - t0)) s${last:+: $last}"
+		fi
+	done
+	wait "$pid" || rc=$?
+	return "$rc"
+}
+
 in_chroot() { # in_chroot ROOT CMD...: runs CMD in ROOT with /proc mounted in a private namespace
 	local root=$1; shift
 	unshare --mount --propagation private -- /bin/sh -c 'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' "$root" "$@"
@@ -95,8 +115,8 @@ cmd_install() {
 	done
 	local m
 	m=$(mirror)
-	log "debootstrap sid from $m into $BUILD"
-	debootstrap --variant=minbase --include=ca-certificates sid "$BUILD" "$m" >"$CACHE/debootstrap.log" 2>&1 ||
+	with_progress "debootstrap sid from $m into $BUILD" "$CACHE/debootstrap.log" \
+		debootstrap --variant=minbase --include=ca-certificates sid "$BUILD" "$m" ||
 		{ tail -n 30 "$CACHE/debootstrap.log" >&2; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
 	# sid's Release file may carry a Valid-Until earlier than this machine's clock.
 	echo 'Acquire::Check-Valid-Until "false";' >"$BUILD/etc/apt/apt.conf.d/99msnbridge-no-valid-until"
@@ -106,15 +126,14 @@ cmd_install() {
 	printf '%s\n' \
 		"matrix-synapse matrix-synapse/server-name string $SERVER_NAME" \
 		"matrix-synapse matrix-synapse/report-stats boolean false" >"$BUILD/tmp/preseed"
-	log "installing matrix-synapse in the chroot"
-	in_chroot "$BUILD" /bin/sh -ec '
+	with_progress "installing matrix-synapse in the chroot" "$CACHE/apt.log" in_chroot "$BUILD" /bin/sh -ec '
 		export DEBIAN_FRONTEND=noninteractive
 		debconf-set-selections /tmp/preseed
 		apt-get update -q
 		apt-get install -y -q --no-install-recommends matrix-synapse
 		apt-get clean
 		rm -f /tmp/preseed
-	' >"$CACHE/apt.log" 2>&1 || { tail -n 30 "$CACHE/apt.log" >&2; die "installing matrix-synapse failed (log: $CACHE/apt.log)"; }
+	' || { tail -n 30 "$CACHE/apt.log" >&2; die "installing matrix-synapse failed (log: $CACHE/apt.log)"; }
 	local v
 	v=$(chroot "$BUILD" /usr/bin/python3 -c 'import synapse; print(synapse.__version__)') || die "synapse does not import in the chroot"
 	printf 'recipe %s\nsynapse %s\n' "$RECIPE" "$v" >"$BUILD/$READY_MARK"
@@ -238,6 +257,11 @@ cmd_start() {
 	chmod 600 "$RUN_DIR/shared_secret" "$RUN_DIR/macaroon_secret"
 	write_config
 	if versions_ok; then die "port $PORT already answers: another homeserver is running there"; fi
+	# Remember the first directory the bind mount's mount point creates in the chroot, so that
+	# stop removes the whole empty path again rather than leaving one per run directory.
+	local top=$RUN_DIR
+	while [ "$(dirname "$top")" != / ] && [ ! -e "$CHROOT$(dirname "$top")" ]; do top=$(dirname "$top"); done
+	[ -e "$CHROOT$top" ] || echo "$top" >"$RUN_DIR/chroot-mountpoint"
 	local launch='mkdir -p "$0$1" && mount --bind "$1" "$0$1" && mount -t proc proc "$0/proc" && shift && exec chroot "$0" "$@"'
 	if [ ! -s "$RUN_DIR/signing.key" ]; then
 		unshare --mount --propagation private -- /bin/sh -c "$launch" "$CHROOT" "$RUN_DIR" \
@@ -276,8 +300,18 @@ cmd_stop_quiet() {
 	done
 	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
 	rm -f "$RUN_DIR/synapse.pid"
-	# The bind mount vanished with Synapse's mount namespace; drop its empty mount point.
-	rmdir "$CHROOT$RUN_DIR" 2>/dev/null || true
+	remove_mountpoint
+}
+
+# remove_mountpoint: the bind mount vanished with Synapse's mount namespace; remove its empty
+# mount point in the chroot and the empty directories start created above it (never a
+# directory the chroot had before: RUN_DIR/chroot-mountpoint names the topmost one created).
+remove_mountpoint() {
+	local d=$RUN_DIR top
+	top=$(cat "$RUN_DIR/chroot-mountpoint" 2>/dev/null) || top=$RUN_DIR
+	case $RUN_DIR/ in "$top"/*) ;; *) top=$RUN_DIR ;; esac
+	while rmdir "$CHROOT$d" 2>/dev/null && [ "$d" != "$top" ]; do d=$(dirname "$d"); done
+	rm -f "$RUN_DIR/chroot-mountpoint"
 }
 
 cmd_register() {
