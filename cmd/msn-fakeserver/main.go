@@ -94,8 +94,14 @@ func run() error {
 		}
 	}
 
+	// The switchboard front listens before the server starts: the server advertises it in XFR
+	// and RNG, so that every switchboard connection passes the fault knobs.
+	sbLn, err := net.Listen("tcp", sbListenAddr(*nsAddr))
+	if err != nil {
+		return fmt.Errorf("SB listener: %w", err)
+	}
 	srvLog := log.With().Str("component", "msntest").Logger()
-	srv, err := msntest.New(msntest.Options{Logger: &srvLog})
+	srv, err := msntest.New(msntest.Options{Logger: &srvLog, AdvertiseSB: sbLn.Addr().String()})
 	if err != nil {
 		return err
 	}
@@ -111,15 +117,19 @@ func run() error {
 	defer stop()
 
 	g := newGate()
+	flt := newFaults(log.With().Str("component", "faults").Logger())
 	nsLn, err := net.Listen("tcp", *nsAddr)
 	if err != nil {
 		return fmt.Errorf("NS listener: %w", err)
 	}
-	nsProxy := &tcpProxy{ln: nsLn, upstream: srv.NSAddr(), gate: g, log: log.With().Str("component", "ns-front").Logger()}
+	nsProxy := &msnpFront{service: "NS", ln: nsLn, upstream: srv.NSAddr(), gate: g, faults: flt, log: log.With().Str("component", "ns-front").Logger()}
 	go nsProxy.serve()
 	defer nsProxy.close()
+	sbProxy := &msnpFront{service: "SB", ln: sbLn, upstream: srv.SBListenAddr(), gate: g, faults: flt, log: log.With().Str("component", "sb-front").Logger()}
+	go sbProxy.serve()
+	defer sbProxy.close()
 
-	front, err := httpFront(srv.HTTPURL(), g, log)
+	front, err := httpFront(srv.HTTPURL(), g, flt, log)
 	if err != nil {
 		return err
 	}
@@ -131,7 +141,7 @@ func run() error {
 	go func() { _ = httpSrv.Serve(httpLn) }()
 	defer httpSrv.Close()
 
-	ctl := &control{srv: srv, gate: g, recorders: map[string]*recorder{}, log: log.With().Str("component", "control").Logger()}
+	ctl := newControl(srv, g, flt, log.With().Str("component", "control").Logger())
 	for _, a := range accounts {
 		ctl.passports = append(ctl.passports, a.Passport)
 		if a.Scripted {
@@ -166,6 +176,15 @@ func run() error {
 	<-ctx.Done()
 	log.Info().Msg("shutting down")
 	return nil
+}
+
+// sbListenAddr is the switchboard front's address: a free port on the NS listener's host.
+func sbListenAddr(nsAddr string) string {
+	host, _, err := net.SplitHostPort(nsAddr)
+	if err != nil || host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, "0")
 }
 
 // closeWithin closes the server but gives up waiting after d, so that the process always exits.
