@@ -29,6 +29,8 @@ type homeserver struct {
 	// reads it (Synapse reads registrations only at startup).
 	install func(ctx context.Context, registration string) error
 	stop    func()
+	// external is set for a homeserver the tests did not start (they cannot stop it).
+	external bool
 }
 
 // Environment variables that select an existing homeserver instead of the script's Synapse.
@@ -104,7 +106,7 @@ func externalHomeserver(u string) (*homeserver, error) {
 	if name == "" {
 		name = "localhost"
 	}
-	hs := &homeserver{URL: strings.TrimRight(u, "/"), ServerName: name, secret: secret, stop: func() {}}
+	hs := &homeserver{URL: strings.TrimRight(u, "/"), ServerName: name, secret: secret, stop: func() {}, external: true}
 	hs.install = func(ctx context.Context, registration string) error {
 		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", hook, "install-registration", registration)
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -61,32 +61,41 @@ var flowRe = regexp.MustCompile("`login ([a-z0-9_-]+)`")
 // doLogin runs the bot's login dialogue and returns the bot's final answer.
 func (j *journey) doLogin(t *testing.T, passport, password string) seen {
 	t.Helper()
-	u := w.user
+	reply, typed := loginDialogue(t, w.user, j.mgmt, passport, password)
+	j.passwordIn = j.passwordIn || typed
+	return reply
+}
+
+// loginDialogue runs u's login dialogue with the bot in mgmt and returns the bot's final
+// answer and whether the password was typed in Matrix.
+func loginDialogue(t *testing.T, u *matrixUser, mgmt id.RoomID, passport, password string) (seen, bool) {
+	t.Helper()
+	typed := false
 	cur := u.mark()
-	send(t, j.mgmt, "login")
+	sendAs(t, u, mgmt, "login")
 	for range 8 {
-		reply := u.expect(t, cur, short, "bot reply during login", message(j.mgmt, w.bridge.Bot, func(string) bool { return true }))
-		cur = indexAfter(reply)
+		reply := u.expect(t, cur, short, "bot reply during login", message(mgmt, w.bridge.Bot, func(string) bool { return true }))
+		cur = u.indexAfter(reply)
 		body := strings.ToLower(reply.str("body"))
 		prompt, _, _ := strings.Cut(strings.TrimPrefix(body, "please enter your "), "\n")
 		switch {
 		case isFailure(body), strings.Contains(body, "logged in"):
-			return reply
+			return reply, typed
 		case flowRe.MatchString(body):
-			send(t, j.mgmt, "login "+flowRe.FindStringSubmatch(body)[1])
+			sendAs(t, u, mgmt, "login "+flowRe.FindStringSubmatch(body)[1])
 		case !strings.HasPrefix(body, "please enter your "):
 			continue // instructions and other chatter: wait for the prompt
 		case strings.Contains(prompt, "password"):
-			j.passwordIn = true
-			send(t, j.mgmt, password)
+			typed = true
+			sendAs(t, u, mgmt, password)
 		case strings.Contains(prompt, "passport"), strings.Contains(prompt, "mail"):
-			send(t, j.mgmt, passport)
+			sendAs(t, u, mgmt, passport)
 		default:
 			t.Fatalf("unexpected login prompt: %q", reply.str("body"))
 		}
 	}
 	t.Fatalf("login dialogue did not end after 8 bot messages")
-	return seen{}
+	return seen{}, typed
 }
 
 func (j *journey) loginWrongPassword(t *testing.T) {
@@ -408,8 +417,10 @@ func (j *journey) collect(t *testing.T, cur int, room id.RoomID, sender id.UserI
 }
 
 // indexAfter returns the cursor just after an event already recorded.
-func indexAfter(s seen) int {
-	u := w.user
+func indexAfter(s seen) int { return w.user.indexAfter(s) }
+
+// indexAfter returns the cursor just after an event u already recorded.
+func (u *matrixUser) indexAfter(s seen) int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for i := len(u.events) - 1; i >= 0; i-- {
