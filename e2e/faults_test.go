@@ -831,7 +831,8 @@ func TestFaultInviteDuringReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	if outcome.Kind == "ring-failed" {
-		t.Errorf("bob's invitation during the login was never answered: %s", outcome.Detail)
+		// bob's message was never sent: nothing more can arrive.
+		t.Fatalf("bob's invitation during the login was never answered: %s", outcome.Detail)
 	}
 	newLogin(t, ffUser, before)
 	msg, err := f.u.waitFor(cur, short, "bob's message sent with the invitation", message("", ghost, equals(text)))
@@ -864,7 +865,15 @@ func TestFaultLongOfflineMessage(t *testing.T) {
 		return message(room, w.bridge.Bot, contains("offline"))(s) || statusNotice(room, evt)(s)
 	})
 	if statusNotice(room, evt)(reply) {
-		t.Errorf("the long offline message failed: %q", reply.str("body"))
+		// Failed: report what the server stored anyway, without waiting for more.
+		items, _, err := w.fake.received(fgDave, since, 0)
+		stored := 0
+		for _, it := range items {
+			if it.Kind == "oim" {
+				stored += len(it.Text)
+			}
+		}
+		t.Fatalf("the long offline message failed: %q (stored: %d of %d bytes, %v)", reply.str("body"), stored, len(text), err)
 	}
 	var got strings.Builder
 	parts := 0
@@ -969,8 +978,8 @@ func (f *faultUser) longTo(t *testing.T, room id.RoomID, contact string, chunked
 	}
 }
 
-// createGroup makes a Matrix room with the bot and the contacts' ghosts and turns it into an
-// MSN group conversation with the bot's create-group command.
+// createGroup makes a Matrix room with the bot and the contacts' ghosts, runs the bot's
+// create-group command in it and returns the group's portal room.
 func (f *faultUser) createGroup(t *testing.T, contacts ...string) id.RoomID {
 	t.Helper()
 	ctx, cancel := reqCtx()
@@ -1001,5 +1010,9 @@ func (f *faultUser) createGroup(t *testing.T, contacts ...string) id.RoomID {
 	if !strings.Contains(strings.ToLower(reply.str("body")), "created") {
 		t.Fatalf("create-group answered %q", reply.str("body"))
 	}
-	return resp.RoomID
+	// bridgev2 makes a new portal room for the group and invites the user (who joins it).
+	return f.u.expect(t, cur, short, "joining the group's portal room", func(s seen) bool {
+		return s.Kind == kindTimeline && s.Room != resp.RoomID && s.Room != f.mgmt && s.Event.Type == event.StateMember &&
+			s.Event.GetStateKey() == f.u.ID.String() && s.str("membership") == "join"
+	}).Room
 }
