@@ -646,8 +646,9 @@ func (ctl *control) nsDrop(_ context.Context, req *request) (any, error) {
 	return map[string]int{"dropped": dropped}, nil
 }
 
-// ringOnLogin arms a one-shot fault for who's next login: the answer to its first CHG is held
-// for hold_ms (default 3000) while the scripted contact "from" sends "text" (ringing who).
+// ringOnLogin arms a one-shot fault for who's next login (on an NS connection made after this
+// call): the answer to its first CHG is held for hold_ms (default 3000) while the scripted
+// contact "from" sends "text" (ringing who).
 func (ctl *control) ringOnLogin(_ context.Context, req *request) (any, error) {
 	if err := need(map[string]string{"who": req.Who, "from": req.From, "text": req.Text}); err != nil {
 		return nil, err
@@ -667,7 +668,7 @@ func (ctl *control) ringOnLogin(_ context.Context, req *request) (any, error) {
 		return nil, badRequest("hold_ms must be within 0..60000")
 	}
 	ctl.faults.mu.Lock()
-	ctl.faults.ringOnLogin[who] = ringSpec{from: strings.ToLower(strings.TrimSpace(req.From)), text: req.Text, hold: hold}
+	ctl.faults.ringOnLogin[who] = ringSpec{from: strings.ToLower(strings.TrimSpace(req.From)), text: req.Text, hold: hold, after: ctl.faults.seq}
 	ctl.faults.mu.Unlock()
 	return nil, nil
 }

@@ -58,6 +58,7 @@ const maxFaultEvents = 20000
 type ringSpec struct {
 	from, text string
 	hold       time.Duration
+	after      uint64 // only connections made after arming (numbered above this) trigger it
 }
 
 // faults holds the knobs of the NS and SB fronts and the log of what they did. Knobs name the
@@ -407,7 +408,10 @@ func (p *msnpFront) serverToClient(c *frontConn) {
 			if cmd.Name == "CHG" && cmd.HasTrID && cmd.TrID != 0 {
 				f.mu.Lock()
 				spec, armed := f.ringOnLogin[who]
-				delete(f.ringOnLogin, who)
+				armed = armed && c.id > spec.after
+				if armed {
+					delete(f.ringOnLogin, who)
+				}
 				f.mu.Unlock()
 				if armed {
 					p.ringDuringLogin(c, who, spec, raw)
