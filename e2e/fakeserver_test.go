@@ -158,7 +158,7 @@ func (f *fakeServer) received(contact string, since int, wait time.Duration) ([]
 		Items []receivedItem `json:"items"`
 		Next  int            `json:"next"`
 	}
-	err := doJSON(ctx, http.MethodGet, f.Control+"/v1/received?"+q.Encode(), nil, &out)
+	err := longPollJSON(ctx, http.MethodGet, f.Control+"/v1/received?"+q.Encode(), nil, &out)
 	return out.Items, out.Next, err
 }
 

@@ -234,7 +234,7 @@ func (f *fakeServer) faults(since int, wait time.Duration) ([]faultEvent, int, e
 		Events []faultEvent `json:"events"`
 		Next   int          `json:"next"`
 	}
-	err := doJSON(ctx, http.MethodGet, f.Control+"/v1/faults?"+q.Encode(), nil, &out)
+	err := longPollJSON(ctx, http.MethodGet, f.Control+"/v1/faults?"+q.Encode(), nil, &out)
 	return out.Events, out.Next, err
 }
 
