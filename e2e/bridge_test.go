@@ -30,8 +30,8 @@ type bridge struct {
 }
 
 // prepareBridge generates the bridge config (-e), edits it for this environment, and generates
-// the appservice registration (-g).
-func prepareBridge(ctx context.Context, bin, dir string, hs *homeserver, fake *fakeServer) (*bridge, error) {
+// the appservice registration (-g). The bridge reaches hs at hsAddr (a proxy in front of it).
+func prepareBridge(ctx context.Context, bin, dir string, hs *homeserver, hsAddr string, fake *fakeServer) (*bridge, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func prepareBridge(ctx context.Context, bin, dir string, hs *homeserver, fake *f
 		key string
 		val any
 	}{
-		{"homeserver.address", hs.URL},
+		{"homeserver.address", hsAddr},
 		{"homeserver.domain", hs.ServerName},
 		{"homeserver.software", "standard"},
 		{"appservice.address", b.asURL},
@@ -143,6 +143,9 @@ func (b *bridge) start(ctx context.Context) error {
 }
 
 func (b *bridge) stop() { b.proc.stop(15 * time.Second) }
+
+// kill ends the bridge with SIGKILL (no chance to clean up) and waits until it is gone.
+func (b *bridge) kill() { b.proc.kill() }
 
 // ghost returns the Matrix user ID of the ghost of an MSN contact (passport lower-cased).
 func (b *bridge) ghost(passport string, server string) id.UserID {

@@ -32,6 +32,7 @@ type account struct {
 	Contacts []string `json:"contacts,omitempty"`
 	Scripted bool     `json:"scripted,omitempty"` // a contact driven by the control API
 	Echo     bool     `json:"echo,omitempty"`     // a scripted contact answering every message
+	Caps     string   `json:"caps,omitempty"`     // a scripted contact's client capabilities ("caps:capsex")
 }
 
 // startFakeServer writes the account file and runs the fake server binary.
@@ -144,6 +145,8 @@ type receivedItem struct {
 	Kind   string     `json:"kind"` // text, typing, nudge, other
 	Text   string     `json:"text"`
 	Format *msgFormat `json:"format"`
+	Chunks int        `json:"chunks"`     // switchboard messages it came in (1: a plain message)
+	MsgID  string     `json:"message_id"` // Message-ID of a chunked message
 }
 
 // received long-polls what contact received after index since.
@@ -155,7 +158,7 @@ func (f *fakeServer) received(contact string, since int, wait time.Duration) ([]
 		Items []receivedItem `json:"items"`
 		Next  int            `json:"next"`
 	}
-	err := doJSON(ctx, http.MethodGet, f.Control+"/v1/received?"+q.Encode(), nil, &out)
+	err := longPollJSON(ctx, http.MethodGet, f.Control+"/v1/received?"+q.Encode(), nil, &out)
 	return out.Items, out.Next, err
 }
 

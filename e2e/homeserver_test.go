@@ -29,6 +29,8 @@ type homeserver struct {
 	// reads it (Synapse reads registrations only at startup).
 	install func(ctx context.Context, registration string) error
 	stop    func()
+	// external is set for a homeserver the tests did not start (they cannot stop it).
+	external bool
 }
 
 // Environment variables that select an existing homeserver instead of the script's Synapse.
@@ -104,7 +106,7 @@ func externalHomeserver(u string) (*homeserver, error) {
 	if name == "" {
 		name = "localhost"
 	}
-	hs := &homeserver{URL: strings.TrimRight(u, "/"), ServerName: name, secret: secret, stop: func() {}}
+	hs := &homeserver{URL: strings.TrimRight(u, "/"), ServerName: name, secret: secret, stop: func() {}, external: true}
 	hs.install = func(ctx context.Context, registration string) error {
 		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", hook, "install-registration", registration)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -156,6 +158,15 @@ var httpClient = &http.Client{Timeout: 30 * time.Second}
 
 // doJSON sends body (if not nil) as JSON and decodes a 2xx JSON answer into out (if not nil).
 func doJSON(ctx context.Context, method, url string, body, out any) error {
+	return doJSONWith(ctx, httpClient, method, url, body, out)
+}
+
+// longPollJSON is doJSON for long polls: only ctx bounds the request, not the client's 30 s.
+func longPollJSON(ctx context.Context, method, url string, body, out any) error {
+	return doJSONWith(ctx, &httpClientNoTimeout, method, url, body, out)
+}
+
+func doJSONWith(ctx context.Context, client *http.Client, method, url string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -171,7 +182,7 @@ func doJSON(ctx context.Context, method, url string, body, out any) error {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

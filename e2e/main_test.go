@@ -41,10 +41,16 @@ func journeyAccounts() []account {
 	}
 }
 
+// allAccounts are the journey's accounts and the fault matrix's.
+func allAccounts() []account {
+	return append(journeyAccounts(), faultAccounts()...)
+}
+
 // world is the running environment shared by the journey's steps.
 type world struct {
 	work           string
 	hs             *homeserver
+	hsProxy        *hsProxy // the bridge reaches the homeserver through it
 	fake           *fakeServer
 	bridge         *bridge
 	user           *matrixUser
@@ -123,14 +129,18 @@ func setup(ctx context.Context) (*world, func(keep bool), error) {
 	}
 	stops = append(stops, w.hs.stop)
 	if err := timed("fake MSN server start", func() error {
-		w.fake, err = startFakeServer(ctx, filepath.Join(bin, "msn-fakeserver"), filepath.Join(work, "fake"), journeyAccounts())
+		w.fake, err = startFakeServer(ctx, filepath.Join(bin, "msn-fakeserver"), filepath.Join(work, "fake"), allAccounts())
 		return err
 	}); err != nil {
 		return w, cleanup, err
 	}
 	stops = append(stops, w.fake.stop)
+	if w.hsProxy, err = startHSProxy(w.hs.URL); err != nil {
+		return w, cleanup, err
+	}
+	stops = append(stops, w.hsProxy.stop)
 	if err := timed("bridge config+registration", func() error {
-		w.bridge, err = prepareBridge(ctx, filepath.Join(bin, "msnbridge"), filepath.Join(work, "bridge"), w.hs, w.fake)
+		w.bridge, err = prepareBridge(ctx, filepath.Join(bin, "msnbridge"), filepath.Join(work, "bridge"), w.hs, w.hsProxy.URL, w.fake)
 		return err
 	}); err != nil {
 		return w, cleanup, err
@@ -209,8 +219,10 @@ func runPending(name string) bool {
 }
 
 // botDM opens a direct chat with the bridge bot and waits until the bot is in it.
-func (j *journey) botDM(t *testing.T) id.RoomID {
-	u := w.user
+func (j *journey) botDM(t *testing.T) id.RoomID { return openBotDM(t, w.user) }
+
+// openBotDM opens u's direct chat with the bridge bot and waits until the bot is in it.
+func openBotDM(t *testing.T, u *matrixUser) id.RoomID {
 	cur := u.mark()
 	ctx, cancel := reqCtx()
 	defer cancel()
@@ -233,9 +245,15 @@ func (j *journey) botDM(t *testing.T) id.RoomID {
 // send sends a plain text message and returns its event ID.
 func send(t *testing.T, room id.RoomID, text string) id.EventID {
 	t.Helper()
+	return sendAs(t, w.user, room, text)
+}
+
+// sendAs sends a plain text message as u and returns its event ID.
+func sendAs(t *testing.T, u *matrixUser, room id.RoomID, text string) id.EventID {
+	t.Helper()
 	ctx, cancel := reqCtx()
 	defer cancel()
-	resp, err := w.user.cli.SendText(ctx, room, text)
+	resp, err := u.cli.SendText(ctx, room, text)
 	if err != nil {
 		t.Fatalf("sending %q: %v", truncate(text, 40), err)
 	}

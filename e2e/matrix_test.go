@@ -77,6 +77,10 @@ func newMatrixUser(hsURL string, reg *registeredUser) (*matrixUser, error) {
 	return &matrixUser{cli: cli, ID: id.UserID(reg.UserID), changed: make(chan struct{})}, nil
 }
 
+// syncFilter raises the timeline limit of /sync (Synapse's default is 10 events per room):
+// after an outage of the homeserver, a "limited" timeline would hide events from the tests.
+const syncFilter = `{"room":{"timeline":{"limit":400}}}`
+
 // httpClientNoTimeout serves long-polling /sync; every request carries a context deadline instead.
 var httpClientNoTimeout = *httpClient
 
@@ -102,7 +106,7 @@ func (m *matrixUser) syncLoop(ctx context.Context) {
 	since := ""
 	for ctx.Err() == nil {
 		reqCtx, cancel := context.WithTimeout(ctx, 40*time.Second)
-		resp, err := m.cli.SyncRequest(reqCtx, 10000, since, "", false, event.PresenceOnline)
+		resp, err := m.cli.SyncRequest(reqCtx, 10000, since, syncFilter, false, event.PresenceOnline)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {

@@ -124,6 +124,15 @@ func (p *process) stop(timeout time.Duration) {
 	<-p.done
 }
 
+// kill sends SIGKILL and waits for the process to end.
+func (p *process) kill() {
+	if p == nil {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
 // tail returns the last n lines of the process log.
 func (p *process) tail(n int) string {
 	b, err := os.ReadFile(p.logPath)

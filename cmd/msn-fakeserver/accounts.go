@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/msnbridge/msnbridge/msn/msntest"
@@ -31,6 +32,9 @@ type Account struct {
 	Scripted bool `json:"scripted,omitempty"`
 	// Echo makes a scripted contact answer every text message with the same text.
 	Echo bool `json:"echo,omitempty"`
+	// Caps are a scripted contact's client capabilities, "caps" or "caps:capsex" in decimal
+	// (e.g. with 0x20, multi-packet messaging, the contact reassembles chunked messages).
+	Caps string `json:"caps,omitempty"`
 }
 
 // AccountFile is the JSON document given with -accounts.
@@ -92,6 +96,9 @@ func checkAccounts(accounts []Account) error {
 		if a.Status != "" && !validStatus[a.Status] {
 			return fmt.Errorf("account %s: unknown status %q", a.Passport, a.Status)
 		}
+		if a.Caps != "" && !validCaps(a.Caps) {
+			return fmt.Errorf("account %s: caps %q are not \"caps\" or \"caps:capsex\" in decimal", a.Passport, a.Caps)
+		}
 		if a.Echo && !a.Scripted {
 			return fmt.Errorf("account %s: echo needs scripted", a.Passport)
 		}
@@ -147,6 +154,11 @@ func applyAccounts(srv *msntest.Server, accounts []Account) error {
 		if !a.Scripted {
 			continue
 		}
+		if a.Caps != "" {
+			if err := srv.SetCapabilities(a.Passport, a.Caps, ""); err != nil {
+				return fmt.Errorf("capabilities of %s: %w", a.Passport, err)
+			}
+		}
 		status := a.Status
 		if status == "" {
 			status = "NLN"
@@ -158,4 +170,14 @@ func applyAccounts(srv *msntest.Server, accounts []Account) error {
 		}
 	}
 	return nil
+}
+
+// validCaps accepts "caps" or "caps:capsex", each a 32-bit decimal number.
+func validCaps(s string) bool {
+	for _, part := range strings.SplitN(s, ":", 2) {
+		if _, err := strconv.ParseUint(part, 10, 32); err != nil {
+			return false
+		}
+	}
+	return true
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,11 @@ type Item struct {
 	Text string `json:"text,omitempty"`
 	// Format is the X-MMS-IM-Format of text items.
 	Format *FormatJSON `json:"format,omitempty"`
+	// Chunks is how many switchboard messages a text item came in: 1 for a plain message,
+	// the number of chunks of one chunked message (FACTS §7.2) otherwise.
+	Chunks int `json:"chunks,omitempty"`
+	// MessageID is the Message-ID header of a chunked message.
+	MessageID string `json:"message_id,omitempty"`
 	// At is when the fake server got it.
 	At time.Time `json:"at"`
 }
@@ -103,9 +109,13 @@ func (r *recorder) add(it Item) {
 	r.changed = make(chan struct{})
 }
 
+// maxOpenChunked bounds the chunked messages being counted at once.
+const maxOpenChunked = 1000
+
 // run records every message the contact receives until ctx ends.
 func (r *recorder) run(ctx context.Context) {
 	ra := message.NewReassembler(message.ReassemblerConfig{})
+	chunks := map[string]int{} // sender + Message-ID → chunks seen so far
 	for {
 		m, err := r.c.Next(ctx)
 		if err != nil {
@@ -118,15 +128,24 @@ func (r *recorder) run(ctx context.Context) {
 			r.add(it)
 			continue
 		}
-		if parsed.Header(message.HeaderMessageID) != "" {
+		it.Chunks = 1
+		if id := parsed.Header(message.HeaderMessageID); id != "" {
+			key := m.From + "\x00" + id
+			if len(chunks) >= maxOpenChunked {
+				clear(chunks)
+			}
+			chunks[key]++
 			full, err := ra.Add(m.From, parsed)
 			if err != nil {
+				delete(chunks, key)
 				r.log.Warn().Err(err).Str("from", m.From).Msg("bad chunked message")
 				continue
 			}
 			if full == nil {
 				continue // more chunks to come
 			}
+			it.Chunks, it.MessageID = chunks[key], id
+			delete(chunks, key)
 			parsed = full
 		}
 		switch parsed.Kind {
@@ -214,9 +233,26 @@ func sendText(ctx context.Context, c *msntest.Contact, to, text string, f messag
 type control struct {
 	srv       *msntest.Server
 	gate      *gate
+	faults    *faults
 	recorders map[string]*recorder
 	passports []string // every account
 	log       zerolog.Logger
+}
+
+// newControl makes the control API; scripted contacts' recorders are added by the caller. The
+// fault knobs ring through it (ring-on-login).
+func newControl(srv *msntest.Server, g *gate, f *faults, log zerolog.Logger) *control {
+	ctl := &control{srv: srv, gate: g, faults: f, recorders: map[string]*recorder{}, log: log}
+	f.send = func(from, to, text string) error {
+		rec, err := ctl.scripted(from)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return sendText(ctx, rec.c, to, text, message.DefaultFormat)
+	}
+	return ctl
 }
 
 // maxBody bounds a control request body (a 5,000-character message fits easily).
@@ -235,8 +271,16 @@ func (ctl *control) handler() http.Handler {
 	mux.HandleFunc("POST /v1/restart", ctl.post(ctl.restart))
 	mux.HandleFunc("POST /v1/down", ctl.post(ctl.down))
 	mux.HandleFunc("POST /v1/up", ctl.post(ctl.up))
+	mux.HandleFunc("POST /v1/sb/hold", ctl.post(ctl.sbHold))
+	mux.HandleFunc("POST /v1/sb/drop", ctl.post(ctl.sbDrop))
+	mux.HandleFunc("POST /v1/sb/swallow-ack", ctl.post(ctl.swallowACK))
+	mux.HandleFunc("POST /v1/sb/call-delay", ctl.post(ctl.callDelay))
+	mux.HandleFunc("POST /v1/ns/drop", ctl.post(ctl.nsDrop))
+	mux.HandleFunc("POST /v1/ns/ring-on-login", ctl.post(ctl.ringOnLogin))
 	mux.HandleFunc("GET /v1/received", ctl.received)
 	mux.HandleFunc("GET /v1/logins", ctl.logins)
+	mux.HandleFunc("GET /v1/faults", ctl.faultLog)
+	mux.HandleFunc("GET /v1/oims", ctl.oims)
 	return mux
 }
 
@@ -252,6 +296,10 @@ type request struct {
 	PSM    string      `json:"psm"`
 	Name   string      `json:"name"`
 	DownMS int64       `json:"down_ms"`
+	Count  int         `json:"count"`
+	// DelayMS and HoldMS are the durations of /v1/sb/call-delay and /v1/ns/ring-on-login.
+	DelayMS int64 `json:"delay_ms"`
+	HoldMS  int64 `json:"hold_ms"`
 }
 
 // httpError is an error with the HTTP status to answer.
@@ -403,7 +451,13 @@ func (ctl *control) join(ctx context.Context, req *request) (any, error) {
 	if _, err := ctl.scripted(req.Who); err != nil {
 		return nil, err
 	}
-	return nil, host.c.Invite(ctx, req.To, strings.ToLower(req.Who))
+	who := strings.ToLower(strings.TrimSpace(req.Who))
+	for _, p := range host.c.Participants(req.To) {
+		if p == who {
+			return map[string]bool{"ok": true, "already": true}, nil // nothing to do: who is in it
+		}
+	}
+	return nil, host.c.Invite(ctx, req.To, who)
 }
 
 func (ctl *control) leave(_ context.Context, req *request) (any, error) {
@@ -458,6 +512,25 @@ func (ctl *control) up(_ context.Context, _ *request) (any, error) {
 	return nil, nil
 }
 
+// cursor reads the since and wait_ms parameters of a long poll.
+func cursor(q url.Values) (since int, wait time.Duration, err error) {
+	since, err = strconv.Atoi(q.Get("since"))
+	if q.Get("since") == "" {
+		since, err = 0, nil
+	}
+	if err != nil || since < 0 {
+		return 0, 0, badRequest("since must be a non-negative integer")
+	}
+	waitMS, err := strconv.Atoi(q.Get("wait_ms"))
+	if q.Get("wait_ms") == "" {
+		waitMS, err = 0, nil
+	}
+	if err != nil || waitMS < 0 || waitMS > 120_000 {
+		return 0, 0, badRequest("wait_ms must be within 0..120000")
+	}
+	return since, time.Duration(waitMS) * time.Millisecond, nil
+}
+
 func (ctl *control) received(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	rec, err := ctl.scripted(q.Get("contact"))
@@ -465,23 +538,12 @@ func (ctl *control) received(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	since, err := strconv.Atoi(q.Get("since"))
-	if q.Get("since") == "" {
-		since, err = 0, nil
-	}
-	if err != nil || since < 0 {
-		fail(w, badRequest("since must be a non-negative integer"))
+	since, wait, err := cursor(q)
+	if err != nil {
+		fail(w, err)
 		return
 	}
-	waitMS, err := strconv.Atoi(q.Get("wait_ms"))
-	if q.Get("wait_ms") == "" {
-		waitMS, err = 0, nil
-	}
-	if err != nil || waitMS < 0 || waitMS > 120_000 {
-		fail(w, badRequest("wait_ms must be within 0..120000"))
-		return
-	}
-	items, next := rec.since(r.Context(), since, time.Duration(waitMS)*time.Millisecond)
+	items, next := rec.since(r.Context(), since, wait)
 	if items == nil {
 		items = []Item{}
 	}
@@ -494,5 +556,157 @@ func (ctl *control) logins(w http.ResponseWriter, r *http.Request) {
 		fail(w, badRequest("passport is required"))
 		return
 	}
-	reply(w, map[string]any{"logins": ctl.srv.Logins(p), "status": ctl.srv.Status(p)})
+	p = strings.ToLower(strings.TrimSpace(p))
+	reply(w, map[string]any{"logins": ctl.srv.Logins(p), "status": ctl.srv.Status(p), "ns_versions": ctl.faults.nsVersions(p)})
+}
+
+// account checks that passport names an account and returns it normalised.
+func (ctl *control) account(passport string) (string, error) {
+	p := strings.ToLower(strings.TrimSpace(passport))
+	for _, q := range ctl.passports {
+		if q == p {
+			return p, nil
+		}
+	}
+	return "", badRequest("%q is not an account", passport)
+}
+
+// sbHold holds every MSG who sends on its switchboard connections from now on: the server
+// never sees them (they are "in flight") until /v1/sb/drop discards them with the connection.
+func (ctl *control) sbHold(_ context.Context, req *request) (any, error) {
+	who, err := ctl.account(req.Who)
+	if err != nil {
+		return nil, err
+	}
+	ctl.faults.mu.Lock()
+	ctl.faults.holdSB[who] = true
+	ctl.faults.mu.Unlock()
+	return nil, nil
+}
+
+// sbDrop closes who's switchboard connections (both sides, without a word) and discards the
+// MSGs held on them; it ends a hold.
+func (ctl *control) sbDrop(_ context.Context, req *request) (any, error) {
+	who, err := ctl.account(req.Who)
+	if err != nil {
+		return nil, err
+	}
+	dropped, discarded := ctl.faults.drop("SB", who)
+	ctl.log.Info().Str("who", who).Int("dropped", dropped).Int("discarded", discarded).Msg("switchboards dropped")
+	return map[string]int{"dropped": dropped, "discarded": discarded}, nil
+}
+
+// swallowACK makes the next count ACK (or NAK) answers to who's MSGs vanish (default 1).
+func (ctl *control) swallowACK(_ context.Context, req *request) (any, error) {
+	who, err := ctl.account(req.Who)
+	if err != nil {
+		return nil, err
+	}
+	n := req.Count
+	if n == 0 {
+		n = 1
+	}
+	if n < 0 || n > 1000 {
+		return nil, badRequest("count must be within 1..1000")
+	}
+	ctl.faults.mu.Lock()
+	ctl.faults.swallowACK[who] = n
+	ctl.faults.mu.Unlock()
+	return nil, nil
+}
+
+// callDelay makes who answer every call (CAL) delay_ms late: the caller hears RINGING at once,
+// who joins later (0 ends it).
+func (ctl *control) callDelay(_ context.Context, req *request) (any, error) {
+	who, err := ctl.account(req.Who)
+	if err != nil {
+		return nil, err
+	}
+	if req.DelayMS < 0 || req.DelayMS > 60_000 {
+		return nil, badRequest("delay_ms must be within 0..60000")
+	}
+	ctl.faults.mu.Lock()
+	defer ctl.faults.mu.Unlock()
+	if req.DelayMS == 0 {
+		delete(ctl.faults.callDelay, who)
+		return nil, nil
+	}
+	ctl.faults.callDelay[who] = time.Duration(req.DelayMS) * time.Millisecond
+	return nil, nil
+}
+
+// nsDrop closes who's NS connections without a word; its switchboards stay.
+func (ctl *control) nsDrop(_ context.Context, req *request) (any, error) {
+	who, err := ctl.account(req.Who)
+	if err != nil {
+		return nil, err
+	}
+	dropped, _ := ctl.faults.drop("NS", who)
+	ctl.log.Info().Str("who", who).Int("dropped", dropped).Msg("NS connections dropped")
+	return map[string]int{"dropped": dropped}, nil
+}
+
+// ringOnLogin arms a one-shot fault for who's next login (on an NS connection made after this
+// call): the answer to its first CHG is held for hold_ms (default 3000) while the scripted
+// contact "from" sends "text" (ringing who).
+func (ctl *control) ringOnLogin(_ context.Context, req *request) (any, error) {
+	if err := need(map[string]string{"who": req.Who, "from": req.From, "text": req.Text}); err != nil {
+		return nil, err
+	}
+	who, err := ctl.account(req.Who)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ctl.scripted(req.From); err != nil {
+		return nil, err
+	}
+	hold := time.Duration(req.HoldMS) * time.Millisecond
+	if req.HoldMS == 0 {
+		hold = 3 * time.Second
+	}
+	if hold < 0 || hold > time.Minute {
+		return nil, badRequest("hold_ms must be within 0..60000")
+	}
+	ctl.faults.mu.Lock()
+	ctl.faults.ringOnLogin[who] = ringSpec{from: strings.ToLower(strings.TrimSpace(req.From)), text: req.Text, hold: hold, after: ctl.faults.seq}
+	ctl.faults.mu.Unlock()
+	return nil, nil
+}
+
+// faultLog long-polls the fault log (GET /v1/faults?since=&wait_ms=).
+func (ctl *control) faultLog(w http.ResponseWriter, r *http.Request) {
+	since, wait, err := cursor(r.URL.Query())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	events, next := ctl.faults.since(r.Context().Done(), since, wait)
+	if events == nil {
+		events = []FaultEvent{}
+	}
+	reply(w, map[string]any{"events": events, "next": next})
+}
+
+// OIMJSON is an offline message still stored on the server, as listed by GET /v1/oims.
+type OIMJSON struct {
+	ID   string    `json:"id"`
+	From string    `json:"from"`
+	To   string    `json:"to"`
+	Text string    `json:"text"`
+	Seq  int       `json:"seq"`
+	Time time.Time `json:"time"`
+}
+
+// oims lists the offline messages stored for an account (GET /v1/oims?to=).
+func (ctl *control) oims(w http.ResponseWriter, r *http.Request) {
+	to, err := ctl.account(r.URL.Query().Get("to"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := []OIMJSON{}
+	for _, m := range ctl.srv.OfflineMessages(to) {
+		out = append(out, OIMJSON{ID: m.ID, From: m.From, To: m.To, Text: m.Text, Seq: m.Seq, Time: m.Time})
+	}
+	reply(w, map[string]any{"oims": out})
 }

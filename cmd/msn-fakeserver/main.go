@@ -15,11 +15,38 @@
 //	POST /v1/restart  {"down_ms"}                      drop every connection and refuse new ones for a while
 //	POST /v1/down     {}                               drop every connection and refuse new ones until /v1/up
 //	POST /v1/up       {}                               accept connections again
-//	GET  /v1/received?contact=&since=&wait_ms=         what a scripted contact received (long poll)
-//	GET  /v1/logins?passport=                          an account's login count and status
+//	GET  /v1/received?contact=&since=&wait_ms=         what a scripted contact received (long poll);
+//	                                                   text items say in how many switchboard
+//	                                                   messages they came ("chunks", "message_id")
+//	GET  /v1/logins?passport=                          an account's login count, status and the
+//	                                                   protocol versions of its NS connections
+//	GET  /v1/oims?to=                                  the offline messages stored for an account
 //
-// The NS and HTTP listeners are fronts that forward to the in-process server, so that the
-// addresses stay fixed across a simulated restart.
+// Fault knobs, for the end-to-end fault matrix (each names the account whose connections it
+// affects; what they did is logged, see GET /v1/faults):
+//
+//	POST /v1/sb/hold        {"who"}                     hold every MSG who sends on a switchboard:
+//	                                                    the server never gets it (in flight)
+//	POST /v1/sb/drop        {"who"}                     close who's switchboard connections without
+//	                                                    a word, discarding held MSGs; ends a hold
+//	POST /v1/sb/swallow-ack {"who","count"}             the next count (default 1) ACK/NAK to who vanish
+//	POST /v1/sb/call-delay  {"who","delay_ms"}          who answers calls (CAL) delay_ms late: the
+//	                                                    caller hears RINGING at once, who joins later
+//	POST /v1/ns/drop        {"who"}                     close who's NS connections; switchboards stay
+//	POST /v1/ns/ring-on-login {"who","from","text","hold_ms"}  one shot: at who's next login, the
+//	                                                    answer to its first CHG (and all after it but
+//	                                                    RNG) is held for hold_ms (default 3000) while
+//	                                                    the scripted contact from sends text (rings who)
+//	GET  /v1/faults?since=&wait_ms=                     the fault log (long poll): sb-msg, sb-held,
+//	                                                    sb-dropped, ack-swallowed, call-delayed,
+//	                                                    call-forwarded, ns-dropped, ring-on-login,
+//	                                                    ring-sent, ring-failed, login-released,
+//	                                                    rsi-GetMessage and rsi-DeleteMessages (one
+//	                                                    per message id, once answered)
+//
+// The NS, SB and HTTP listeners are fronts that forward to the in-process server, so that the
+// addresses stay fixed across a simulated restart; the NS and SB fronts read the MSNP commands
+// both ways, which is where the fault knobs act.
 package main
 
 import (
@@ -94,8 +121,14 @@ func run() error {
 		}
 	}
 
+	// The switchboard front listens before the server starts: the server advertises it in XFR
+	// and RNG, so that every switchboard connection passes the fault knobs.
+	sbLn, err := net.Listen("tcp", sbListenAddr(*nsAddr))
+	if err != nil {
+		return fmt.Errorf("SB listener: %w", err)
+	}
 	srvLog := log.With().Str("component", "msntest").Logger()
-	srv, err := msntest.New(msntest.Options{Logger: &srvLog})
+	srv, err := msntest.New(msntest.Options{Logger: &srvLog, AdvertiseSB: sbLn.Addr().String()})
 	if err != nil {
 		return err
 	}
@@ -111,15 +144,19 @@ func run() error {
 	defer stop()
 
 	g := newGate()
+	flt := newFaults(log.With().Str("component", "faults").Logger())
 	nsLn, err := net.Listen("tcp", *nsAddr)
 	if err != nil {
 		return fmt.Errorf("NS listener: %w", err)
 	}
-	nsProxy := &tcpProxy{ln: nsLn, upstream: srv.NSAddr(), gate: g, log: log.With().Str("component", "ns-front").Logger()}
+	nsProxy := &msnpFront{service: "NS", ln: nsLn, upstream: srv.NSAddr(), gate: g, faults: flt, log: log.With().Str("component", "ns-front").Logger()}
 	go nsProxy.serve()
 	defer nsProxy.close()
+	sbProxy := &msnpFront{service: "SB", ln: sbLn, upstream: srv.SBListenAddr(), gate: g, faults: flt, log: log.With().Str("component", "sb-front").Logger()}
+	go sbProxy.serve()
+	defer sbProxy.close()
 
-	front, err := httpFront(srv.HTTPURL(), g, log)
+	front, err := httpFront(srv.HTTPURL(), g, flt, log)
 	if err != nil {
 		return err
 	}
@@ -131,7 +168,7 @@ func run() error {
 	go func() { _ = httpSrv.Serve(httpLn) }()
 	defer httpSrv.Close()
 
-	ctl := &control{srv: srv, gate: g, recorders: map[string]*recorder{}, log: log.With().Str("component", "control").Logger()}
+	ctl := newControl(srv, g, flt, log.With().Str("component", "control").Logger())
 	for _, a := range accounts {
 		ctl.passports = append(ctl.passports, a.Passport)
 		if a.Scripted {
@@ -166,6 +203,15 @@ func run() error {
 	<-ctx.Done()
 	log.Info().Msg("shutting down")
 	return nil
+}
+
+// sbListenAddr is the switchboard front's address: a free port on the NS listener's host.
+func sbListenAddr(nsAddr string) string {
+	host, _, err := net.SplitHostPort(nsAddr)
+	if err != nil || host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, "0")
 }
 
 // closeWithin closes the server but gives up waiting after d, so that the process always exits.

@@ -84,17 +84,22 @@ func TestFormatJSON(t *testing.T) {
 	}
 }
 
-// fixture runs the control API over an in-process fake server.
+// fixture runs the control API over an in-process fake server, with the NS and SB fronts.
 type fixture struct {
 	t    testing.TB
 	srv  *msntest.Server
 	ctl  *control
 	http *httptest.Server
-	ns   *tcpProxy
+	ns   *msnpFront
+	sb   *msnpFront
 }
 
 func newFixture(t testing.TB) *fixture {
-	srv, err := msntest.New(msntest.Options{})
+	sbLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := msntest.New(msntest.Options{AdvertiseSB: sbLn.Addr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,22 +108,27 @@ func newFixture(t testing.TB) *fixture {
 	}
 	t.Cleanup(func() { srv.Close() })
 	accounts := []Account{
-		{Passport: "alice@example.com", Password: "pw", Contacts: []string{"bob@example.com", "carol@example.com"}},
+		{Passport: "alice@example.com", Password: "pw", Contacts: []string{"bob@example.com", "carol@example.com", "dan@example.com"}},
 		{Passport: "bob@example.com", Scripted: true, Status: "NLN", PSM: "hello", Contacts: []string{"alice@example.com"}},
 		{Passport: "carol@example.com", Scripted: true, Status: "FLN", Contacts: []string{"alice@example.com"}},
+		{Passport: "dan@example.com", Scripted: true, Status: "NLN", Caps: "2684354592:48", Contacts: []string{"alice@example.com"}},
 	}
 	if err := applyAccounts(srv, accounts); err != nil {
 		t.Fatal(err)
 	}
 	g := newGate()
+	flt := newFaults(zerolog.Nop())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := &tcpProxy{ln: ln, upstream: srv.NSAddr(), gate: g, log: zerolog.Nop()}
+	ns := &msnpFront{service: "NS", ln: ln, upstream: srv.NSAddr(), gate: g, faults: flt, log: zerolog.Nop()}
 	go ns.serve()
 	t.Cleanup(ns.close)
-	ctl := &control{srv: srv, gate: g, recorders: map[string]*recorder{}, log: zerolog.Nop()}
+	sb := &msnpFront{service: "SB", ln: sbLn, upstream: srv.SBListenAddr(), gate: g, faults: flt, log: zerolog.Nop()}
+	go sb.serve()
+	t.Cleanup(sb.close)
+	ctl := newControl(srv, g, flt, zerolog.Nop())
 	for _, a := range accounts {
 		ctl.passports = append(ctl.passports, a.Passport)
 		if a.Scripted {
@@ -128,7 +138,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	hs := httptest.NewServer(ctl.handler())
 	t.Cleanup(hs.Close)
-	return &fixture{t: t, srv: srv, ctl: ctl, http: hs, ns: ns}
+	return &fixture{t: t, srv: srv, ctl: ctl, http: hs, ns: ns, sb: sb}
 }
 
 func (f *fixture) do(method, path, body string) (int, map[string]any) {
@@ -255,7 +265,7 @@ func TestRestartRefusesConnections(t *testing.T) {
 		t.Error("a connection during the restart was served")
 	}
 	// The HTTP front answers 503 while down.
-	front, err := httpFront(f.srv.HTTPURL(), f.ctl.gate, zerolog.Nop())
+	front, err := httpFront(f.srv.HTTPURL(), f.ctl.gate, f.ctl.faults, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,12 +321,15 @@ func FuzzControlPost(f *testing.F) {
 		`{"down_ms":0}`,
 		`{"from":"bob@example.com","to":"carol@example.com","text":"oim"}`,
 		`{"who":"carol@example.com","to":"alice@example.com","with":"bob@example.com"}`,
+		`{"who":"alice@example.com","count":2}`, `{"who":"bob@example.com","delay_ms":10}`,
+		`{"who":"alice@example.com","from":"bob@example.com","text":"hi","hold_ms":5}`,
 		`{`, `null`, `[]`, `{"text":1}`,
 	} {
 		f.Add(s)
 	}
 	fx := newFixture(f)
-	paths := []string{"/v1/message", "/v1/typing", "/v1/nudge", "/v1/presence", "/v1/join", "/v1/leave", "/v1/oim", "/v1/restart", "/v1/down", "/v1/up"}
+	paths := []string{"/v1/message", "/v1/typing", "/v1/nudge", "/v1/presence", "/v1/join", "/v1/leave", "/v1/oim", "/v1/restart", "/v1/down", "/v1/up",
+		"/v1/sb/hold", "/v1/sb/drop", "/v1/sb/swallow-ack", "/v1/sb/call-delay", "/v1/ns/drop", "/v1/ns/ring-on-login"}
 	h := fx.ctl.handler()
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, p := range paths {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -71,64 +69,9 @@ func (g *gate) track(c net.Conn, add bool) {
 	}
 }
 
-// tcpProxy forwards every connection accepted on ln to upstream, through the gate.
-type tcpProxy struct {
-	ln       net.Listener
-	upstream string
-	gate     *gate
-	log      zerolog.Logger
-	wg       sync.WaitGroup
-}
-
-func (p *tcpProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				p.log.Warn().Err(err).Msg("accept failed")
-			}
-			return
-		}
-		if p.gate.down() {
-			c.Close()
-			continue
-		}
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			p.pipe(c)
-		}()
-	}
-}
-
-func (p *tcpProxy) pipe(c net.Conn) {
-	defer c.Close()
-	up, err := net.DialTimeout("tcp", p.upstream, 5*time.Second)
-	if err != nil {
-		p.log.Warn().Err(err).Msg("upstream dial failed")
-		return
-	}
-	defer up.Close()
-	p.gate.track(c, true)
-	p.gate.track(up, true)
-	defer p.gate.track(c, false)
-	defer p.gate.track(up, false)
-	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(up, c); up.Close(); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, up); c.Close(); done <- struct{}{} }()
-	<-done
-	<-done
-}
-
-func (p *tcpProxy) close() {
-	p.ln.Close()
-	p.gate.restart(0)
-	p.wg.Wait()
-}
-
 // httpFront is a reverse proxy to the fake server's HTTP services, answering 503 while the gate
-// is down.
-func httpFront(upstream string, g *gate, log zerolog.Logger) (http.Handler, error) {
+// is down. RSI calls are logged in f (when not nil).
+func httpFront(upstream string, g *gate, f *faults, log zerolog.Logger) (http.Handler, error) {
 	u, err := url.Parse(upstream)
 	if err != nil {
 		return nil, err
@@ -141,6 +84,10 @@ func httpFront(upstream string, g *gate, log zerolog.Logger) (http.Handler, erro
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.down() {
 			http.Error(w, "server restarting", http.StatusServiceUnavailable)
+			return
+		}
+		if f != nil && r.URL.Path == "/rsi/rsi.asmx" {
+			f.observeRSI(w, r, rp)
 			return
 		}
 		rp.ServeHTTP(w, r)
