@@ -29,6 +29,11 @@ func (c *Conversation) SendP2P(ctx context.Context, to string, frame []byte) *Re
 type p2pState struct {
 	once sync.Once
 	r    *p2p.Responder
+	// sendMu is held while a frame is handled and its replies are queued, so that a fetch
+	// that ended sees the replies (the data's ACK, BYE) queued; last is the Result of the
+	// last reply queued for one of our sessions.
+	sendMu sync.Mutex
+	last   *Result
 }
 
 func (ps *p2pState) responder(c *Conversation) *p2p.Responder {
@@ -53,6 +58,8 @@ func (c *Conversation) handleP2P(from Participant, m *message.P2P) bool {
 	if m == nil || from.Passport == c.m.self() {
 		return m == nil || m.Dest == "" || p2pForUs(c, m.Dest)
 	}
+	c.p2p.sendMu.Lock()
+	defer c.p2p.sendMu.Unlock()
 	out, err := c.p2p.responder(c).Handle(from.Passport, m.Dest, m.Src, m.Data)
 	switch {
 	case errors.Is(err, p2p.ErrP2Pv2):
@@ -64,7 +71,10 @@ func (c *Conversation) handleP2P(from Participant, m *message.P2P) bool {
 		c.log.Debug().Str("from", from.Passport).Msg("serving our display picture")
 	}
 	for _, f := range out.Replies {
-		c.SendP2P(c.m.ctx, f.Dest, f.Data)
+		res := c.SendP2P(c.m.ctx, f.Dest, f.Data)
+		if out.Session {
+			c.p2p.last = res
+		}
 	}
 	if out.NotForUs || out.Session {
 		return false
@@ -107,6 +117,7 @@ func (c *Conversation) FetchObject(ctx context.Context, obj *p2p.MSNObject) ([]b
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	opened := !c.Connected()
 	r := c.p2p.responder(c)
 	f, frames, err := r.Fetch(c.peer, obj)
 	if err != nil {
@@ -131,7 +142,37 @@ func (c *Conversation) FetchObject(ctx context.Context, obj *p2p.MSNObject) ([]b
 	if err != nil {
 		return nil, fmt.Errorf("msn: fetching %s's picture: %w", c.peer, err)
 	}
+	if opened {
+		c.releaseAfterFetch(ctx)
+	}
 	return data, nil
+}
+
+// releaseAfterFetch closes the switchboard that a fetch opened, once the fetch's last
+// replies (the data's ACK, BYE) went out, unless something else uses it by then (a message
+// queued or in flight, events waiting): fetching the pictures of many contacts must not
+// leave a switchboard open per contact until each idles out.
+func (c *Conversation) releaseAfterFetch(ctx context.Context) {
+	c.p2p.sendMu.Lock()
+	last := c.p2p.last
+	c.p2p.sendMu.Unlock()
+	if last != nil {
+		if o, _ := last.Wait(ctx); o != Delivered {
+			return
+		}
+	}
+	c.mu.Lock()
+	s := c.active
+	if s == nil || s.busy() || len(c.queue) > 0 || s.paused.Load() || c.eventsPending() {
+		c.mu.Unlock()
+		return
+	}
+	c.active = nil
+	c.stopIdleLocked()
+	c.mu.Unlock()
+	c.log.Debug().Msg("closing the switchboard opened for a display picture")
+	s.leave()
+	c.m.emit(&ClosedEvent{Conv: c, Idle: true})
 }
 
 func objCreator(o *p2p.MSNObject) string {

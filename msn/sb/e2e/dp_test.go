@@ -45,7 +45,8 @@ func contactObject(t *testing.T, c *client, passport string) *p2p.MSNObject {
 // server's switchboard: he gets the same bytes (SHA-1 checked). On MSNP18 a second endpoint
 // of alice, which has no picture to serve, sits in the same switchboard: it leaves the
 // request to the endpoint that has the picture instead of declining it. A request for an
-// object alice does not have is declined (MSNP12) and ends bob's fetch with ErrDeclined.
+// object alice does not have is declined (MSNP12) and ends bob's fetch with ErrDeclined. A
+// switchboard opened only for the fetch is closed after it.
 func TestDisplayPictureFetchThroughFakeServer(t *testing.T) {
 	pic := testPicture(9000)
 	for i, v := range []int{12, 18} {
@@ -91,6 +92,11 @@ func TestDisplayPictureFetchThroughFakeServer(t *testing.T) {
 				})
 			}
 			if v < 16 {
+				// The switchboard opened for the fetch closes once its last frames went out.
+				waitEvent(t, bob, func(e *sb.ClosedEvent) bool { return e.Conv.Peer() == "alice@example.com" })
+				if bob.mgr.Conversation("alice@example.com").Connected() {
+					t.Fatal("switchboard still open after the fetch")
+				}
 				other := p2p.NewMSNObject("alice@example.com", p2p.ObjectDisplayPicture, pic[:100], "", "")
 				if _, err := bob.mgr.FetchObject(ctx, other); !errors.Is(err, p2p.ErrDeclined) {
 					t.Fatalf("fetch of an object alice does not have: %v", err)
