@@ -105,3 +105,36 @@ func TestDisplayPictureFetchThroughFakeServer(t *testing.T) {
 		})
 	}
 }
+
+// TestScriptedContactServesDisplayPicture: a scripted contact of the fake server with a
+// display picture shows it in its presence and serves it to a client's fetch.
+func TestScriptedContactServesDisplayPicture(t *testing.T) {
+	pic := testPicture(4238)
+	for i, v := range []int{12, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t, "carol@example.com", "bob@example.com")
+			carol := srv.Contact("carol@example.com")
+			obj, err := carol.ServeDisplayPicture(pic)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := carol.SignIn("NLN"); err != nil {
+				t.Fatal(err)
+			}
+			bob := login(t, srv, v, "bob@example.com", 10+i)
+			seen := contactObject(t, bob, "carol@example.com")
+			if seen.SHA1D != obj.SHA1D {
+				t.Fatalf("bob sees %+v", seen)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			data, err := bob.mgr.FetchObject(ctx, seen)
+			if err != nil || sha1.Sum(data) != sha1.Sum(pic) {
+				t.Fatalf("fetch: %d bytes, %v", len(data), err)
+			}
+			if n := carol.P2PRequests(); n != 1 {
+				t.Fatalf("carol served %d requests", n)
+			}
+		})
+	}
+}
