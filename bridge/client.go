@@ -93,6 +93,8 @@ type Client struct {
 
 	events *dispatcher
 	mx     matrixSide
+	// dp fetches contacts' display pictures for their ghosts (avatars.go); made on first use.
+	dp *avatarQueue
 	// backoffMin is the first reconnect delay ceiling (tests shorten it, which shortens the
 	// whole schedule, see retryTimingFor).
 	backoffMin time.Duration
@@ -518,6 +520,7 @@ func (c *Client) session() (*ns.Session, *sb.Manager) {
 
 // Disconnect stops the connection loop and signs out cleanly.
 func (c *Client) Disconnect() {
+	c.stopAvatars()
 	c.mu.Lock()
 	stop, done := c.stop, c.loopDone
 	c.running = false
