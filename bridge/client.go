@@ -95,6 +95,8 @@ type Client struct {
 	mx     matrixSide
 	// dp fetches contacts' display pictures for their ghosts (avatars.go); made on first use.
 	dp *avatarQueue
+	// ownPic is the user's display picture, made from their Matrix avatar (ownpicture.go).
+	ownPic ownPicture
 	// backoffMin is the first reconnect delay ceiling (tests shorten it, which shortens the
 	// whole schedule, see retryTimingFor).
 	backoffMin time.Duration
@@ -236,6 +238,7 @@ func (c *Client) restoreProfile(ctx context.Context) {
 		}
 	}
 	c.ownNameChanged(ctx, sess.FriendlyName())
+	c.syncOwnPicture()
 }
 
 // ownNameChanged shows the user's friendly name, as the server reports it, on the user's own
