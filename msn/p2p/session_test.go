@@ -333,3 +333,33 @@ func TestServeOnlyOwnObjects(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectConnectionRequestDeclined: during a fetch the peer asks for a direct connection
+// (an INVITE with a transreqbody on the session's Call-ID, as WLM does); it is acknowledged
+// and declined with a transrespbody, and the fetch goes on over the switchboard.
+func TestDirectConnectionRequestDeclined(t *testing.T) {
+	bob, f, chunks, pic := fetchSetup(t, SessionConfig{})
+	req := &SLPMessage{
+		Method: "INVITE", Target: "MSNMSGR:bob@example.com",
+		Headers: Fields{
+			{Name: "To", Value: "<msnmsgr:bob@example.com>"}, {Name: "From", Value: "<msnmsgr:alice@example.com>"},
+			{Name: "Via", Value: "MSNSLP/1.0/TLP ;branch={33333333-4444-5555-6666-777777777777}"},
+			{Name: "CSeq", Value: "0"}, {Name: "Call-ID", Value: f.CallID}, {Name: "Max-Forwards", Value: "0"},
+			{Name: "Content-Type", Value: ContentTransReq},
+		},
+		Body: SLPBody(Field{Name: "Bridges", Value: "TCPv1"}, Field{Name: "NetID", Value: "0"}, Field{Name: "Conn-Type", Value: "Direct-Connect"}, Field{Name: "UPnPNat", Value: "false"}),
+	}
+	b := req.Bytes()
+	out, err := bob.Handle("alice@example.com", "bob@example.com", "", (&Packet{Header: Header{Identifier: 40, TotalSize: uint64(len(b)), AckID: 2}, Data: b}).Bytes())
+	if err != nil || !out.Declined || len(out.Replies) != 2 {
+		t.Fatalf("transreq: %+v %v", out, err)
+	}
+	resp, err := ParseSLP(mustPacket(t, out.Replies[1].Data).Data)
+	if err != nil || resp.StatusCode != 603 || resp.ContentType() != ContentTransResp || resp.CallID() != f.CallID {
+		t.Fatalf("answer %+v %v", resp, err)
+	}
+	feed(t, bob, chunks...)
+	if data, err := f.Result(); err != nil || !bytes.Equal(data, pic) {
+		t.Fatalf("fetch after the request: %v", err)
+	}
+}
