@@ -37,6 +37,12 @@ const (
 	ownPictureRefresh = 15 * time.Minute
 )
 
+// bridgeSide reads the user's avatar and uploads contacts' pictures.
+var (
+	_ ownAvatarSource = (*bridgeSide)(nil)
+	_ avatarUploader  = (*bridgeSide)(nil)
+)
+
 // errNotImage: the avatar could not be decoded as PNG, JPEG or GIF.
 var errNotImage = errors.New("avatar is not a PNG, JPEG or GIF image")
 
