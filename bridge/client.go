@@ -93,6 +93,10 @@ type Client struct {
 
 	events *dispatcher
 	mx     matrixSide
+	// dp fetches contacts' display pictures for their ghosts (avatars.go); made on first use.
+	dp *avatarQueue
+	// ownPic is the user's display picture, made from their Matrix avatar (ownpicture.go).
+	ownPic ownPicture
 	// backoffMin is the first reconnect delay ceiling (tests shorten it, which shortens the
 	// whole schedule, see retryTimingFor).
 	backoffMin time.Duration
@@ -234,6 +238,7 @@ func (c *Client) restoreProfile(ctx context.Context) {
 		}
 	}
 	c.ownNameChanged(ctx, sess.FriendlyName())
+	c.syncOwnPicture()
 }
 
 // ownNameChanged shows the user's friendly name, as the server reports it, on the user's own
@@ -518,6 +523,7 @@ func (c *Client) session() (*ns.Session, *sb.Manager) {
 
 // Disconnect stops the connection loop and signs out cleanly.
 func (c *Client) Disconnect() {
+	c.stopAvatars()
 	c.mu.Lock()
 	stop, done := c.stop, c.loopDone
 	c.running = false

@@ -7,6 +7,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"go.mau.fi/util/configupgrade"
 	"go.mau.fi/util/dbutil"
@@ -28,6 +29,9 @@ type Connector struct {
 
 	sealer   *database.Sealer
 	presence *puppet.Pusher
+	// avatars caches contacts' display pictures by SHA1D for every login (avatars.go).
+	avatarsOnce sync.Once
+	avatars     *avatarCache
 
 	// loginFunc logs in to MSN; tests may replace it. Default ns.Login.
 	loginFunc func(ctx context.Context, cfg ns.Config, passport, password string) (*ns.Session, error)

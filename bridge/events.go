@@ -187,6 +187,7 @@ func (c *Client) contactChanged(ctx context.Context, contact ns.Contact) {
 		c.updateGhost(ctx, ghostID, passport, contact.FriendlyName)
 	}
 	c.conn.updatePresence(ghostID, string(contact.Status), contact.PersonalMessage)
+	c.contactPicture(contact)
 }
 
 func (c *Client) userInfo(passport, friendlyName string) *bridgev2.UserInfo {

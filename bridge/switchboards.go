@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/msnbridge/msnbridge/msn/ns"
+	"github.com/msnbridge/msnbridge/msn/p2p"
 	"github.com/msnbridge/msnbridge/msn/sb"
 )
 
@@ -64,6 +65,8 @@ func (c *Client) newSwitchboards(sess *ns.Session) *sb.Manager {
 		// MSNP11 and older carry no capabilities in JOI/IRO: the NS presence tells whether a
 		// contact's client reassembles chunked messages (a long text then arrives whole).
 		Capabilities: c.contactCaps,
+		// The user's display picture is served to contacts who ask for it (ownpicture.go).
+		P2P: p2p.SessionConfig{Objects: c.ownObject},
 	})
 }
 

@@ -31,6 +31,9 @@ type Contact struct {
 	mu       sync.Mutex
 	received []Message
 	ch       chan Message
+	// p2p serves the contact's display picture (p2p.go); nil until ServeDisplayPicture.
+	p2p       *contactP2P
+	p2pServed int
 }
 
 // Contact returns the scripted handle of an existing account (the same handle every time).
@@ -58,6 +61,7 @@ func (c *Contact) record(m Message) {
 	case c.ch <- m:
 	default:
 	}
+	c.offerP2P(m)
 }
 
 // Received returns every message the contact received so far.

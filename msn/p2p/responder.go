@@ -23,29 +23,46 @@ type Outcome struct {
 	SLP *SLPMessage
 	// Declined is set when the SLP message was an INVITE answered with 603 Decline.
 	Declined bool
+	// Served is set when the SLP message was an INVITE for one of our own objects, answered
+	// with 200 OK and the data.
+	Served bool
+	// Session is set when the frame belonged to one of our P2P sessions (a fetch's answers
+	// and data, a served request): the client's own business, nothing to show.
+	Session bool
 	// NotForUs is set when the frame is addressed to another participant of the switchboard
 	// or to another endpoint of this account: it must be ignored entirely.
 	NotForUs bool
 }
 
-// Responder answers the P2P traffic of one conversation on behalf of a client that serves
-// nothing over P2P yet: it acknowledges every SLP message addressed to it and answers every
-// INVITE (file transfers, requests for its display picture or emoticons, webcam, direct-
-// connection transreqbody, …) at once with 603 Decline, so the peer's transfer ends instead
-// of waiting for a timeout. Data of sessions it never accepted is left alone (another
-// endpoint of the account may have accepted it). Safe for concurrent use.
+// Responder runs the P2P traffic of one conversation: it acknowledges every SLP message
+// addressed to it, serves our own objects (display picture) to contacts who ask for them,
+// fetches contacts' objects (Fetch), and answers every other INVITE (file transfers, webcam,
+// direct-connection transreqbody, …) at once with 603 Decline, so the peer's transfer ends
+// instead of waiting for a timeout — except, on MSNP16+, requests for objects that are not
+// ours, which another endpoint of the account may serve. Data of sessions it never accepted
+// is left alone. Safe for concurrent use.
 type Responder struct {
 	self     string // our e-mail, lower case
 	endpoint string // our "{guid}" on MSNP16+, lower case; "" before
 	asm      *Assembler
+	cfg      SessionConfig
 
-	mu     sync.Mutex
-	nextID uint32
+	idMu    sync.Mutex
+	nextID  uint32
+	mu      sync.Mutex
+	fetches map[string]*Fetch // by Call-ID
 }
 
 // NewResponder returns a Responder for the account self; endpoint is its machine GUID
 // ("{…}") on MSNP16+, "" on older versions.
 func NewResponder(self, endpoint string) *Responder {
+	return NewSessionResponder(self, endpoint, SessionConfig{})
+}
+
+// NewSessionResponder is NewResponder that also runs P2P sessions: it serves our own objects
+// (cfg.Objects) to contacts who ask for them, and fetches contacts' objects (Fetch), within
+// the bounds of cfg.
+func NewSessionResponder(self, endpoint string, cfg SessionConfig) *Responder {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	id := binary.LittleEndian.Uint32(b[:])%0x7fff0000 + 4
@@ -53,8 +70,18 @@ func NewResponder(self, endpoint string) *Responder {
 		self:     strings.ToLower(strings.TrimSpace(self)),
 		endpoint: strings.ToLower(strings.TrimSpace(endpoint)),
 		asm:      NewAssembler(AssemblerConfig{}),
+		cfg:      cfg.withDefaults(),
 		nextID:   id,
+		fetches:  make(map[string]*Fetch),
 	}
+}
+
+// senderOf is the peer's e-mail: from P2P-Src when present, else the MSG line's sender.
+func senderOf(from, src string) string {
+	if e, _ := SplitAddress(src); e != "" {
+		return e
+	}
+	return strings.ToLower(strings.TrimSpace(from))
 }
 
 // ourAddress reports whether addr (P2P-Dest, SLP To) names this client: our e-mail, bare or
@@ -65,8 +92,8 @@ func (r *Responder) ourAddress(addr string) bool {
 }
 
 func (r *Responder) newID() uint32 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.idMu.Lock()
+	defer r.idMu.Unlock()
 	id := r.nextID
 	r.nextID++
 	if r.nextID == 0 {
@@ -96,10 +123,14 @@ func (r *Responder) Handle(from, dest, src string, data []byte) (Outcome, error)
 		return Outcome{}, err
 	}
 	h := p.Header
-	if h.Flags&(FlagAck|FlagNAK|FlagError|FlagTLPError) != 0 || h.SessionID != 0 {
-		// Acknowledgements and errors need no answer; data belongs to a session this client
-		// never accepted (another endpoint of the account may have).
-		return Outcome{}, nil
+	if h.Flags&(FlagAck|FlagNAK|FlagError|FlagTLPError) != 0 {
+		return Outcome{}, nil // acknowledgements and errors need no answer
+	}
+	if h.SessionID != 0 {
+		// Data of one of our fetches; anything else belongs to a session this client never
+		// accepted (another endpoint of the account may have) and is left alone.
+		replies, ours := r.onSessionData(senderOf(from, src), p)
+		return Outcome{Replies: replies, Session: ours}, nil
 	}
 	whole, err := r.asm.Add(strings.ToLower(from), p)
 	if err != nil || whole == nil {
@@ -118,12 +149,24 @@ func (r *Responder) Handle(from, dest, src string, data []byte) (Outcome, error)
 		out.NotForUs = true
 		return out, nil
 	}
-	peer := strings.ToLower(from)
-	if e, _ := SplitAddress(src); e != "" {
-		peer = e
-	}
+	peer := senderOf(from, src)
 	// As the captured clients: acknowledge the message first, then answer it.
 	out.Replies = append(out.Replies, Frame{Dest: peer, Data: NewAck(h, r.newID()).Bytes()})
+	if !m.IsRequest() || m.Method == "BYE" {
+		out.Session = r.onSLPForFetch(m)
+		return out, nil
+	}
+	if served := r.serve(peer, m, to); served != nil {
+		out.Replies = append(out.Replies, served...)
+		out.Served, out.Session = true, true
+		return out, nil
+	}
+	if r.endpoint != "" && m.Method == "INVITE" && strings.EqualFold(m.BodyFields().Get("EUF-GUID"), EUFGUIDMSNObject) {
+		// MSNP16+: the INVITE reached every endpoint of this account; another one (the
+		// user's own Messenger) may have the object asked for. Answer only requests for our
+		// own data (P2PV2.md §1.3 item 3).
+		return out, nil
+	}
 	if m.Method == "INVITE" {
 		decline := NewDecline(m, to).Bytes()
 		pk := &Packet{Header: Header{Identifier: r.newID(), AckID: randomAckID()}}

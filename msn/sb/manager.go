@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/msnbridge/msnbridge/msn/p2p"
 	"github.com/msnbridge/msnbridge/msn/wire"
 )
 
@@ -102,6 +103,9 @@ type Config struct {
 	// one chunked message (capability 0x20) instead of several messages. It is called with
 	// a conversation's lock held: it must be quick and must not call into this package.
 	Capabilities func(passport string) (caps uint32, ok bool)
+	// P2P feeds and bounds the P2P sessions of every conversation: Objects serves our own
+	// display picture, the rest bounds FetchObject (package p2p's defaults when zero).
+	P2P p2p.SessionConfig
 	// Logger gets structured logs; cookies never appear in them.
 	Logger zerolog.Logger
 	// OnEvent receives the events of all conversations. The events of one conversation come

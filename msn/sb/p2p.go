@@ -3,6 +3,8 @@ package sb
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/msnbridge/msnbridge/msn/message"
@@ -27,6 +29,11 @@ func (c *Conversation) SendP2P(ctx context.Context, to string, frame []byte) *Re
 type p2pState struct {
 	once sync.Once
 	r    *p2p.Responder
+	// sendMu is held while a frame is handled and its replies are queued, so that a fetch
+	// that ended sees the replies (the data's ACK, BYE) queued; last is the Result of the
+	// last reply queued for one of our sessions.
+	sendMu sync.Mutex
+	last   *Result
 }
 
 func (ps *p2pState) responder(c *Conversation) *p2p.Responder {
@@ -35,20 +42,24 @@ func (ps *p2pState) responder(c *Conversation) *p2p.Responder {
 		if c.m.ns.Version() >= 16 {
 			endpoint = c.m.cfg.MachineGUID
 		}
-		ps.r = p2p.NewResponder(c.m.self(), endpoint)
+		ps.r = p2p.NewSessionResponder(c.m.self(), endpoint, c.m.cfg.P2P)
 	})
 	return ps.r
 }
 
-// handleP2P answers an incoming P2P frame that the client cannot serve (every invitation: file
-// transfers, requests for our display picture, direct-connection requests) with an ACK and
-// 603 Decline at once, so the sender's transfer ends instead of hanging until the switchboard
-// idles out. It reports false for a frame addressed to another participant or to another
-// endpoint of this account, which must be ignored entirely.
+// handleP2P runs an incoming P2P frame through the conversation's responder: the answers and
+// data of our fetches, requests for our own display picture (served), and every invitation
+// the client cannot serve (file transfers, direct-connection requests), answered with an ACK
+// and 603 Decline at once so the sender's transfer ends instead of hanging until the
+// switchboard idles out. It reports false for a frame addressed to another participant or to
+// another endpoint of this account, which must be ignored entirely, and for a frame of one of
+// our own sessions, which is nobody else's business.
 func (c *Conversation) handleP2P(from Participant, m *message.P2P) bool {
 	if m == nil || from.Passport == c.m.self() {
 		return m == nil || m.Dest == "" || p2pForUs(c, m.Dest)
 	}
+	c.p2p.sendMu.Lock()
+	defer c.p2p.sendMu.Unlock()
 	out, err := c.p2p.responder(c).Handle(from.Passport, m.Dest, m.Src, m.Data)
 	switch {
 	case errors.Is(err, p2p.ErrP2Pv2):
@@ -56,14 +67,20 @@ func (c *Conversation) handleP2P(from Participant, m *message.P2P) bool {
 	case err != nil:
 		c.log.Debug().Err(err).Str("from", from.Passport).Msg("unusable P2P frame")
 	}
-	if out.NotForUs {
+	if out.Served {
+		c.log.Debug().Str("from", from.Passport).Msg("serving our display picture")
+	}
+	for _, f := range out.Replies {
+		res := c.SendP2P(c.m.ctx, f.Dest, f.Data)
+		if out.Session {
+			c.p2p.last = res
+		}
+	}
+	if out.NotForUs || out.Session {
 		return false
 	}
 	if out.Declined {
 		c.log.Debug().Str("from", from.Passport).Str("call_id", out.SLP.CallID()).Msg("declining a P2P invitation the bridge cannot serve")
-	}
-	for _, f := range out.Replies {
-		c.SendP2P(c.m.ctx, f.Dest, f.Data)
 	}
 	return true
 }
@@ -79,4 +96,97 @@ func p2pForUs(c *Conversation, dest string) bool {
 	}
 	_, own := p2p.SplitAddress(";" + c.m.cfg.MachineGUID)
 	return c.m.ns.Version() >= 16 && guid == own
+}
+
+// FetchObject fetches obj — a contact's display picture or other MSNObject — from its creator
+// over this one-to-one conversation (MSNSLP over P2Pv1 on the switchboard, FACTS §9.3),
+// opening a switchboard when needed. It returns the data once it matches the object's Size
+// and SHA1D. It fails when the contact declines or is offline, when the data breaks the
+// bounds of Config.P2P, and when ctx ends or Config.P2P.SessionTimeout passes (the session
+// is then closed with BYE). Errors wrap those of package p2p (ErrDeclined, ErrBusy, …).
+func (c *Conversation) FetchObject(ctx context.Context, obj *p2p.MSNObject) ([]byte, error) {
+	if c.group {
+		return nil, errors.New("msn: display pictures are fetched over a one-to-one conversation")
+	}
+	if obj == nil || !strings.EqualFold(obj.Creator, c.peer) {
+		return nil, fmt.Errorf("msn: object of %q fetched from %s", objCreator(obj), c.peer)
+	}
+	timeout := c.m.cfg.P2P.SessionTimeout
+	if timeout <= 0 {
+		timeout = p2p.DefaultSessionTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	opened := !c.Connected()
+	r := c.p2p.responder(c)
+	f, frames, err := r.Fetch(c.peer, obj)
+	if err != nil {
+		return nil, fmt.Errorf("msn: fetching %s's picture: %w", c.peer, err)
+	}
+	var last *Result
+	for _, fr := range frames {
+		last = c.SendP2P(ctx, fr.Dest, fr.Data)
+	}
+	if o, err := last.Wait(ctx); o != Delivered {
+		r.Cancel(f, fmt.Errorf("invitation not delivered: %w", err))
+		return nil, fmt.Errorf("msn: fetching %s's picture: invitation %s: %w", c.peer, o, err)
+	}
+	select {
+	case <-f.Done():
+	case <-ctx.Done():
+		for _, fr := range r.Cancel(f, ctx.Err()) {
+			c.SendP2P(c.m.ctx, fr.Dest, fr.Data)
+		}
+	}
+	data, err := f.Result()
+	if err != nil {
+		return nil, fmt.Errorf("msn: fetching %s's picture: %w", c.peer, err)
+	}
+	if opened {
+		c.releaseAfterFetch(ctx)
+	}
+	return data, nil
+}
+
+// releaseAfterFetch closes the switchboard that a fetch opened, once the fetch's last
+// replies (the data's ACK, BYE) went out, unless something else uses it by then (a message
+// queued or in flight, events waiting): fetching the pictures of many contacts must not
+// leave a switchboard open per contact until each idles out.
+func (c *Conversation) releaseAfterFetch(ctx context.Context) {
+	c.p2p.sendMu.Lock()
+	last := c.p2p.last
+	c.p2p.sendMu.Unlock()
+	if last != nil {
+		if o, _ := last.Wait(ctx); o != Delivered {
+			return
+		}
+	}
+	c.mu.Lock()
+	s := c.active
+	if s == nil || s.busy() || len(c.queue) > 0 || s.paused.Load() || c.eventsPending() {
+		c.mu.Unlock()
+		return
+	}
+	c.active = nil
+	c.stopIdleLocked()
+	c.mu.Unlock()
+	c.log.Debug().Msg("closing the switchboard opened for a display picture")
+	s.leave()
+	c.m.emit(&ClosedEvent{Conv: c, Idle: true})
+}
+
+func objCreator(o *p2p.MSNObject) string {
+	if o == nil {
+		return ""
+	}
+	return o.Creator
+}
+
+// FetchObject fetches a contact's MSNObject (display picture) from its creator: see
+// Conversation.FetchObject.
+func (m *Manager) FetchObject(ctx context.Context, obj *p2p.MSNObject) ([]byte, error) {
+	if obj == nil {
+		return nil, errors.New("msn: no object to fetch")
+	}
+	return m.Conversation(strings.ToLower(obj.Creator)).FetchObject(ctx, obj)
 }
