@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"sort"
@@ -23,6 +24,14 @@ import (
 func groupPortalID(participants []string) networkid.PortalID {
 	sum := sha256.Sum256([]byte(strings.Join(participants, "\n")))
 	return networkid.PortalID(groupPrefix + "h" + hex.EncodeToString(sum[:16]))
+}
+
+// freshGroupPortalID is a new portal id for a group whose deterministic id is taken by a room
+// of the same people: base plus a random suffix.
+func freshGroupPortalID(base networkid.PortalID) networkid.PortalID {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return networkid.PortalID(string(base) + "." + hex.EncodeToString(b[:]))
 }
 
 // groupRoster is the sorted, distinct, lower-case passports of a conversation's participants

@@ -72,6 +72,19 @@ func (c *Client) CreateGroup(ctx context.Context, params *bridgev2.GroupCreatePa
 	conv := mgr.NewGroup(passports...)
 	// The same people as a stored group: that room again, else a new one (see grouproute.go).
 	key := c.portalKeyFor(ctx, conv)
+	if params.RoomID != "" && c.conn.Bridge != nil {
+		// Run in a room the user set up: that room is to become the conversation. When the same
+		// people already have a group room, it stays as it is and this room gets a portal of
+		// its own (the newest group with a roster is where their next call lands).
+		if existing, err := c.conn.Bridge.GetExistingPortalByKey(ctx, key); err != nil {
+			return nil, fmt.Errorf("get portal: %w", err)
+		} else if existing != nil && existing.MXID != "" && existing.MXID != params.RoomID {
+			key.ID = freshGroupPortalID(key.ID)
+			c.mu.Lock()
+			c.rebindGroupLocked(conv, key.ID)
+			c.mu.Unlock()
+		}
+	}
 	for _, p := range passports {
 		if err := c.conn.Store.AddGroupMember(ctx, c.login.ID, string(key.ID), p); err != nil {
 			return nil, fmt.Errorf("save group roster: %w", err)
