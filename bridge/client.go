@@ -103,6 +103,9 @@ type Client struct {
 	// oimSettled, when set (tests), learns how many offline messages of a fetch were deleted
 	// and kept, once the deletion request is done.
 	oimSettled func(deleted, kept int)
+	// deliverRetryMin is the first pause between two attempts to deliver a message to
+	// Matrix (deliver.go; tests shorten it).
+	deliverRetryMin time.Duration
 	// metaMu guards the login's metadata and its saves (see updateMeta).
 	metaMu sync.Mutex
 	// maintenanceAt is when the server announced it goes down for maintenance (zero: none).
@@ -124,7 +127,10 @@ func newClient(c *Connector, login *bridgev2.UserLogin) *Client {
 		convGroup:  make(map[*sb.Conversation]networkid.PortalID),
 		passports:  newPassportCache(maxCachedPassports),
 		backoffMin: backoffMin,
-		sessUp:     make(chan struct{}),
+		// deliverRetryMin is the first pause before a message that did not reach Matrix is
+		// handed over again (deliver.go).
+		deliverRetryMin: time.Second,
+		sessUp:          make(chan struct{}),
 	}
 	cl.events = newDispatcher(cl.handleQueued)
 	cl.attach(login)

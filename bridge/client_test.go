@@ -73,6 +73,8 @@ func (r *recorder) QueueRemoteEvent(evt bridgev2.RemoteEvent) {
 	}
 }
 
+func (r *recorder) EnsurePortal(context.Context, networkid.PortalKey) error { return nil }
+
 func (r *recorder) MessageStored(_ context.Context, _ *bridgev2.Portal, id networkid.MessageID) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -163,6 +165,7 @@ func newHarness(t *testing.T, version int) *harness {
 	client := newClient(conn, nil)
 	client.mx = rec
 	client.backoffMin = 50 * time.Millisecond
+	client.deliverRetryMin = 10 * time.Millisecond
 	client.attach(login)
 	login.Client = client
 	t.Cleanup(client.Disconnect)

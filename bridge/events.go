@@ -274,11 +274,6 @@ func (c *Client) notifyUser(ctx context.Context, text string) {
 	}
 }
 
-// queueRemote hands an event to bridgev2.
-func (c *Client) queueRemote(evt bridgev2.RemoteEvent) {
-	c.mx.QueueRemoteEvent(evt)
-}
-
 func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 	conv := evt.Conversation()
 	if conv == nil {
@@ -299,7 +294,7 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 			text.Body = strings.TrimRight(text.Body, "\n") + "\n\n" + incompleteNotice
 		}
 		name := puppet.DecodeFriendlyName(ev.Sender.FriendlyName)
-		c.queueRemote(&simplevent.Message[message.Text]{
+		c.queueRemote(ctx, &simplevent.Message[message.Text]{
 			EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventMessage, PortalKey: key, CreatePortal: true,
 				Sender: c.sender(ev.Sender.Passport, ev.FromSelf), Timestamp: time.Now(), LogContext: logCtx},
 			Data:               text,
@@ -307,17 +302,17 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 			ConvertMessageFunc: convertText(name),
 		})
 	case *sb.TypingEvent:
-		c.queueRemote(&simplevent.Typing{
+		c.queueRemote(ctx, &simplevent.Typing{
 			EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventTyping, PortalKey: key, Sender: c.sender(ev.Sender.Passport, false), LogContext: logCtx},
 			Timeout:   typingTimeout,
 		})
 	case *sb.NudgeEvent:
-		c.queueContent(key, ev.Sender, portal.NudgeNotice(c.nameOf(ctx, ev.Sender)))
+		c.queueContent(ctx, key, ev.Sender, portal.NudgeNotice(c.nameOf(ctx, ev.Sender)))
 	case *sb.ContentEvent:
 		if ev.Kind == message.KindAction && ev.Message != nil && ev.Message.Datacast != nil && ev.Message.Datacast.Data != "" {
 			content := portal.FromMSN(message.Text{Body: ev.Message.Datacast.Data})
 			content.MsgType = event.MsgEmote
-			c.queueContent(key, ev.Sender, content)
+			c.queueContent(ctx, key, ev.Sender, content)
 			return
 		}
 		kind, show := unsupportedKind(ev)
@@ -326,7 +321,7 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 			if f, ok := offeredFile(ev); ok && f.Name != "" {
 				content.Body += fmt.Sprintf(" (%s, %s)", f.Name, humanSize(f.Size))
 			}
-			c.queueContent(key, ev.Sender, content)
+			c.queueContent(ctx, key, ev.Sender, content)
 		}
 	case *sb.JoinedEvent:
 		if conv.IsGroup() {
@@ -342,7 +337,7 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 				c.log.Err(err).Msg("Failed to save group roster")
 			}
 		}
-		c.queueRemote(&simplevent.ChatResync{
+		c.queueRemote(ctx, &simplevent.ChatResync{
 			EventMeta:       simplevent.EventMeta{Type: bridgev2.RemoteEventChatResync, PortalKey: key, CreatePortal: true, LogContext: logCtx},
 			GetChatInfoFunc: c.GetChatInfo,
 		})
@@ -431,8 +426,8 @@ func humanSize(n uint64) string {
 	return fmt.Sprintf("%.1f %s", v, suffix)
 }
 
-func (c *Client) queueContent(key networkid.PortalKey, from sb.Participant, content *event.MessageEventContent) {
-	c.queueRemote(&simplevent.PreConvertedMessage{
+func (c *Client) queueContent(ctx context.Context, key networkid.PortalKey, from sb.Participant, content *event.MessageEventContent) {
+	c.queueRemote(ctx, &simplevent.PreConvertedMessage{
 		EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventMessage, PortalKey: key, CreatePortal: true,
 			Sender: c.sender(from.Passport, false), Timestamp: time.Now()},
 		ID:   newMessageID("notice"),
@@ -491,7 +486,7 @@ func (c *Client) groupMembership(ctx context.Context, key networkid.PortalKey, p
 	if name, ok := c.groupNameFor(ctx, string(key.ID)); ok {
 		change.ChatInfo = &bridgev2.ChatInfo{Name: &name}
 	}
-	c.queueRemote(&simplevent.ChatInfoChange{
+	c.queueRemote(ctx, &simplevent.ChatInfoChange{
 		EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventChatInfoChange, PortalKey: key, CreatePortal: joined,
 			Sender: c.sender(passport, false), Timestamp: time.Now()},
 		ChatInfoChange: change,

@@ -14,6 +14,8 @@ import (
 // goes through bridgev2; tests record the calls instead.
 type matrixSide interface {
 	QueueRemoteEvent(evt bridgev2.RemoteEvent)
+	// EnsurePortal makes sure the portal has its Matrix room (creating it if needed).
+	EnsurePortal(ctx context.Context, key networkid.PortalKey) error
 	UpdateGhost(ctx context.Context, ghostID networkid.UserID, info *bridgev2.UserInfo) error
 	NotifyUser(ctx context.Context, text string) error
 	PortalNotice(ctx context.Context, portal *bridgev2.Portal, text string) error
@@ -35,6 +37,20 @@ func (b *bridgeSide) QueueRemoteEvent(evt bridgev2.RemoteEvent) {
 	if !res.Success {
 		b.login.Log.Warn().Any("result", res).Msg("Remote event was not handled")
 	}
+}
+
+func (b *bridgeSide) EnsurePortal(ctx context.Context, key networkid.PortalKey) error {
+	portal, err := b.br.GetPortalByKey(ctx, key)
+	if err != nil {
+		return fmt.Errorf("get portal: %w", err)
+	}
+	if portal.MXID != "" {
+		return nil
+	}
+	if err := portal.CreateMatrixRoom(ctx, b.login, nil); err != nil {
+		return fmt.Errorf("create portal room: %w", err)
+	}
+	return nil
 }
 
 func (b *bridgeSide) UpdateGhost(ctx context.Context, ghostID networkid.UserID, info *bridgev2.UserInfo) error {

@@ -106,15 +106,19 @@ func (c *Client) fetchOfflineMessages(ctx context.Context, req fetchOIMs) {
 			ts = time.Now()
 		}
 		oimID, msgID := m.ID, newMessageIDFrom("oim", m.ID)
-		c.queueRemote(&simplevent.Message[message.Text]{
+		c.queueRemote(ctx, &simplevent.Message[message.Text]{
 			EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventMessage, PortalKey: c.dmKey(passport), CreatePortal: true,
 				Sender: c.sender(passport, false), Timestamp: ts,
 				PostHandleFunc: func(ctx context.Context, p *bridgev2.Portal) {
+					// Called once per delivery attempt (see deliver.go): only a stored message
+					// settles; one never stored stays on the server for the next login.
 					stored, err := c.mx.MessageStored(ctx, p, msgID)
 					if err != nil {
 						c.log.Warn().Err(err).Str("oim_id", oimID).Msg("Failed to check whether an offline message was bridged; keeping it on the server")
 					}
-					batch.settle(oimID, stored)
+					if stored {
+						batch.settle(oimID, true)
+					}
 				}},
 			Data:               message.Text{Body: m.Text},
 			ID:                 msgID,
