@@ -154,8 +154,11 @@ func rcStates(users []*provUser, want status.BridgeStateEvent) []string {
 		ctx, cancel := reqCtx()
 		st, err := u.state(ctx)
 		cancel()
-		if err != nil || st != want {
-			off = append(off, fmt.Sprintf("%s: %s %v", u.passport, st, err))
+		switch {
+		case err != nil:
+			off = append(off, fmt.Sprintf("%s: %v", u.passport, err))
+		case st != want:
+			off = append(off, fmt.Sprintf("%s: %s", u.passport, st))
 		}
 	}
 	return off
