@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,9 +42,9 @@ func journeyAccounts() []account {
 	}
 }
 
-// allAccounts are the journey's accounts and the fault matrix's.
+// allAccounts are the journey's accounts, the fault matrix's and the reconnect test's.
 func allAccounts() []account {
-	return append(journeyAccounts(), faultAccounts()...)
+	return slices.Concat(journeyAccounts(), faultAccounts(), reconnectAccounts())
 }
 
 // world is the running environment shared by the journey's steps.

@@ -296,7 +296,10 @@ type request struct {
 	PSM    string      `json:"psm"`
 	Name   string      `json:"name"`
 	DownMS int64       `json:"down_ms"`
-	Count  int         `json:"count"`
+	// Refuse makes /v1/down shut the listeners (connects refused) instead of accepting and
+	// closing connections.
+	Refuse bool `json:"refuse"`
+	Count  int  `json:"count"`
 	// DelayMS and HoldMS are the durations of /v1/sb/call-delay and /v1/ns/ring-on-login.
 	DelayMS int64 `json:"delay_ms"`
 	HoldMS  int64 `json:"hold_ms"`
@@ -495,19 +498,34 @@ func (ctl *control) restart(_ context.Context, req *request) (any, error) {
 }
 
 // down drops every connection like restart, but keeps refusing new ones until up: a test can
-// act during the outage without racing a timer.
-func (ctl *control) down(_ context.Context, _ *request) (any, error) {
+// act during the outage without racing a timer. New connections are accepted and closed at once
+// (HTTP requests answered 503), or with refuse the NS, SB and HTTP listeners are shut so that
+// connects are refused, as when the server process is gone. A second down switches between the
+// two.
+func (ctl *control) down(_ context.Context, req *request) (any, error) {
 	dropped := ctl.gate.hold()
+	if err := ctl.gate.refuse(req.Refuse); err != nil {
+		return nil, err
+	}
 	for _, p := range ctl.passports {
 		dropped += ctl.srv.DropConnections(p)
 	}
-	ctl.log.Info().Int("dropped", dropped).Msg("down: connections dropped, refusing new ones until up")
+	mode := "close"
+	if req.Refuse {
+		mode = "refuse"
+	}
+	ctl.faults.record(FaultEvent{Kind: "server-down", Detail: mode})
+	ctl.log.Info().Int("dropped", dropped).Str("mode", mode).Msg("down: connections dropped, refusing new ones until up")
 	return map[string]int{"dropped": dropped}, nil
 }
 
 // up ends an outage started by down (or restart): connections are accepted again.
 func (ctl *control) up(_ context.Context, _ *request) (any, error) {
+	if err := ctl.gate.refuse(false); err != nil {
+		return nil, err
+	}
 	ctl.gate.release()
+	ctl.faults.record(FaultEvent{Kind: "server-up"})
 	ctl.log.Info().Msg("up: accepting connections again")
 	return nil, nil
 }

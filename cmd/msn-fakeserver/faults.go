@@ -36,6 +36,9 @@ type FaultEvent struct {
 	//   login-released   the held login answers went to the client
 	//   rsi-GetMessage   an RSI GetMessage was answered (Detail: message id, Status: HTTP status)
 	//   rsi-DeleteMessages  an RSI DeleteMessages was answered (one event per message id)
+	//   ns-login         the NS accepted a login (USR … OK went to the client)
+	//   server-down      /v1/down (Detail: "close" — connects accepted and closed — or "refuse")
+	//   server-up        /v1/up
 	Kind string `json:"kind"`
 	// Passport is the account the event concerns ("" for RSI calls).
 	Passport string `json:"passport,omitempty"`
@@ -417,6 +420,9 @@ func (p *msnpFront) serverToClient(c *frontConn) {
 					p.ringDuringLogin(c, who, spec, raw)
 					continue
 				}
+			}
+			if cmd.Name == "USR" && cmd.HasTrID && cmd.Arg(0) == "OK" {
+				f.record(FaultEvent{Kind: "ns-login", Passport: who, Conn: c.id})
 			}
 			c.mu.Lock()
 			if c.holdOut && cmd.Name != "RNG" {

@@ -239,6 +239,30 @@ func TestNSFrontRingsDuringLogin(t *testing.T) {
 	}
 }
 
+func TestNSFrontLogsLogins(t *testing.T) {
+	f := newFixture(t)
+	p := newFrontPair(t, "NS", f)
+	writeLine(t, p.client, "USR 3 SSO I Alice@Example.com\r\n")
+	readLine(t, p.up, p.ur)
+	writeLine(t, p.up, "USR 3 SSO S MBI_KEY_OLD nonce\r\n")
+	readLine(t, p.client, p.cr)
+	if got := faultKinds(t, f); len(got) != 0 {
+		t.Fatalf("fault log before the login's answer: %q", got)
+	}
+	writeLine(t, p.up, "USR 4 OK alice@example.com 1 0\r\n")
+	if got := readLine(t, p.client, p.cr); got != "USR 4 OK alice@example.com 1 0" {
+		t.Fatalf("client got %q", got)
+	}
+	_, out := f.do("GET", "/v1/faults?since=0", "")
+	evs, _ := out["events"].([]any)
+	if len(evs) != 1 {
+		t.Fatalf("fault log %v, want one ns-login", out["events"])
+	}
+	if ev := evs[0].(map[string]any); ev["kind"] != "ns-login" || ev["passport"] != "alice@example.com" || ev["at"] == "" {
+		t.Errorf("event %v, want ns-login of alice@example.com with its time", ev)
+	}
+}
+
 func TestRSICallsAreLogged(t *testing.T) {
 	f := newFixture(t)
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

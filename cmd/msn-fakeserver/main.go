@@ -13,7 +13,10 @@
 //	POST /v1/leave    {"who","to"}                     who leaves its conversation with to
 //	POST /v1/oim      {"from","to","text"}             queue an offline message
 //	POST /v1/restart  {"down_ms"}                      drop every connection and refuse new ones for a while
-//	POST /v1/down     {}                               drop every connection and refuse new ones until /v1/up
+//	POST /v1/down     {"refuse"}                       drop every connection and refuse new ones until /v1/up:
+//	                                                   accepted and closed at once (HTTP: 503), or with
+//	                                                   refuse the NS, SB and HTTP listeners are shut
+//	                                                   (connects refused, as when the process is gone)
 //	POST /v1/up       {}                               accept connections again
 //	GET  /v1/received?contact=&since=&wait_ms=         what a scripted contact received (long poll);
 //	                                                   text items say in how many switchboard
@@ -123,10 +126,12 @@ func run() error {
 
 	// The switchboard front listens before the server starts: the server advertises it in XFR
 	// and RNG, so that every switchboard connection passes the fault knobs.
-	sbLn, err := net.Listen("tcp", sbListenAddr(*nsAddr))
+	g := newGate()
+	sbLn, err := listenSwitch(sbListenAddr(*nsAddr))
 	if err != nil {
 		return fmt.Errorf("SB listener: %w", err)
 	}
+	g.addListener(sbLn)
 	srvLog := log.With().Str("component", "msntest").Logger()
 	srv, err := msntest.New(msntest.Options{Logger: &srvLog, AdvertiseSB: sbLn.Addr().String()})
 	if err != nil {
@@ -143,12 +148,12 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	g := newGate()
 	flt := newFaults(log.With().Str("component", "faults").Logger())
-	nsLn, err := net.Listen("tcp", *nsAddr)
+	nsLn, err := listenSwitch(*nsAddr)
 	if err != nil {
 		return fmt.Errorf("NS listener: %w", err)
 	}
+	g.addListener(nsLn)
 	nsProxy := &msnpFront{service: "NS", ln: nsLn, upstream: srv.NSAddr(), gate: g, faults: flt, log: log.With().Str("component", "ns-front").Logger()}
 	go nsProxy.serve()
 	defer nsProxy.close()
@@ -160,10 +165,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	httpLn, err := net.Listen("tcp", *httpAddr)
+	httpLn, err := listenSwitch(*httpAddr)
 	if err != nil {
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
+	g.addListener(httpLn)
 	httpSrv := &http.Server{Handler: front, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = httpSrv.Serve(httpLn) }()
 	defer httpSrv.Close()

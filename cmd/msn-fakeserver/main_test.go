@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -118,10 +121,11 @@ func newFixture(t testing.TB) *fixture {
 	}
 	g := newGate()
 	flt := newFaults(zerolog.Nop())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listenSwitch("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	g.addListener(ln)
 	ns := &msnpFront{service: "NS", ln: ln, upstream: srv.NSAddr(), gate: g, faults: flt, log: zerolog.Nop()}
 	go ns.serve()
 	t.Cleanup(ns.close)
@@ -311,6 +315,83 @@ func TestDownHoldsUntilUp(t *testing.T) {
 	}
 	if !served() {
 		t.Error("a connection after up was not served")
+	}
+}
+
+func TestDownRefuseShutsListeners(t *testing.T) {
+	f := newFixture(t)
+	addr := f.ns.ln.Addr().String()
+	// state dials the NS front and says what happened: "refused", "closed" (accepted, then
+	// closed without an answer) or "served".
+	state := func() string {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return "refused"
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("VER 1 MSNP8 CVR0\r\n")); err != nil {
+			return "closed"
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 64)
+		n, err := c.Read(buf)
+		if err == nil && bytes.HasPrefix(buf[:n], []byte("VER 1")) {
+			return "served"
+		}
+		return "closed"
+	}
+	for _, step := range []struct{ path, body, want string }{
+		{"", "", "served"},
+		{"/v1/down", `{"refuse":true}`, "refused"},
+		{"/v1/down", `{}`, "closed"},
+		{"/v1/down", `{"refuse":true}`, "refused"},
+		{"/v1/up", `{}`, "served"},
+	} {
+		if step.path != "" {
+			if code, out := f.do("POST", step.path, step.body); code != 200 {
+				t.Fatalf("%s %s: %d %v", step.path, step.body, code, out)
+			}
+		}
+		if got := state(); got != step.want {
+			t.Fatalf("after %s %s: a connect is %s, want %s", step.path, step.body, got, step.want)
+		}
+	}
+	want := []string{"server-down <nil> refuse", "server-down <nil> close", "server-down <nil> refuse", "server-up <nil> <nil>"}
+	if got := faultKinds(t, f); !slices.Equal(got, want) {
+		t.Errorf("fault log %q, want %q", got, want)
+	}
+}
+
+func TestSwitchListenerCloseWhileOff(t *testing.T) {
+	l, err := listenSwitch("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.setListening(false); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Accept()
+		done <- err
+	}()
+	// Accept waits while off; Close ends it.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Accept after Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Accept still waiting after Close")
+	}
+	if err := l.setListening(true); err != nil {
+		t.Errorf("setListening after Close: %v", err)
 	}
 }
 
