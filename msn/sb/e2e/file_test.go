@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/msnbridge/msnbridge/msn/message"
+	"github.com/msnbridge/msnbridge/msn/msntest"
 	"github.com/msnbridge/msnbridge/msn/p2p"
 	"github.com/msnbridge/msnbridge/msn/sb"
 )
@@ -280,4 +282,50 @@ func TestFileTransferCancelAndTimeout(t *testing.T) {
 			t.Fatalf("SendFile: %v", err)
 		}
 	})
+}
+
+// TestScriptedContactFiles: a scripted contact of the fake server sends a client a file (the
+// client's writer gets its SHA-256), accepts one from the client (ReceivedFiles shows its
+// SHA-256), and declines one (the client's SendFile fails with ErrDeclined).
+func TestScriptedContactFiles(t *testing.T) {
+	for i, v := range []int{12, 18} {
+		t.Run(fmt.Sprintf("MSNP%d", v), func(t *testing.T) {
+			srv := startServer(t, "carol@example.com", "bob@example.com")
+			carol := srv.Contact("carol@example.com")
+			if err := carol.SignIn("NLN"); err != nil {
+				t.Fatal(err)
+			}
+			s := newSink()
+			bob := loginWith(t, srv, v, "bob@example.com", 20+i, accepting(s, nil))
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			data := testPicture(30_000)
+			if err := carol.SendFile(ctx, "bob@example.com", "song.mp3", data); err != nil {
+				t.Fatal(err)
+			}
+			tr := s.received(t)
+			if sum, n := s.sum(tr); tr.Err() != nil || sum != sha256.Sum256(data) || n != len(data) || tr.File.Name != "song.mp3" {
+				t.Fatalf("bob got %d bytes of %+v: %v", n, tr.File, tr.Err())
+			}
+
+			carol.SetFilePolicy(msntest.FilesAccept)
+			doc := testPicture(7000)
+			if err := bob.mgr.SendFile(ctx, "carol@example.com", "doc.pdf", int64(len(doc)), bytes.NewReader(doc)); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(doc)
+			deadline := time.Now().Add(waitLimit)
+			for len(carol.ReceivedFiles()) == 0 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond) // nothing to wait on: the contact records asynchronously
+			}
+			if got := carol.ReceivedFiles(); len(got) != 1 || got[0].SHA256 != hex.EncodeToString(sum[:]) || got[0].Name != "doc.pdf" || got[0].Error != "" {
+				t.Fatalf("carol received %+v", got)
+			}
+
+			carol.SetFilePolicy(msntest.FilesDecline)
+			if err := bob.mgr.SendFile(ctx, "carol@example.com", "doc.pdf", int64(len(doc)), bytes.NewReader(doc)); !errors.Is(err, p2p.ErrDeclined) {
+				t.Fatalf("declined: %v", err)
+			}
+		})
+	}
 }
