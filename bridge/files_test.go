@@ -1,0 +1,161 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/msnbridge/msnbridge/msn/p2p"
+)
+
+// uploadRecorder is a MatrixAPI that records UploadMediaStream (every other method is the
+// nil interface's: calling one panics, so the test sees it).
+type uploadRecorder struct {
+	bridgev2.MatrixAPI
+	data     []byte
+	name     string
+	mimeType string
+	size     int64
+}
+
+func (u *uploadRecorder) UploadMediaStream(_ context.Context, _ id.RoomID, size int64, _ bool, cb bridgev2.FileStreamCallback) (id.ContentURIString, *event.EncryptedFileInfo, error) {
+	var buf bytes.Buffer
+	res, err := cb(&buf)
+	if err != nil {
+		return "", nil, err
+	}
+	u.data, u.name, u.mimeType, u.size = buf.Bytes(), res.FileName, res.MimeType, size
+	return "mxc://example.com/file", nil, nil
+}
+
+func testPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 13)
+	}
+	img.Set(1, 1, color.White)
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestClientReceivesFiles: a contact's file within the limit is accepted, streamed and posted
+// from its ghost in its DM as m.image (by content) with the name and size, the uploaded data
+// having the sent SHA-256; a document becomes m.file; a file over network.max_file_size is
+// declined and the room says so with its name and size.
+func TestClientReceivesFiles(t *testing.T) {
+	h := newHarness(t, 12)
+	h.conn.Config.MaxFileSize = 200_000
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob := h.online(t, "bob@example.com")
+	bobKey := networkid.PortalKey{ID: "bob@example.com", Receiver: "alice@example.com"}
+
+	for _, tc := range []struct {
+		name, file string
+		data       []byte
+		want       event.MessageType
+	}{
+		{"image", "holiday.png", testPNG(t), event.MsgImage},
+		{"document", "notes.txt", bytes.Repeat([]byte("some notes\n"), 3000), event.MsgFile},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := bob.SendFile(ctx, "alice@example.com", tc.file, tc.data); err != nil {
+				t.Fatal(err)
+			}
+			evt := wait(t, h.rec.events, "the file", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+			if evt.GetPortalKey() != bobKey || evt.GetSender().Sender != "bob@example.com" {
+				t.Fatalf("posted in %+v by %+v", evt.GetPortalKey(), evt.GetSender())
+			}
+			up := &uploadRecorder{}
+			cm, err := evt.(bridgev2.RemoteMessage).ConvertMessage(ctx, portalFor(bobKey), up)
+			if err != nil || len(cm.Parts) != 1 {
+				t.Fatalf("convert: %v", err)
+			}
+			c := cm.Parts[0].Content
+			if c.MsgType != tc.want || c.Body != tc.file || c.FileName != tc.file || c.Info == nil || c.Info.Size != len(tc.data) || c.URL != "mxc://example.com/file" {
+				t.Fatalf("content %+v info %+v", c, c.Info)
+			}
+			if sha256.Sum256(up.data) != sha256.Sum256(tc.data) || up.name != tc.file || up.mimeType != c.Info.MimeType || up.size != int64(len(tc.data)) {
+				t.Fatalf("uploaded %d bytes as %q %q", len(up.data), up.name, up.mimeType)
+			}
+		})
+	}
+
+	big := bytes.Repeat([]byte{7}, 200_001)
+	if err := bob.SendFile(ctx, "alice@example.com", "movie.avi", big); !errors.Is(err, p2p.ErrDeclined) {
+		t.Fatalf("too large a file: %v", err)
+	}
+	evt := wait(t, h.rec.events, "the decline notice", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+	if c := convert(t, evt); c.MsgType != event.MsgNotice || !strings.Contains(c.Body, "movie.avi") || !strings.Contains(c.Body, "195.3 KiB") || !strings.Contains(c.Body, "limit") {
+		t.Fatalf("notice %+v", c)
+	}
+}
+
+// TestFileFailedNotice: a transfer the contact cancelled, or that timed out, gives a notice
+// naming the file, its size and what happened.
+func TestFileFailedNotice(t *testing.T) {
+	for _, tc := range []struct {
+		cause error
+		want  string
+	}{
+		{io.ErrUnexpectedEOF, "cancelled"},
+		{p2p.ErrTimeout, "timed out"},
+	} {
+		var in *p2p.Transfer
+		alice := p2p.NewSessionResponder("bob@example.com", "", p2p.SessionConfig{})
+		me := p2p.NewSessionResponder("alice@example.com", "", p2p.SessionConfig{AcceptFile: func(t *p2p.Transfer) io.Writer { in = t; return io.Discard }})
+		out, frames, err := alice.OfferFile("alice@example.com", p2p.FileInfo{Name: "clip.wmv", Size: 5000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range frames {
+			if _, err := me.Handle("bob@example.com", f.Dest, "", f.Data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tc.cause == p2p.ErrTimeout {
+			me.CancelTransfer(in, p2p.ErrTimeout)
+		} else {
+			for _, f := range alice.CancelTransfer(out, tc.cause) {
+				if _, err := me.Handle("bob@example.com", f.Dest, "", f.Data); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		got := fileFailedNotice("Bob", in)
+		if !strings.Contains(got, "clip.wmv") || !strings.Contains(got, "4.9 KiB") || !strings.Contains(got, tc.want) {
+			t.Fatalf("notice %q", got)
+		}
+	}
+}
+
+// TestMaxFileSizeConfig: the example config sets 100 MiB; a negative limit is refused.
+func TestMaxFileSizeConfig(t *testing.T) {
+	cfg := loadExample(t)
+	if cfg.MaxFileSize != DefaultMaxFileSize {
+		t.Fatalf("max_file_size = %d", cfg.MaxFileSize)
+	}
+	cfg.PasswordEncryptionKey = strings.Repeat("A", 43) + "="
+	cfg.MaxFileSize = -1
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "max_file_size") {
+		t.Fatalf("Validate: %v", err)
+	}
+}
