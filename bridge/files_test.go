@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/msnbridge/msnbridge/msn/msntest"
 	"github.com/msnbridge/msnbridge/msn/p2p"
 )
 
@@ -157,5 +160,139 @@ func TestMaxFileSizeConfig(t *testing.T) {
 	cfg.MaxFileSize = -1
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "max_file_size") {
 		t.Fatalf("Validate: %v", err)
+	}
+}
+
+// mediaSide is the recorder that also serves Matrix media downloads from files.
+type mediaSide struct {
+	*recorder
+	files map[id.ContentURIString][]byte
+}
+
+func (m *mediaSide) DownloadMediaFile(_ context.Context, uri id.ContentURIString, _ *event.EncryptedFileInfo, fn func(*os.File) error) error {
+	data, ok := m.files[uri]
+	if !ok {
+		return errors.New("404")
+	}
+	f, err := os.CreateTemp("", "test-media-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	return fn(f)
+}
+
+// TestClientSendsFiles: an image and a sticker from Matrix are offered to the contact as file
+// transfers under their original names and delivered once the contact accepted and got the
+// data (same SHA-256); a declined offer, an offline contact and a file over the limit fail
+// with the reason; the room capabilities declare files with the limit.
+func TestClientSendsFiles(t *testing.T) {
+	h := newHarness(t, 18)
+	h.conn.Config.MaxFileSize = 300_000
+	pic := testPNG(t)
+	side := &mediaSide{recorder: h.rec, files: map[id.ContentURIString][]byte{"mxc://hs/pic": pic, "mxc://hs/big": make([]byte, 300_001)}}
+	h.client.mx = side
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob := h.online(t, "bob@example.com")
+	bob.SetFilePolicy(msntest.FilesAccept)
+	bobKey := networkid.PortalKey{ID: "bob@example.com", Receiver: "alice@example.com"}
+	send := func(key networkid.PortalKey, content *event.MessageEventContent, typ event.Type) error {
+		_, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+			Event:   &event.Event{Type: typ},
+			Content: content,
+			Portal:  portalFor(key),
+		}})
+		return err
+	}
+	sum := sha256.Sum256(pic)
+	if err := send(bobKey, &event.MessageEventContent{MsgType: event.MsgImage, Body: "look at this", FileName: "cat.png", URL: "mxc://hs/pic", Info: &event.FileInfo{Size: len(pic), MimeType: "image/png"}}, event.EventMessage); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(bobKey, &event.MessageEventContent{Body: "wave", URL: "mxc://hs/pic", Info: &event.FileInfo{MimeType: "image/png"}}, event.EventSticker); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(bob.ReceivedFiles()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // nothing to wait on: the contact records asynchronously
+	}
+	got := bob.ReceivedFiles()
+	if len(got) != 2 || got[0].Name != "cat.png" || got[1].Name != "sticker.png" {
+		t.Fatalf("bob received %+v", got)
+	}
+	for _, f := range got {
+		if f.SHA256 != hex.EncodeToString(sum[:]) || f.Error != "" {
+			t.Fatalf("bob received %+v", f)
+		}
+	}
+
+	bob.SetFilePolicy(msntest.FilesDecline)
+	err := send(bobKey, &event.MessageEventContent{MsgType: event.MsgFile, Body: "report.pdf", URL: "mxc://hs/pic"}, event.EventMessage)
+	if err == nil || !strings.Contains(err.Error(), "declined") || !strings.Contains(err.Error(), "report.pdf") {
+		t.Fatalf("declined: %v", err)
+	}
+	carolKey := networkid.PortalKey{ID: "carol@example.com", Receiver: "alice@example.com"}
+	if err := send(carolKey, &event.MessageEventContent{MsgType: event.MsgVideo, Body: "v.mp4", URL: "mxc://hs/pic"}, event.EventMessage); err == nil || !strings.Contains(err.Error(), "offline") {
+		t.Fatalf("offline contact: %v", err)
+	}
+	if err := send(bobKey, &event.MessageEventContent{MsgType: event.MsgFile, Body: "big.bin", URL: "mxc://hs/big"}, event.EventMessage); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("too large: %v", err)
+	}
+
+	caps := h.client.GetCapabilities(ctx, portalFor(bobKey))
+	for _, typ := range []event.CapabilityMsgType{event.MsgImage, event.MsgFile, event.MsgVideo, event.MsgAudio, event.CapMsgSticker} {
+		if ff := caps.File[typ]; ff == nil || ff.MaxSize != 300_000 || ff.GetMimeSupport("image/png") != event.CapLevelFullySupported {
+			t.Fatalf("capabilities for %s: %+v", typ, ff)
+		}
+	}
+}
+
+// TestClientSendsFileToGroup: a file sent in a group room is offered to each participant;
+// one accepts, one declines: the message is delivered and the room says who did not get it.
+func TestClientSendsFileToGroup(t *testing.T) {
+	h := newHarness(t, 18)
+	pic := testPNG(t)
+	h.client.mx = &mediaSide{recorder: h.rec, files: map[id.ContentURIString][]byte{"mxc://hs/pic": pic}}
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob, carol := h.online(t, "bob@example.com"), h.online(t, "carol@example.com")
+	bob.SetFilePolicy(msntest.FilesAccept)
+	carol.SetFilePolicy(msntest.FilesDecline)
+	if err := bob.Say(ctx, "alice@example.com", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, h.rec.events, "dm message", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+	if err := bob.Invite(ctx, "alice@example.com", "carol@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	groupKey := wait(t, h.rec.events, "group portal", func(e bridgev2.RemoteEvent) bool {
+		return e.GetType() == bridgev2.RemoteEventChatResync && isGroupPortal(e.GetPortalKey().ID)
+	}).GetPortalKey()
+	resp, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Event:   &event.Event{Type: event.EventMessage},
+		Content: &event.MessageEventContent{MsgType: event.MsgImage, Body: "cat.png", URL: "mxc://hs/pic"},
+		Portal:  portalFor(groupKey),
+	}})
+	if err != nil || resp == nil {
+		t.Fatalf("group file: %v", err)
+	}
+	wait(t, h.rec.notices, "who did not get it", func(n string) bool {
+		return strings.Contains(n, "cat.png did not reach carol@example.com (declined)")
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for len(bob.ReceivedFiles()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // nothing to wait on: the contact records asynchronously
+	}
+	if got := bob.ReceivedFiles(); len(got) != 1 || got[0].Name != "cat.png" || got[0].Size != uint64(len(pic)) {
+		t.Fatalf("bob received %+v", got)
 	}
 }

@@ -203,6 +203,36 @@ func (c *Contact) sendFrames(ctx context.Context, to string, frames []p2p.Frame)
 	return nil
 }
 
+// reply sends P2P frames answering m on the switchboard m came in on, as real clients do (the
+// sender's P2P state may be tied to that conversation); on another one with m's sender when
+// that switchboard is gone.
+func (c *Contact) reply(ctx context.Context, m Message, frames []p2p.Frame) {
+	for _, f := range frames {
+		payload, err := p2p.MessagePayload(f.Dest, f.Data)
+		if err != nil {
+			continue
+		}
+		c.s.mu.Lock()
+		ss := c.s.sessions[m.Session]
+		var me *sbPart
+		if ss != nil {
+			for _, p := range ss.parts {
+				if p.virt == c {
+					me = p
+				}
+			}
+		}
+		if me != nil {
+			c.s.touch(ss)
+			c.s.deliver(ss, me, payload)
+			c.s.mu.Unlock()
+			continue
+		}
+		c.s.mu.Unlock()
+		_ = c.Send(ctx, m.From, payload)
+	}
+}
+
 // P2PRequests returns how many display-picture requests the contact served.
 func (c *Contact) P2PRequests() int {
 	c.mu.Lock()
@@ -248,7 +278,7 @@ func (c *Contact) runP2P(cp *contactP2P) {
 			c.mu.Unlock()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = c.sendFrames(ctx, m.From, out.Replies)
+		c.reply(ctx, m, out.Replies)
 		cancel()
 	}
 }
