@@ -65,7 +65,7 @@ func (s *sink) sum(t *p2p.Transfer) ([32]byte, int) {
 }
 
 // received waits for the sink's next transfer and its end.
-func (s *sink) received(t *testing.T) *p2p.Transfer {
+func (s *sink) received(t testing.TB) *p2p.Transfer {
 	t.Helper()
 	select {
 	case tr := <-s.accepted:
