@@ -296,3 +296,33 @@ func TestClientSendsFileToGroup(t *testing.T) {
 		t.Fatalf("bob received %+v", got)
 	}
 }
+
+// TestClientFileCancelledNotice: a contact offers a file and cancels it (BYE) before any data:
+// the bridge accepted it, and the room gets a notice naming the file and saying it was
+// cancelled.
+func TestClientFileCancelledNotice(t *testing.T) {
+	h := newHarness(t, 12)
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob := h.online(t, "bob@example.com")
+	r := p2p.NewSessionResponder("bob@example.com", "", p2p.SessionConfig{})
+	tr, frames, err := r.OfferFile("alice@example.com", p2p.FileInfo{Name: "movie.mpg", Size: 50_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames = append(frames, r.CancelTransfer(tr, io.ErrUnexpectedEOF)...)
+	for _, f := range frames {
+		payload, err := p2p.MessagePayload(f.Dest, f.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.Send(ctx, "alice@example.com", payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evt := wait(t, h.rec.events, "the cancel notice", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+	if c := convert(t, evt); c.MsgType != event.MsgNotice || !strings.Contains(c.Body, "movie.mpg") || !strings.Contains(c.Body, "cancelled") {
+		t.Fatalf("notice %+v", c)
+	}
+}
