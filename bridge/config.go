@@ -70,6 +70,8 @@ type Config struct {
 	MaxLoginsPerUser      int          `yaml:"max_logins_per_user"`
 	NoticePrefix          string       `yaml:"notice_prefix"`
 	PasswordEncryptionKey string       `yaml:"password_encryption_key"`
+	// MaxFileSize bounds files either way, in bytes (0: DefaultMaxFileSize, 100 MiB).
+	MaxFileSize int64 `yaml:"max_file_size"`
 
 	displaynameTmpl *template.Template
 	switchboardIdle time.Duration
@@ -91,6 +93,7 @@ func upgradeConfig(helper configupgrade.Helper) {
 	helper.Copy(configupgrade.Bool, "offline_messages")
 	helper.Copy(configupgrade.Int, "max_logins_per_user")
 	helper.Copy(configupgrade.Str, "notice_prefix")
+	helper.Copy(configupgrade.Int, "max_file_size")
 	if key, ok := helper.Get(configupgrade.Str, "password_encryption_key"); !ok || key == "" || key == "generate" {
 		helper.Set(configupgrade.Str, base64.StdEncoding.EncodeToString(random.Bytes(32)), "password_encryption_key")
 	} else {
@@ -108,6 +111,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxLoginsPerUser < 0 {
 		return fmt.Errorf("network.max_logins_per_user must be 0 (no limit) or more, got %d", c.MaxLoginsPerUser)
+	}
+	if c.MaxFileSize < 0 {
+		return fmt.Errorf("network.max_file_size must be 0 (the default, 100 MiB) or a number of bytes, got %d", c.MaxFileSize)
 	}
 	tmpl, err := puppet.ParseNameTemplate(c.DisplaynameTemplate)
 	if err != nil {

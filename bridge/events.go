@@ -120,6 +120,8 @@ func (c *Client) handleQueued(ctx context.Context, _ queueKey, item any) {
 		c.handleNSEvent(ctx, ev)
 	case sb.Event:
 		c.handleSBEvent(ctx, ev)
+	case fileReceived:
+		c.postFile(ctx, ev)
 	}
 }
 
@@ -313,6 +315,12 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 			content := portal.FromMSN(message.Text{Body: ev.Message.Datacast.Data})
 			content.MsgType = event.MsgEmote
 			c.queueContent(ctx, key, ev.Sender, content)
+			return
+		}
+		if f, ok := offeredFile(ev); ok && f.Name != "" {
+			// An offer the switchboard layer declined: over the size limit (or one the
+			// bridge could not take); accepted ones arrive through acceptFile.
+			c.queueContent(key, ev.Sender, portal.Notice(declinedFileNotice(c.nameOf(ctx, ev.Sender), f, c.maxFileSize())))
 			return
 		}
 		kind, show := unsupportedKind(ev)

@@ -38,8 +38,8 @@ func TestIncompleteMessageGetsNotice(t *testing.T) {
 	}
 }
 
-// TestFileOfferNoticeNamesTheFile: the notice for a P2P file offer (the captured INVITE of
-// transcripts/p2p/03-file-decline.txt) names the file and its size.
+// TestFileOfferNoticeNamesTheFile: the notice for a P2P file offer that was declined (the
+// captured INVITE of transcripts/p2p/03-file-decline.txt) names the file and its size.
 func TestFileOfferNoticeNamesTheFile(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("..", "msn", "p2p", "testdata", "transcript", "03.bob-3.msg"))
 	if err != nil {
@@ -55,7 +55,7 @@ func TestFileOfferNoticeNamesTheFile(t *testing.T) {
 	conv := mgr.Conversation("bob@example.com")
 	h.client.handleSBEvent(context.Background(), &sb.ContentEvent{Conv: conv, Sender: sb.Participant{Passport: "bob@example.com", FriendlyName: "Bob"}, Kind: message.KindP2P, Message: msg, Payload: raw})
 	c := convert(t, wait(t, h.rec.events, "file offer notice", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage }))
-	if !strings.Contains(c.Body, "wants to send a file") || !strings.Contains(c.Body, "(hello.txt, 2.9 KiB)") {
+	if !strings.Contains(c.Body, "Bob wanted to send hello.txt (2.9 KiB)") || !strings.Contains(c.Body, "could not accept") {
 		t.Fatalf("notice %q", c.Body)
 	}
 	if humanSize(999) != "999 bytes" || humanSize(5<<20) != "5.0 MiB" {

@@ -67,8 +67,9 @@ func init() {
 	bridgev2.ErrRedactionsNotSupported = refusal("MSN can't delete sent messages; the message stays visible to your contact")
 }
 
-// capabilities are the same in every MSN room: text with one style, no media, edits, reactions,
-// deletions or read receipts.
+// capabilities are the same in every MSN room: text with one style, files (offered as MSN
+// file transfers, any type, up to network.max_file_size: GetCapabilities fills the limit in),
+// no edits, reactions, deletions or read receipts.
 var capabilities = &event.RoomFeatures{
 	ID: "net.msnbridge.capabilities.2026_11",
 	Formatting: event.FormattingFeatureMap{
@@ -93,9 +94,20 @@ var capabilities = &event.RoomFeatures{
 	TypingNotifications: true,
 }
 
-// GetCapabilities declares what MSN rooms support.
+// GetCapabilities declares what MSN rooms support, with the file size limit of this bridge.
 func (c *Client) GetCapabilities(_ context.Context, _ *bridgev2.Portal) *event.RoomFeatures {
-	return capabilities
+	limit := c.maxFileSize()
+	feats := *capabilities
+	feats.ID = fmt.Sprintf("%s+files.%d", capabilities.ID, limit)
+	feats.File = event.FileFeatureMap{}
+	for _, t := range []event.CapabilityMsgType{event.MsgImage, event.MsgFile, event.MsgVideo, event.MsgAudio, event.CapMsgSticker} {
+		feats.File[t] = &event.FileFeatures{
+			MimeTypes: map[string]event.CapabilitySupportLevel{"*/*": event.CapLevelFullySupported},
+			Caption:   event.CapLevelDropped,
+			MaxSize:   limit,
+		}
+	}
+	return &feats
 }
 
 // conversationFor finds (or, for groups after a restart, rebuilds from the stored roster) the
@@ -137,6 +149,9 @@ func (c *Client) conversationFor(ctx context.Context, p *bridgev2.Portal) (*sb.C
 // HandleMatrixMessage sends a Matrix message to MSN and waits for its outcome: delivered,
 // stored as an offline message, or failed (with the reason as message status).
 func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
+	if isFileMessage(msg) {
+		return c.sendMatrixFile(ctx, msg)
+	}
 	opts := portal.ToMSNOptions{BaseFormat: message.DefaultFormat, SenderName: c.ownName(), NoticePrefix: c.conn.Config.NoticePrefix}
 	if msg.ReplyTo != nil {
 		if meta, ok := msg.ReplyTo.Metadata.(*database.MessageMetadata); ok {

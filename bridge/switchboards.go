@@ -66,7 +66,10 @@ func (c *Client) newSwitchboards(sess *ns.Session) *sb.Manager {
 		// contact's client reassembles chunked messages (a long text then arrives whole).
 		Capabilities: c.contactCaps,
 		// The user's display picture is served to contacts who ask for it (ownpicture.go).
-		P2P: p2p.SessionConfig{Objects: c.ownObject},
+		// Files from contacts are accepted up to network.max_file_size and posted to Matrix
+		// (files.go).
+		P2P:        p2p.SessionConfig{Objects: c.ownObject, MaxFileSize: c.maxFileSize()},
+		AcceptFile: c.acceptFile,
 	})
 }
 

@@ -277,6 +277,9 @@ func (ctl *control) handler() http.Handler {
 	mux.HandleFunc("POST /v1/sb/call-delay", ctl.post(ctl.callDelay))
 	mux.HandleFunc("POST /v1/ns/drop", ctl.post(ctl.nsDrop))
 	mux.HandleFunc("POST /v1/ns/ring-on-login", ctl.post(ctl.ringOnLogin))
+	mux.HandleFunc("POST /v1/file/send", ctl.post(ctl.fileSend))
+	mux.HandleFunc("POST /v1/file/policy", ctl.post(ctl.filePolicy))
+	mux.HandleFunc("GET /v1/files", ctl.files)
 	mux.HandleFunc("GET /v1/received", ctl.received)
 	mux.HandleFunc("GET /v1/logins", ctl.logins)
 	mux.HandleFunc("GET /v1/faults", ctl.faultLog)
@@ -303,6 +306,11 @@ type request struct {
 	// DelayMS and HoldMS are the durations of /v1/sb/call-delay and /v1/ns/ring-on-login.
 	DelayMS int64 `json:"delay_ms"`
 	HoldMS  int64 `json:"hold_ms"`
+	// Data (base64) or Size (pseudo-random bytes) is the file of /v1/file/send; Policy is
+	// "accept" or "decline" for /v1/file/policy.
+	Data   string `json:"data"`
+	Size   int64  `json:"size"`
+	Policy string `json:"policy"`
 }
 
 // httpError is an error with the HTTP status to answer.

@@ -24,6 +24,15 @@
 //	GET  /v1/logins?passport=                          an account's login count, status and the
 //	                                                   protocol versions of its NS connections
 //	GET  /v1/oims?to=                                  the offline messages stored for an account
+//	POST /v1/file/send   {"from","to","name","data"|"size"}  a contact sends a file (P2P file
+//	                                                   transfer): data in base64, or size
+//	                                                   pseudo-random bytes (at most 100 MiB);
+//	                                                   answers {"size","sha256"} once the client
+//	                                                   acknowledged it, 409 when it declined
+//	POST /v1/file/policy {"who","policy"}              a contact accepts ("accept") or declines
+//	                                                   ("decline", the default) offered files
+//	GET  /v1/files?contact=                            the files a contact accepted: name, size,
+//	                                                   received, sha256, error
 //
 // Fault knobs, for the end-to-end fault matrix (each names the account whose connections it
 // affects; what they did is logged, see GET /v1/faults):

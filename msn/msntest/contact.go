@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/msnbridge/msnbridge/msn/p2p"
 )
 
 // Message is a switchboard message received by a scripted contact.
@@ -31,9 +33,14 @@ type Contact struct {
 	mu       sync.Mutex
 	received []Message
 	ch       chan Message
-	// p2p serves the contact's display picture (p2p.go); nil until ServeDisplayPicture.
-	p2p       *contactP2P
-	p2pServed int
+	// p2p serves the contact's display picture and runs its file transfers (p2p.go); nil
+	// until ServeDisplayPicture, SetFilePolicy or SendFile.
+	p2p        *contactP2P
+	p2pServed  int
+	picture    []byte
+	pictureObj *p2p.MSNObject
+	filePolicy FilePolicy
+	files      []ReceivedFile
 }
 
 // Contact returns the scripted handle of an existing account (the same handle every time).

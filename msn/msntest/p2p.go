@@ -2,6 +2,12 @@ package msntest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
 	"strings"
 	"time"
 
@@ -10,20 +16,62 @@ import (
 )
 
 // contactP2P is a scripted contact's P2P side: the responder that serves its display
-// picture, and the frames waiting to be answered, in order, by one goroutine.
+// picture and runs its file transfers, and the frames waiting to be answered, in order, by one
+// goroutine.
 type contactP2P struct {
 	r  *p2p.Responder
 	in chan Message
 }
 
+// FilePolicy says what a scripted contact does with the files offered to it.
+type FilePolicy int
+
+// File policies of a scripted contact.
+const (
+	// FilesDecline answers every file offer with 603 Decline (the default once P2P runs).
+	FilesDecline FilePolicy = iota
+	// FilesAccept accepts every offer and records the file (ReceivedFiles).
+	FilesAccept
+)
+
+// ReceivedFile is a file offered to a scripted contact that accepted it.
+type ReceivedFile struct {
+	From   string `json:"from"`
+	Name   string `json:"name"`
+	Size   uint64 `json:"size"`
+	Got    uint64 `json:"received"`
+	SHA256 string `json:"sha256"`          // hex, of the bytes received
+	Error  string `json:"error,omitempty"` // why the transfer failed; "" when complete
+}
+
+// ensureP2P starts the contact's P2P side once: a responder serving its display picture (if
+// any) and deciding on file offers by its FilePolicy.
+func (c *Contact) ensureP2P() *contactP2P {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.p2p != nil {
+		return c.p2p
+	}
+	r := p2p.NewSessionResponder(c.passport, "", p2p.SessionConfig{
+		Objects: func(sha1d string) ([]byte, bool) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.picture, c.pictureObj != nil && sha1d == c.pictureObj.SHA1D
+		},
+		AcceptFile: c.acceptFile,
+	})
+	c.p2p = &contactP2P{r: r, in: make(chan Message, 4096)}
+	go c.runP2P(c.p2p)
+	return c.p2p
+}
+
 // ServeDisplayPicture gives the scripted contact a display picture (data, e.g. a PNG): its
 // presence (NLN/ILN) carries the returned MSNObject from its next sign-in or status change
 // on, and it answers clients' requests for the picture over P2P on the switchboard like a
-// real client (ACK, 200 OK, data preparation, data), declining other invitations. Requests
-// count in Contact.P2PRequests.
+// real client (ACK, 200 OK, data preparation, data), declining other invitations unless its
+// FilePolicy accepts files. Requests count in Contact.P2PRequests.
 func (c *Contact) ServeDisplayPicture(data []byte) (*p2p.MSNObject, error) {
 	obj := p2p.NewMSNObject(c.passport, p2p.ObjectDisplayPicture, data, "", "")
-	pic := append([]byte(nil), data...)
 	err := c.s.withAccounts(func(acc ...*Account) error {
 		acc[0].msnobj = wire.EncodeParam(obj.String())
 		return nil
@@ -31,21 +79,158 @@ func (c *Contact) ServeDisplayPicture(data []byte) (*p2p.MSNObject, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := p2p.NewSessionResponder(c.passport, "", p2p.SessionConfig{Objects: func(sha1d string) ([]byte, bool) {
-		return pic, sha1d == obj.SHA1D
-	}})
 	c.mu.Lock()
-	start := c.p2p == nil
-	if start {
-		c.p2p = &contactP2P{in: make(chan Message, 1024)}
-	}
-	c.p2p.r = r
-	cp := c.p2p
+	c.picture, c.pictureObj = append([]byte(nil), data...), obj
 	c.mu.Unlock()
-	if start {
-		go c.runP2P(cp)
-	}
+	c.ensureP2P()
 	return obj, nil
+}
+
+// SetFilePolicy sets what the contact does with files offered to it from now on.
+func (c *Contact) SetFilePolicy(p FilePolicy) {
+	c.mu.Lock()
+	c.filePolicy = p
+	c.mu.Unlock()
+	c.ensureP2P()
+}
+
+// ReceivedFiles returns the files the contact accepted whose transfer ended, in order.
+func (c *Contact) ReceivedFiles() []ReceivedFile {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]ReceivedFile(nil), c.files...)
+}
+
+// hashSink counts and hashes what it is given.
+type hashSink struct {
+	h hash.Hash
+	n uint64
+}
+
+func (s *hashSink) Write(b []byte) (int, error) {
+	s.n += uint64(len(b))
+	return s.h.Write(b)
+}
+
+// acceptFile is the responder's AcceptFile: by the FilePolicy, a hashing sink, recorded in
+// ReceivedFiles when the transfer ends.
+func (c *Contact) acceptFile(t *p2p.Transfer) io.Writer {
+	c.mu.Lock()
+	policy := c.filePolicy
+	c.mu.Unlock()
+	if policy != FilesAccept {
+		return nil
+	}
+	s := &hashSink{h: sha256.New()}
+	go func() {
+		select {
+		case <-t.Done():
+		case <-c.s.closed:
+			return
+		}
+		rf := ReceivedFile{From: t.Peer, Name: t.File.Name, Size: t.File.Size, Got: s.n, SHA256: hex.EncodeToString(s.h.Sum(nil))}
+		if err := t.Err(); err != nil {
+			rf.Error = err.Error()
+		}
+		c.mu.Lock()
+		c.files = append(c.files, rf)
+		c.mu.Unlock()
+	}()
+	return s
+}
+
+// SendFile offers the logged-in client "to" a file named name holding data, like a real
+// client (MSNSLP INVITE with the file context, then 1202-byte chunks once accepted), and
+// waits until the client acknowledged the data (nil), declined (an error wrapping
+// p2p.ErrDeclined), cancelled (p2p.ErrClosed), or ctx ended.
+func (c *Contact) SendFile(ctx context.Context, to, name string, data []byte) error {
+	to = normPassport(to)
+	cp := c.ensureP2P()
+	t, frames, err := cp.r.OfferFile(to, p2p.FileInfo{Name: name, Size: uint64(len(data))})
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		c.sendFrames(ctx, to, cp.r.CancelTransfer(t, err))
+		if e := t.Err(); e != nil && !errors.Is(e, err) {
+			return e
+		}
+		return err
+	}
+	if err := c.sendFrames(ctx, to, frames); err != nil {
+		return fail(err)
+	}
+	select {
+	case <-t.Accepted():
+	case <-t.Done():
+		return t.Err()
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+	for off := 0; off == 0 || off < len(data); off += p2p.MaxChunk {
+		select {
+		case <-t.Done():
+			return t.Err()
+		default:
+		}
+		f := cp.r.FileChunk(t, uint64(off), data[off:min(off+p2p.MaxChunk, len(data))])
+		if err := c.sendFrames(ctx, to, []p2p.Frame{f}); err != nil {
+			return fail(err)
+		}
+		if len(data) == 0 {
+			break
+		}
+	}
+	select {
+	case <-t.Done():
+		return t.Err()
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+}
+
+// sendFrames sends P2P frames to "to" on the contact's conversation with them.
+func (c *Contact) sendFrames(ctx context.Context, to string, frames []p2p.Frame) error {
+	for _, f := range frames {
+		payload, err := p2p.MessagePayload(f.Dest, f.Data)
+		if err != nil {
+			return err
+		}
+		if err := c.Send(ctx, to, payload); err != nil {
+			return fmt.Errorf("msntest: sending P2P to %s: %w", to, err)
+		}
+	}
+	return nil
+}
+
+// reply sends P2P frames answering m on the switchboard m came in on, as real clients do (the
+// sender's P2P state may be tied to that conversation); on another one with m's sender when
+// that switchboard is gone.
+func (c *Contact) reply(ctx context.Context, m Message, frames []p2p.Frame) {
+	for _, f := range frames {
+		payload, err := p2p.MessagePayload(f.Dest, f.Data)
+		if err != nil {
+			continue
+		}
+		c.s.mu.Lock()
+		ss := c.s.sessions[m.Session]
+		var me *sbPart
+		if ss != nil {
+			for _, p := range ss.parts {
+				if p.virt == c {
+					me = p
+				}
+			}
+		}
+		if me != nil {
+			c.s.touch(ss)
+			c.s.deliver(ss, me, payload)
+			c.s.mu.Unlock()
+			continue
+		}
+		c.s.mu.Unlock()
+		_ = c.Send(ctx, m.From, payload)
+	}
 }
 
 // P2PRequests returns how many display-picture requests the contact served.
@@ -83,10 +268,7 @@ func (c *Contact) runP2P(cp *contactP2P) {
 		if i < 0 {
 			continue
 		}
-		c.mu.Lock()
-		r := cp.r
-		c.mu.Unlock()
-		out, err := r.Handle(m.From, headerValue(m.Payload, "P2P-Dest"), headerValue(m.Payload, "P2P-Src"), m.Payload[i+4:])
+		out, err := cp.r.Handle(m.From, headerValue(m.Payload, "P2P-Dest"), headerValue(m.Payload, "P2P-Src"), m.Payload[i+4:])
 		if err != nil {
 			continue
 		}
@@ -95,14 +277,8 @@ func (c *Contact) runP2P(cp *contactP2P) {
 			c.p2pServed++
 			c.mu.Unlock()
 		}
-		for _, f := range out.Replies {
-			payload, err := p2p.MessagePayload(f.Dest, f.Data)
-			if err != nil {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_ = c.Send(ctx, m.From, payload)
-			cancel()
-		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c.reply(ctx, m, out.Replies)
+		cancel()
 	}
 }

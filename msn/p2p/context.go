@@ -16,6 +16,27 @@ const fileContextSize = 574
 type FileInfo struct {
 	Name string // as the sender named it, without any path
 	Size uint64 // bytes
+	// Preview is the preview image after the fixed part of the context (type 0 with a
+	// declared length over 574 bytes), nil when there is none. Never sent by OfferFile.
+	Preview []byte
+}
+
+// encodeFileContext is FileContext.
+func encodeFileContext(fi FileInfo) string {
+	raw := make([]byte, fileContextSize)
+	le := binary.LittleEndian
+	le.PutUint32(raw[0:], fileContextSize)
+	le.PutUint32(raw[4:], 2)
+	le.PutUint64(raw[8:], fi.Size)
+	units := utf16.Encode([]rune(fi.Name))
+	if len(units) > 259 {
+		units = units[:259]
+	}
+	for i, u := range units {
+		le.PutUint16(raw[20+2*i:], u)
+	}
+	le.PutUint32(raw[570:], 0xFFFFFFFF)
+	return base64.StdEncoding.EncodeToString(raw)
 }
 
 // ParseFileContext decodes the base64 Context field of a file-transfer INVITE. It accepts any
@@ -53,7 +74,11 @@ func ParseFileContext(b64 string) (FileInfo, error) {
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 		name = name[i+1:]
 	}
-	return FileInfo{Name: name, Size: le.Uint64(raw[8:])}, nil
+	fi := FileInfo{Name: name, Size: le.Uint64(raw[8:])}
+	if n := int(min(le.Uint32(raw[0:]), uint32(len(raw)))); le.Uint32(raw[16:]) == 0 && n > fileContextSize {
+		fi.Preview = append([]byte(nil), raw[fileContextSize:n]...)
+	}
+	return fi, nil
 }
 
 // FileOffer returns the file of a file-transfer INVITE (ok false for any other message).

@@ -3,9 +3,11 @@
 // footer (FACTS §9.1), MSNSLP requests and responses (FACTS §9.2), the file-transfer context,
 // bounded reassembly of SLP messages split over several chunks, MSNObjects (FACTS §5.5), and a
 // Responder that runs display-picture sessions both ways (fetching a contact's object,
-// serving our own; FACTS §9.3) and answers what a client cannot serve (file transfers,
-// webcam, direct connections) with "603 Decline" the way the captured clients do
-// (shared/msnp/transcripts/p2p/03-file-decline.txt).
+// serving our own; FACTS §9.3), file transfers both ways (Transfer: an offer accepted with
+// SessionConfig.AcceptFile streams into the caller's io.Writer chunk by chunk, bounded by
+// MaxFileSize and FileTimeout; OfferFile and FileChunk send one; FACTS §9.4), and answers what
+// a client cannot serve (webcam, direct connections, files it declines) with "603 Decline"
+// the way the captured clients do (shared/msnp/transcripts/p2p/03-file-decline.txt).
 //
 // Only P2Pv1 is spoken; MSNP16–18 peers use it with clients that do not announce P2Pv2
 // (shared/msnp/P2PV2.md §1). A P2Pv2 packet is recognised and refused with ErrP2Pv2, never

@@ -29,6 +29,13 @@ type Outcome struct {
 	// Session is set when the frame belonged to one of our P2P sessions (a fetch's answers
 	// and data, a served request): the client's own business, nothing to show.
 	Session bool
+	// Offer is set for a file-transfer INVITE addressed to us: the file offered.
+	Offer *FileInfo
+	// File is set when that offer was accepted (SessionConfig.AcceptFile gave a writer): the
+	// transfer now in progress. The caller bounds it in time (FileTimeout, CancelTransfer).
+	File *Transfer
+	// TooLarge is set when the offer was declined because the file is over MaxFileSize.
+	TooLarge bool
 	// NotForUs is set when the frame is addressed to another participant of the switchboard
 	// or to another endpoint of this account: it must be ignored entirely.
 	NotForUs bool
@@ -36,7 +43,8 @@ type Outcome struct {
 
 // Responder runs the P2P traffic of one conversation: it acknowledges every SLP message
 // addressed to it, serves our own objects (display picture) to contacts who ask for them,
-// fetches contacts' objects (Fetch), and answers every other INVITE (file transfers, webcam,
+// fetches contacts' objects (Fetch), runs file transfers (SessionConfig.AcceptFile,
+// OfferFile), and answers every other INVITE (file offers it does not accept, webcam,
 // direct-connection transreqbody, …) at once with 603 Decline, so the peer's transfer ends
 // instead of waiting for a timeout — except, on MSNP16+, requests for objects that are not
 // ours, which another endpoint of the account may serve. Data of sessions it never accepted
@@ -50,7 +58,8 @@ type Responder struct {
 	idMu    sync.Mutex
 	nextID  uint32
 	mu      sync.Mutex
-	fetches map[string]*Fetch // by Call-ID
+	fetches map[string]*Fetch    // by Call-ID
+	files   map[string]*Transfer // by Call-ID
 }
 
 // NewResponder returns a Responder for the account self; endpoint is its machine GUID
@@ -73,6 +82,7 @@ func NewSessionResponder(self, endpoint string, cfg SessionConfig) *Responder {
 		cfg:      cfg.withDefaults(),
 		nextID:   id,
 		fetches:  make(map[string]*Fetch),
+		files:    make(map[string]*Transfer),
 	}
 }
 
@@ -124,11 +134,20 @@ func (r *Responder) Handle(from, dest, src string, data []byte) (Outcome, error)
 	}
 	h := p.Header
 	if h.Flags&(FlagAck|FlagNAK|FlagError|FlagTLPError) != 0 {
-		return Outcome{}, nil // acknowledgements and errors need no answer
+		// Acknowledgements and errors need no answer; the ACK of an outgoing file's data
+		// completes its transfer.
+		if h.IsAck() && h.SessionID != 0 && r.onFileAck(senderOf(from, src), h) {
+			return Outcome{Session: true}, nil
+		}
+		return Outcome{}, nil
 	}
 	if h.SessionID != 0 {
-		// Data of one of our fetches; anything else belongs to a session this client never
-		// accepted (another endpoint of the account may have) and is left alone.
+		// Data of one of our fetches or incoming files; anything else belongs to a session
+		// this client never accepted (another endpoint of the account may have) and is left
+		// alone.
+		if replies, ours := r.onFileData(senderOf(from, src), p); ours {
+			return Outcome{Replies: replies, Session: true}, nil
+		}
 		replies, ours := r.onSessionData(senderOf(from, src), p)
 		return Outcome{Replies: replies, Session: ours}, nil
 	}
@@ -153,7 +172,7 @@ func (r *Responder) Handle(from, dest, src string, data []byte) (Outcome, error)
 	// As the captured clients: acknowledge the message first, then answer it.
 	out.Replies = append(out.Replies, Frame{Dest: peer, Data: NewAck(h, r.newID()).Bytes()})
 	if !m.IsRequest() || m.Method == "BYE" {
-		out.Session = r.onSLPForFetch(m)
+		out.Session = r.onSLPForFetch(m) || r.onSLPForFile(peer, m)
 		return out, nil
 	}
 	if served := r.serve(peer, m, to); served != nil {
@@ -165,6 +184,14 @@ func (r *Responder) Handle(from, dest, src string, data []byte) (Outcome, error)
 		// MSNP16+: the INVITE reached every endpoint of this account; another one (the
 		// user's own Messenger) may have the object asked for. Answer only requests for our
 		// own data (P2PV2.md §1.3 item 3).
+		return out, nil
+	}
+	if fi, ok := FileOffer(m); ok && m.ContentType() == ContentSessionReq {
+		out.Offer = &fi
+		frames, t, tooLarge := r.onFileInvite(peer, m, to)
+		out.Replies = append(out.Replies, frames...)
+		out.File, out.TooLarge, out.Declined = t, tooLarge, t == nil
+		out.Session = t != nil
 		return out, nil
 	}
 	if m.Method == "INVITE" {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,18 @@ type SessionConfig struct {
 	MaxSessionsPerPeer int
 	// Now is the clock [time.Now].
 	Now func() time.Time
+
+	// AcceptFile decides on a file a contact offers (t.File: name and size) within
+	// MaxFileSize: it returns the writer the data is streamed to as its chunks arrive, or nil
+	// to decline with 603. The writer is not used once t.Done is closed. It is called on the
+	// goroutine that reads the switchboard: it must return quickly. Nil: every file offer is
+	// declined.
+	AcceptFile func(t *Transfer) io.Writer
+	// MaxFileSize bounds a file we accept; a larger offer is declined [100 MiB].
+	MaxFileSize int64
+	// FileTimeout bounds how long the peer of a file transfer may stay silent: accepting our
+	// offer, sending the next chunk, acknowledging the data [2 min].
+	FileTimeout time.Duration
 }
 
 func (c SessionConfig) withDefaults() SessionConfig {
@@ -217,20 +230,25 @@ func (r *Responder) expireLocked() {
 }
 
 func (r *Responder) bye(f *Fetch) *SLPMessage {
+	return r.byeFor(f.Peer, f.CallID, f.SessionID)
+}
+
+// byeFor builds the BYE (sessionclosebody) that closes session sid of call callID with peer.
+func (r *Responder) byeFor(peer, callID string, sid uint32) *SLPMessage {
 	return &SLPMessage{
 		Method: "BYE",
-		Target: "MSNMSGR:" + f.Peer,
+		Target: "MSNMSGR:" + peer,
 		Headers: Fields{
-			{Name: "To", Value: "<msnmsgr:" + f.Peer + ">"},
+			{Name: "To", Value: "<msnmsgr:" + peer + ">"},
 			{Name: "From", Value: "<msnmsgr:" + r.self + ">"},
 			{Name: "Via", Value: "MSNSLP/1.0/TLP ;branch=" + newGUID()},
 			{Name: "CSeq", Value: "0 "},
-			{Name: "Call-ID", Value: f.CallID},
+			{Name: "Call-ID", Value: callID},
 			{Name: "Max-Forwards", Value: "0"},
 			{Name: "Content-Type", Value: ContentSessionClose},
 			{Name: "Content-Length", Value: ""},
 		},
-		Body: SLPBody(Field{Name: "SessionID", Value: strconv.FormatUint(uint64(f.SessionID), 10)}),
+		Body: SLPBody(Field{Name: "SessionID", Value: strconv.FormatUint(uint64(sid), 10)}),
 	}
 }
 

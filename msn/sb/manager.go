@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"strings"
@@ -106,6 +107,15 @@ type Config struct {
 	// P2P feeds and bounds the P2P sessions of every conversation: Objects serves our own
 	// display picture, the rest bounds FetchObject (package p2p's defaults when zero).
 	P2P p2p.SessionConfig
+	// AcceptFile decides on a file a contact offers on conv (t.Peer, t.File: name and size)
+	// within P2P.MaxFileSize: it returns the writer the data is streamed to as its chunks
+	// arrive (never held whole in memory), or nil to decline. It runs on the goroutine that
+	// reads the switchboard and must return quickly; t.Done is closed when the transfer ended
+	// (t.Err: nil when complete, else declined by the writer, cancelled by the contact, timed
+	// out after P2P.FileTimeout without data), and the writer is not used after that. Nil:
+	// every offer is declined. Declined offers (too large, or declined here) are still reported
+	// as a ContentEvent carrying the INVITE.
+	AcceptFile func(conv *Conversation, t *p2p.Transfer) io.Writer
 	// Logger gets structured logs; cookies never appear in them.
 	Logger zerolog.Logger
 	// OnEvent receives the events of all conversations. The events of one conversation come

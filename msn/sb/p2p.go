@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -42,7 +43,11 @@ func (ps *p2pState) responder(c *Conversation) *p2p.Responder {
 		if c.m.ns.Version() >= 16 {
 			endpoint = c.m.cfg.MachineGUID
 		}
-		ps.r = p2p.NewSessionResponder(c.m.self(), endpoint, c.m.cfg.P2P)
+		cfg := c.m.cfg.P2P
+		if accept := c.m.cfg.AcceptFile; accept != nil {
+			cfg.AcceptFile = func(t *p2p.Transfer) io.Writer { return accept(c, t) }
+		}
+		ps.r = p2p.NewSessionResponder(c.m.self(), endpoint, cfg)
 	})
 	return ps.r
 }
@@ -69,6 +74,10 @@ func (c *Conversation) handleP2P(from Participant, m *message.P2P) bool {
 	}
 	if out.Served {
 		c.log.Debug().Str("from", from.Passport).Msg("serving our display picture")
+	}
+	if out.File != nil {
+		c.log.Debug().Str("from", from.Passport).Uint64("size", out.File.File.Size).Msg("accepted a file transfer")
+		go c.watchTransfer(out.File)
 	}
 	for _, f := range out.Replies {
 		res := c.SendP2P(c.m.ctx, f.Dest, f.Data)

@@ -31,12 +31,12 @@ type client struct {
 	events   chan sb.Event
 }
 
-func startServer(t *testing.T, accounts ...string) *msntest.Server {
+func startServer(t testing.TB, accounts ...string) *msntest.Server {
 	t.Helper()
 	return startServerWith(t, msntest.Options{}, accounts...)
 }
 
-func startServerWith(t *testing.T, opts msntest.Options, accounts ...string) *msntest.Server {
+func startServerWith(t testing.TB, opts msntest.Options, accounts ...string) *msntest.Server {
 	t.Helper()
 	srv, err := msntest.New(opts)
 	if err != nil {
@@ -63,13 +63,13 @@ func startServerWith(t *testing.T, opts msntest.Options, accounts ...string) *ms
 	return srv
 }
 
-func login(t *testing.T, srv *msntest.Server, version int, passport string, n int) *client {
+func login(t testing.TB, srv *msntest.Server, version int, passport string, n int) *client {
 	t.Helper()
 	return loginWith(t, srv, version, passport, n, nil)
 }
 
 // loginWith is login with a switchboard configuration adjusted by tweak (nil: defaults).
-func loginWith(t *testing.T, srv *msntest.Server, version int, passport string, n int, tweak func(*sb.Config)) *client {
+func loginWith(t testing.TB, srv *msntest.Server, version int, passport string, n int, tweak func(*sb.Config)) *client {
 	t.Helper()
 	url := srv.HTTPURL()
 	c := &client{passport: passport, events: make(chan sb.Event, 1024)}

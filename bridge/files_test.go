@@ -1,0 +1,328 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/msnbridge/msnbridge/msn/msntest"
+	"github.com/msnbridge/msnbridge/msn/p2p"
+)
+
+// uploadRecorder is a MatrixAPI that records UploadMediaStream (every other method is the
+// nil interface's: calling one panics, so the test sees it).
+type uploadRecorder struct {
+	bridgev2.MatrixAPI
+	data     []byte
+	name     string
+	mimeType string
+	size     int64
+}
+
+func (u *uploadRecorder) UploadMediaStream(_ context.Context, _ id.RoomID, size int64, _ bool, cb bridgev2.FileStreamCallback) (id.ContentURIString, *event.EncryptedFileInfo, error) {
+	var buf bytes.Buffer
+	res, err := cb(&buf)
+	if err != nil {
+		return "", nil, err
+	}
+	u.data, u.name, u.mimeType, u.size = buf.Bytes(), res.FileName, res.MimeType, size
+	return "mxc://example.com/file", nil, nil
+}
+
+func testPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 13)
+	}
+	img.Set(1, 1, color.White)
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestClientReceivesFiles: a contact's file within the limit is accepted, streamed and posted
+// from its ghost in its DM as m.image (by content) with the name and size, the uploaded data
+// having the sent SHA-256; a document becomes m.file; a file over network.max_file_size is
+// declined and the room says so with its name and size.
+func TestClientReceivesFiles(t *testing.T) {
+	h := newHarness(t, 12)
+	h.conn.Config.MaxFileSize = 200_000
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob := h.online(t, "bob@example.com")
+	bobKey := networkid.PortalKey{ID: "bob@example.com", Receiver: "alice@example.com"}
+
+	for _, tc := range []struct {
+		name, file string
+		data       []byte
+		want       event.MessageType
+	}{
+		{"image", "holiday.png", testPNG(t), event.MsgImage},
+		{"document", "notes.txt", bytes.Repeat([]byte("some notes\n"), 3000), event.MsgFile},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := bob.SendFile(ctx, "alice@example.com", tc.file, tc.data); err != nil {
+				t.Fatal(err)
+			}
+			evt := wait(t, h.rec.events, "the file", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+			if evt.GetPortalKey() != bobKey || evt.GetSender().Sender != "bob@example.com" {
+				t.Fatalf("posted in %+v by %+v", evt.GetPortalKey(), evt.GetSender())
+			}
+			up := &uploadRecorder{}
+			cm, err := evt.(bridgev2.RemoteMessage).ConvertMessage(ctx, portalFor(bobKey), up)
+			if err != nil || len(cm.Parts) != 1 {
+				t.Fatalf("convert: %v", err)
+			}
+			c := cm.Parts[0].Content
+			if c.MsgType != tc.want || c.Body != tc.file || c.FileName != tc.file || c.Info == nil || c.Info.Size != len(tc.data) || c.URL != "mxc://example.com/file" {
+				t.Fatalf("content %+v info %+v", c, c.Info)
+			}
+			if sha256.Sum256(up.data) != sha256.Sum256(tc.data) || up.name != tc.file || up.mimeType != c.Info.MimeType || up.size != int64(len(tc.data)) {
+				t.Fatalf("uploaded %d bytes as %q %q", len(up.data), up.name, up.mimeType)
+			}
+		})
+	}
+
+	big := bytes.Repeat([]byte{7}, 200_001)
+	if err := bob.SendFile(ctx, "alice@example.com", "movie.avi", big); !errors.Is(err, p2p.ErrDeclined) {
+		t.Fatalf("too large a file: %v", err)
+	}
+	evt := wait(t, h.rec.events, "the decline notice", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+	if c := convert(t, evt); c.MsgType != event.MsgNotice || !strings.Contains(c.Body, "movie.avi") || !strings.Contains(c.Body, "195.3 KiB") || !strings.Contains(c.Body, "limit") {
+		t.Fatalf("notice %+v", c)
+	}
+}
+
+// TestFileFailedNotice: a transfer the contact cancelled, or that timed out, gives a notice
+// naming the file, its size and what happened.
+func TestFileFailedNotice(t *testing.T) {
+	for _, tc := range []struct {
+		cause error
+		want  string
+	}{
+		{io.ErrUnexpectedEOF, "cancelled"},
+		{p2p.ErrTimeout, "timed out"},
+	} {
+		var in *p2p.Transfer
+		alice := p2p.NewSessionResponder("bob@example.com", "", p2p.SessionConfig{})
+		me := p2p.NewSessionResponder("alice@example.com", "", p2p.SessionConfig{AcceptFile: func(t *p2p.Transfer) io.Writer { in = t; return io.Discard }})
+		out, frames, err := alice.OfferFile("alice@example.com", p2p.FileInfo{Name: "clip.wmv", Size: 5000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range frames {
+			if _, err := me.Handle("bob@example.com", f.Dest, "", f.Data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tc.cause == p2p.ErrTimeout {
+			me.CancelTransfer(in, p2p.ErrTimeout)
+		} else {
+			for _, f := range alice.CancelTransfer(out, tc.cause) {
+				if _, err := me.Handle("bob@example.com", f.Dest, "", f.Data); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		got := fileFailedNotice("Bob", in)
+		if !strings.Contains(got, "clip.wmv") || !strings.Contains(got, "4.9 KiB") || !strings.Contains(got, tc.want) {
+			t.Fatalf("notice %q", got)
+		}
+	}
+}
+
+// TestMaxFileSizeConfig: the example config sets 100 MiB; a negative limit is refused.
+func TestMaxFileSizeConfig(t *testing.T) {
+	cfg := loadExample(t)
+	if cfg.MaxFileSize != DefaultMaxFileSize {
+		t.Fatalf("max_file_size = %d", cfg.MaxFileSize)
+	}
+	cfg.PasswordEncryptionKey = strings.Repeat("A", 43) + "="
+	cfg.MaxFileSize = -1
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "max_file_size") {
+		t.Fatalf("Validate: %v", err)
+	}
+}
+
+// mediaSide is the recorder that also serves Matrix media downloads from files.
+type mediaSide struct {
+	*recorder
+	files map[id.ContentURIString][]byte
+}
+
+func (m *mediaSide) DownloadMediaFile(_ context.Context, uri id.ContentURIString, _ *event.EncryptedFileInfo, fn func(*os.File) error) error {
+	data, ok := m.files[uri]
+	if !ok {
+		return errors.New("404")
+	}
+	f, err := os.CreateTemp("", "test-media-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	return fn(f)
+}
+
+// TestClientSendsFiles: an image and a sticker from Matrix are offered to the contact as file
+// transfers under their original names and delivered once the contact accepted and got the
+// data (same SHA-256); a declined offer, an offline contact and a file over the limit fail
+// with the reason; the room capabilities declare files with the limit.
+func TestClientSendsFiles(t *testing.T) {
+	h := newHarness(t, 18)
+	h.conn.Config.MaxFileSize = 300_000
+	pic := testPNG(t)
+	side := &mediaSide{recorder: h.rec, files: map[id.ContentURIString][]byte{"mxc://hs/pic": pic, "mxc://hs/big": make([]byte, 300_001)}}
+	h.client.mx = side
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob := h.online(t, "bob@example.com")
+	bob.SetFilePolicy(msntest.FilesAccept)
+	bobKey := networkid.PortalKey{ID: "bob@example.com", Receiver: "alice@example.com"}
+	send := func(key networkid.PortalKey, content *event.MessageEventContent, typ event.Type) error {
+		_, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+			Event:   &event.Event{Type: typ},
+			Content: content,
+			Portal:  portalFor(key),
+		}})
+		return err
+	}
+	sum := sha256.Sum256(pic)
+	if err := send(bobKey, &event.MessageEventContent{MsgType: event.MsgImage, Body: "look at this", FileName: "cat.png", URL: "mxc://hs/pic", Info: &event.FileInfo{Size: len(pic), MimeType: "image/png"}}, event.EventMessage); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(bobKey, &event.MessageEventContent{Body: "wave", URL: "mxc://hs/pic", Info: &event.FileInfo{MimeType: "image/png"}}, event.EventSticker); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(bob.ReceivedFiles()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // nothing to wait on: the contact records asynchronously
+	}
+	got := bob.ReceivedFiles()
+	if len(got) != 2 || got[0].Name != "cat.png" || got[1].Name != "sticker.png" {
+		t.Fatalf("bob received %+v", got)
+	}
+	for _, f := range got {
+		if f.SHA256 != hex.EncodeToString(sum[:]) || f.Error != "" {
+			t.Fatalf("bob received %+v", f)
+		}
+	}
+
+	bob.SetFilePolicy(msntest.FilesDecline)
+	err := send(bobKey, &event.MessageEventContent{MsgType: event.MsgFile, Body: "report.pdf", URL: "mxc://hs/pic"}, event.EventMessage)
+	if err == nil || !strings.Contains(err.Error(), "declined") || !strings.Contains(err.Error(), "report.pdf") {
+		t.Fatalf("declined: %v", err)
+	}
+	carolKey := networkid.PortalKey{ID: "carol@example.com", Receiver: "alice@example.com"}
+	if err := send(carolKey, &event.MessageEventContent{MsgType: event.MsgVideo, Body: "v.mp4", URL: "mxc://hs/pic"}, event.EventMessage); err == nil || !strings.Contains(err.Error(), "offline") {
+		t.Fatalf("offline contact: %v", err)
+	}
+	if err := send(bobKey, &event.MessageEventContent{MsgType: event.MsgFile, Body: "big.bin", URL: "mxc://hs/big"}, event.EventMessage); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("too large: %v", err)
+	}
+
+	caps := h.client.GetCapabilities(ctx, portalFor(bobKey))
+	for _, typ := range []event.CapabilityMsgType{event.MsgImage, event.MsgFile, event.MsgVideo, event.MsgAudio, event.CapMsgSticker} {
+		if ff := caps.File[typ]; ff == nil || ff.MaxSize != 300_000 || ff.GetMimeSupport("image/png") != event.CapLevelFullySupported {
+			t.Fatalf("capabilities for %s: %+v", typ, ff)
+		}
+	}
+}
+
+// TestClientSendsFileToGroup: a file sent in a group room is offered to each participant;
+// one accepts, one declines: the message is delivered and the room says who did not get it.
+func TestClientSendsFileToGroup(t *testing.T) {
+	h := newHarness(t, 18)
+	pic := testPNG(t)
+	h.client.mx = &mediaSide{recorder: h.rec, files: map[id.ContentURIString][]byte{"mxc://hs/pic": pic}}
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob, carol := h.online(t, "bob@example.com"), h.online(t, "carol@example.com")
+	bob.SetFilePolicy(msntest.FilesAccept)
+	carol.SetFilePolicy(msntest.FilesDecline)
+	if err := bob.Say(ctx, "alice@example.com", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, h.rec.events, "dm message", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+	if err := bob.Invite(ctx, "alice@example.com", "carol@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	groupKey := wait(t, h.rec.events, "group portal", func(e bridgev2.RemoteEvent) bool {
+		return e.GetType() == bridgev2.RemoteEventChatResync && isGroupPortal(e.GetPortalKey().ID)
+	}).GetPortalKey()
+	resp, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Event:   &event.Event{Type: event.EventMessage},
+		Content: &event.MessageEventContent{MsgType: event.MsgImage, Body: "cat.png", URL: "mxc://hs/pic"},
+		Portal:  portalFor(groupKey),
+	}})
+	if err != nil || resp == nil {
+		t.Fatalf("group file: %v", err)
+	}
+	wait(t, h.rec.notices, "who did not get it", func(n string) bool {
+		return strings.Contains(n, "cat.png did not reach carol@example.com (declined)")
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for len(bob.ReceivedFiles()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // nothing to wait on: the contact records asynchronously
+	}
+	if got := bob.ReceivedFiles(); len(got) != 1 || got[0].Name != "cat.png" || got[0].Size != uint64(len(pic)) {
+		t.Fatalf("bob received %+v", got)
+	}
+}
+
+// TestClientFileCancelledNotice: a contact offers a file and cancels it (BYE) before any data:
+// the bridge accepted it, and the room gets a notice naming the file and saying it was
+// cancelled.
+func TestClientFileCancelledNotice(t *testing.T) {
+	h := newHarness(t, 12)
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob := h.online(t, "bob@example.com")
+	r := p2p.NewSessionResponder("bob@example.com", "", p2p.SessionConfig{})
+	tr, frames, err := r.OfferFile("alice@example.com", p2p.FileInfo{Name: "movie.mpg", Size: 50_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames = append(frames, r.CancelTransfer(tr, io.ErrUnexpectedEOF)...)
+	for _, f := range frames {
+		payload, err := p2p.MessagePayload(f.Dest, f.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.Send(ctx, "alice@example.com", payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evt := wait(t, h.rec.events, "the cancel notice", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+	if c := convert(t, evt); c.MsgType != event.MsgNotice || !strings.Contains(c.Body, "movie.mpg") || !strings.Contains(c.Body, "cancelled") {
+		t.Fatalf("notice %+v", c)
+	}
+}

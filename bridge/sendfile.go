@@ -1,0 +1,226 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"maunium.net/go/mautrix/bridgev2"
+	bridgedb "maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/msnbridge/msnbridge/database"
+	"github.com/msnbridge/msnbridge/msn/p2p"
+	"github.com/msnbridge/msnbridge/msn/sb"
+)
+
+// mediaDownloader fetches a Matrix media file (decrypting it when file is set) into a
+// temporary file and runs fn on it; bridgeSide implements it.
+type mediaDownloader interface {
+	DownloadMediaFile(ctx context.Context, uri id.ContentURIString, file *event.EncryptedFileInfo, fn func(*os.File) error) error
+}
+
+// DownloadMediaFile downloads media with the bridge bot through a temporary file.
+func (b *bridgeSide) DownloadMediaFile(ctx context.Context, uri id.ContentURIString, file *event.EncryptedFileInfo, fn func(*os.File) error) error {
+	return b.br.Bot.DownloadMediaToFile(ctx, uri, file, false, fn)
+}
+
+var _ mediaDownloader = (*bridgeSide)(nil)
+
+// fileSendTimeout bounds a whole file offer from Matrix: the contact's answer and the data.
+const fileSendTimeout = 10 * time.Minute
+
+// isFileMessage reports whether a Matrix message is media offered to MSN as a file transfer.
+func isFileMessage(msg *bridgev2.MatrixMessage) bool {
+	if msg.Event != nil && msg.Event.Type == event.EventSticker {
+		return true
+	}
+	switch msg.Content.MsgType {
+	case event.MsgImage, event.MsgFile, event.MsgVideo, event.MsgAudio:
+		return true
+	}
+	return false
+}
+
+// outgoingFileName is the name a Matrix file is offered under: its filename, else its body
+// when that looks like one, else a name from its type.
+func outgoingFileName(content *event.MessageEventContent, sticker bool) string {
+	name := strings.TrimSpace(content.FileName)
+	if name == "" && !strings.ContainsAny(content.Body, "\n") && len(content.Body) <= 200 && filepath.Ext(content.Body) != "" {
+		name = strings.TrimSpace(content.Body)
+	}
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	if name != "" {
+		return name
+	}
+	base := "file"
+	switch {
+	case sticker:
+		base = "sticker"
+	case content.MsgType == event.MsgImage:
+		base = "image"
+	case content.MsgType == event.MsgVideo:
+		base = "video"
+	case content.MsgType == event.MsgAudio:
+		base = "audio"
+	}
+	if content.Info != nil && content.Info.MimeType != "" {
+		if exts, _ := mime.ExtensionsByType(content.Info.MimeType); len(exts) > 0 {
+			return base + exts[0]
+		}
+	}
+	return base
+}
+
+// sendMatrixFile offers a Matrix file to the contact of a DM, or to every participant of a
+// group, as an MSN file transfer with its original name. It returns once every offer ended:
+// delivered when at least one contact accepted and got all the data (in a group the room is
+// told who did not), failed with the reason otherwise.
+func (c *Client) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
+	content := msg.Content
+	sticker := msg.Event != nil && msg.Event.Type == event.EventSticker
+	name := outgoingFileName(content, sticker)
+	limit := c.maxFileSize()
+	if content.Info != nil && int64(content.Info.Size) > limit {
+		return nil, statusErr(fmt.Errorf("%s is %s, over the bridge's limit of %s for files", name, humanSize(uint64(content.Info.Size)), humanSize(uint64(limit))), event.MessageStatusUnsupported)
+	}
+	dl, ok := c.mx.(mediaDownloader)
+	if !ok {
+		return nil, statusErr(errors.New("this bridge cannot download Matrix media"), event.MessageStatusUnsupported)
+	}
+	uri, file := content.URL, content.File
+	if file != nil {
+		uri = file.URL
+	}
+	if uri == "" {
+		return nil, statusErr(errors.New("the file has no URL"), event.MessageStatusUnsupported)
+	}
+	conv, passport, err := c.conversationFor(ctx, msg.Portal)
+	if err != nil {
+		return nil, visibleErr(err)
+	}
+	targets := []string{passport}
+	if conv.IsGroup() {
+		targets = targets[:0]
+		for _, p := range conv.Participants() {
+			targets = append(targets, strings.ToLower(p.Passport))
+		}
+		if len(targets) == 0 {
+			return nil, statusErr(errors.New("nobody is in this group conversation"), event.MessageStatusUnsupported)
+		}
+	}
+	_, mgr := c.session()
+	if mgr == nil {
+		return nil, ErrNotConnected
+	}
+	ctx, cancel := context.WithTimeout(ctx, fileSendTimeout)
+	defer cancel()
+	var errs map[string]error
+	err = dl.DownloadMediaFile(ctx, uri, file, func(f *os.File) error {
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if st.Size() > limit {
+			return statusErr(fmt.Errorf("%s is %s, over the bridge's limit of %s for files", name, humanSize(uint64(st.Size())), humanSize(uint64(limit))), event.MessageStatusUnsupported)
+		}
+		errs = c.offerToAll(ctx, mgr, targets, name, f.Name(), st.Size())
+		return nil
+	})
+	if err != nil {
+		var ms bridgev2.MessageStatus
+		if errors.As(err, &ms) {
+			return nil, err
+		}
+		return nil, statusErr(fmt.Errorf("downloading the file from Matrix: %w", err), event.MessageStatusGenericError)
+	}
+	if len(errs) == len(targets) {
+		return nil, fileSendError(name, errs[targets[0]])
+	}
+	if len(errs) > 0 {
+		var failed []string
+		for p, e := range errs {
+			failed = append(failed, fmt.Sprintf("%s (%s)", p, fileFailureReason(e)))
+		}
+		sort.Strings(failed)
+		c.sendPortalNotice(ctx, msg.Portal, fmt.Sprintf("%s did not reach %s.", name, strings.Join(failed, ", ")))
+	}
+	return &bridgev2.MatrixMessageResponse{DB: &bridgedb.Message{
+		ID:        newMessageID("mxfile"),
+		SenderID:  c.GetUserID(),
+		Timestamp: time.Now(),
+		Metadata:  &database.MessageMetadata{Snippet: "[" + name + "]", SenderName: c.ownName()},
+	}}, nil
+}
+
+// offerToAll offers the file at path to every passport at once (each with its own reader) and
+// returns the failures by passport.
+func (c *Client) offerToAll(ctx context.Context, mgr *sb.Manager, passports []string, name, path string, size int64) map[string]error {
+	var mu sync.Mutex
+	errs := map[string]error{}
+	var wg sync.WaitGroup
+	for _, p := range passports {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := func() error {
+				f, err := os.Open(path)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				return mgr.SendFile(ctx, p, name, size, f)
+			}()
+			if err != nil {
+				c.log.Debug().Err(err).Str("contact", p).Msg("File offer failed")
+				mu.Lock()
+				errs[p] = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// fileFailureReason says in a few words why an offer failed.
+func fileFailureReason(err error) string {
+	switch {
+	case errors.Is(err, p2p.ErrDeclined):
+		return "declined"
+	case errors.Is(err, sb.ErrOffline):
+		return "offline"
+	case errors.Is(err, p2p.ErrTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, sb.ErrTimeout):
+		return "timed out"
+	case errors.Is(err, p2p.ErrClosed):
+		return "cancelled"
+	}
+	return "failed"
+}
+
+// fileSendError is the message status of a file that reached nobody.
+func fileSendError(name string, err error) error {
+	reason := fileFailureReason(err)
+	text := fmt.Sprintf("%s was not delivered: the contact %s", name, map[string]string{
+		"declined":  "declined it",
+		"offline":   "is offline",
+		"timed out": "did not accept it in time",
+		"cancelled": "cancelled the transfer",
+		"failed":    "could not receive it",
+	}[reason])
+	st := event.MessageStatusGenericError
+	if reason == "offline" || reason == "timed out" {
+		st = event.MessageStatusNetworkError
+	}
+	return statusErr(fmt.Errorf("%s: %w", text, err), st)
+}
