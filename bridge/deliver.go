@@ -43,23 +43,25 @@ func messageMeta(evt bridgev2.RemoteEvent) *simplevent.EventMeta {
 		return &e.EventMeta
 	case *simplevent.PreConvertedMessage:
 		return &e.EventMeta
+	case *simplevent.Message[fileReceived]:
+		return &e.EventMeta
 	}
 	return nil
 }
 
 // queueRemote hands an event to bridgev2: messages are delivered (see above), other events
-// handed over once.
-func (c *Client) queueRemote(ctx context.Context, evt bridgev2.RemoteEvent) {
+// handed over once. It reports false for a message given up on (never stored).
+func (c *Client) queueRemote(ctx context.Context, evt bridgev2.RemoteEvent) bool {
 	if meta := messageMeta(evt); meta != nil {
-		c.deliverMessage(ctx, evt.(bridgev2.RemoteMessage), meta)
-		return
+		return c.deliverMessage(ctx, evt.(bridgev2.RemoteMessage), meta)
 	}
 	c.mx.QueueRemoteEvent(evt)
+	return true
 }
 
-// deliverMessage hands a message to bridgev2 until its Matrix event is stored, ctx ends or
-// deliverGiveUp passes.
-func (c *Client) deliverMessage(ctx context.Context, msg bridgev2.RemoteMessage, meta *simplevent.EventMeta) {
+// deliverMessage hands a message to bridgev2 until its Matrix event is stored (true), ctx ends
+// or deliverGiveUp passes (false).
+func (c *Client) deliverMessage(ctx context.Context, msg bridgev2.RemoteMessage, meta *simplevent.EventMeta) bool {
 	orig := meta.PostHandleFunc
 	defer func() { meta.PostHandleFunc = orig }()
 	key := msg.GetPortalKey()
@@ -72,24 +74,24 @@ func (c *Client) deliverMessage(ctx context.Context, msg bridgev2.RemoteMessage,
 				c.log.Info().Str("portal_id", string(key.ID)).Str("message_id", string(msg.GetID())).Int("attempt", attempt).
 					Msg("Message reached Matrix after a retry")
 			}
-			return
+			return true
 		}
 		if ctx.Err() != nil {
 			c.log.Error().Str("portal_id", string(key.ID)).Str("message_id", string(msg.GetID())).
 				Msg("Client stopped before a message reached Matrix")
-			return
+			return false
 		}
 		if time.Since(start) > deliverGiveUp {
 			c.log.Error().Err(err).Str("portal_id", string(key.ID)).Str("message_id", string(msg.GetID())).Int("attempts", attempt).
 				Msg("Giving up on a message that never reached Matrix")
-			return
+			return false
 		}
 		c.log.Warn().Err(err).Str("portal_id", string(key.ID)).Str("message_id", string(msg.GetID())).Int("attempt", attempt).
 			Dur("retry_in", pause).Msg("Message did not reach Matrix; trying again")
 		if !waitCtx(ctx, pause) {
 			c.log.Error().Str("portal_id", string(key.ID)).Str("message_id", string(msg.GetID())).
 				Msg("Client stopped before a message reached Matrix")
-			return
+			return false
 		}
 		pause = min(pause*2, deliverRetryMax)
 	}

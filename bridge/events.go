@@ -320,7 +320,7 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 		if f, ok := offeredFile(ev); ok && f.Name != "" {
 			// An offer the switchboard layer declined: over the size limit (or one the
 			// bridge could not take); accepted ones arrive through acceptFile.
-			c.queueContent(key, ev.Sender, portal.Notice(declinedFileNotice(c.nameOf(ctx, ev.Sender), f, c.maxFileSize())))
+			c.queueContent(ctx, key, ev.Sender, portal.Notice(declinedFileNotice(c.nameOf(ctx, ev.Sender), f, c.maxFileSize())))
 			return
 		}
 		kind, show := unsupportedKind(ev)

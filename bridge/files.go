@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/simplevent"
 	"maunium.net/go/mautrix/event"
@@ -71,25 +73,48 @@ func (c *Client) postFile(ctx context.Context, ev fileReceived) {
 	key := c.portalKeyFor(ctx, ev.conv)
 	from := sb.Participant{Passport: ev.t.Peer}
 	if ev.path == "" {
-		c.queueContent(key, from, portal.Notice(fileFailedNotice(c.nameOf(ctx, from), ev.t)))
+		c.queueContent(ctx, key, from, portal.Notice(fileFailedNotice(c.nameOf(ctx, from), ev.t)))
 		return
 	}
 	path, fi := ev.path, ev.t.File
-	c.queueRemote(&simplevent.Message[fileReceived]{
+	// The temporary file stays until the upload worked: a delivery that fails (the homeserver
+	// is away) is made again (deliver.go) and converts again; a finished upload is reused.
+	var uploaded *event.MessageEventContent
+	delivered := c.queueRemote(ctx, &simplevent.Message[fileReceived]{
 		EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventMessage, PortalKey: key, CreatePortal: true,
 			Sender: c.sender(ev.t.Peer, false)},
 		ID:   newMessageID("file"),
 		Data: ev,
 		ConvertMessageFunc: func(ctx context.Context, p *bridgev2.Portal, intent bridgev2.MatrixAPI, _ fileReceived) (*bridgev2.ConvertedMessage, error) {
-			defer os.Remove(path)
-			content, err := uploadFile(ctx, p, intent, path, fi)
-			if err != nil {
-				c.log.Err(err).Str("file", fi.Name).Msg("Failed to upload a received file")
-				content = portal.Notice(fmt.Sprintf("%s sent %s (%s), but the bridge could not upload it to Matrix.", c.nameOf(ctx, from), fi.Name, humanSize(fi.Size)))
+			if uploaded == nil {
+				content, err := uploadFile(ctx, p, intent, path, fi)
+				if err != nil {
+					c.log.Err(err).Str("file", fi.Name).Msg("Failed to upload a received file")
+					if !permanentUploadError(err) {
+						return nil, err // not stored: handed over again once the homeserver is back
+					}
+					content = portal.Notice(fmt.Sprintf("%s sent %s (%s), but the bridge could not upload it to Matrix.", c.nameOf(ctx, from), fi.Name, humanSize(fi.Size)))
+				}
+				uploaded = content
+				_ = os.Remove(path)
 			}
-			return &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{Type: event.EventMessage, Content: content}}}, nil
+			return &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{Type: event.EventMessage, Content: uploaded}}}, nil
 		},
 	})
+	if !delivered {
+		_ = os.Remove(path) // given up (or the client stopped): nothing will read it any more
+	}
+}
+
+// permanentUploadError reports whether the homeserver refused an upload for good (a 4xx
+// answer: too large, forbidden), as opposed to not answering (worth another attempt).
+func permanentUploadError(err error) bool {
+	var httpErr mautrix.HTTPError
+	if errors.As(err, &httpErr) && httpErr.Response != nil {
+		return httpErr.Response.StatusCode >= 400 && httpErr.Response.StatusCode < 500
+	}
+	var pathErr *fs.PathError
+	return errors.As(err, &pathErr) // the temporary file is gone: nothing to upload any more
 }
 
 // fileFailedNotice says that a file from name did not arrive, and why.

@@ -6,15 +6,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/event"
@@ -28,6 +31,8 @@ import (
 // nil interface's: calling one panics, so the test sees it).
 type uploadRecorder struct {
 	bridgev2.MatrixAPI
+	fail     error // returned by the next upload, then cleared
+	uploads  int
 	data     []byte
 	name     string
 	mimeType string
@@ -35,6 +40,11 @@ type uploadRecorder struct {
 }
 
 func (u *uploadRecorder) UploadMediaStream(_ context.Context, _ id.RoomID, size int64, _ bool, cb bridgev2.FileStreamCallback) (id.ContentURIString, *event.EncryptedFileInfo, error) {
+	if err := u.fail; err != nil {
+		u.fail = nil
+		return "", nil, err
+	}
+	u.uploads++
 	var buf bytes.Buffer
 	res, err := cb(&buf)
 	if err != nil {
@@ -324,5 +334,39 @@ func TestClientFileCancelledNotice(t *testing.T) {
 	evt := wait(t, h.rec.events, "the cancel notice", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
 	if c := convert(t, evt); c.MsgType != event.MsgNotice || !strings.Contains(c.Body, "movie.mpg") || !strings.Contains(c.Body, "cancelled") {
 		t.Fatalf("notice %+v", c)
+	}
+}
+
+// TestReceivedFileSurvivesHomeserverOutage: an upload that fails because the homeserver does not
+// answer makes the conversion fail (bridgev2 stores nothing, the delivery is made again) and
+// keeps the file; the next conversion uploads it, and a later one (the send failed after the
+// upload) reuses that upload instead of losing the file.
+func TestReceivedFileSurvivesHomeserverOutage(t *testing.T) {
+	h := newHarness(t, 12)
+	h.connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob := h.online(t, "bob@example.com")
+	data := bytes.Repeat([]byte("holiday notes\n"), 100)
+	if err := bob.SendFile(ctx, "alice@example.com", "notes.txt", data); err != nil {
+		t.Fatal(err)
+	}
+	evt := wait(t, h.rec.events, "the file", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage }).(bridgev2.RemoteMessage)
+	key := evt.GetPortalKey()
+	up := &uploadRecorder{fail: fmt.Errorf("upload: %w", errors.New("connection refused"))}
+	if _, err := evt.ConvertMessage(ctx, portalFor(key), up); err == nil {
+		t.Fatal("conversion succeeded although the upload failed")
+	}
+	for i := range 2 {
+		cm, err := evt.ConvertMessage(ctx, portalFor(key), up)
+		if err != nil || len(cm.Parts) != 1 || cm.Parts[0].Content.MsgType != event.MsgFile || cm.Parts[0].Content.URL != "mxc://example.com/file" {
+			t.Fatalf("conversion %d after the outage: %v %+v", i+2, err, cm)
+		}
+	}
+	if up.uploads != 1 || sha256.Sum256(up.data) != sha256.Sum256(data) {
+		t.Fatalf("%d uploads of %d bytes; want one of the sent file", up.uploads, len(up.data))
+	}
+	if !permanentUploadError(mautrix.HTTPError{Response: &http.Response{StatusCode: 413}}) || permanentUploadError(errors.New("EOF")) {
+		t.Fatal("upload errors misclassified")
 	}
 }
