@@ -123,10 +123,13 @@ func (c *Config) Validate() error {
 		c.switchboardIdle = d
 	}
 	c.presenceRefresh = puppet.DefaultRefresh
-	if c.PresenceRefresh != "" {
+	if strings.EqualFold(c.PresenceRefresh, "off") {
+		// The homeserver keeps pushed presence (see the README's "Presence at scale").
+		c.presenceRefresh = -1
+	} else if c.PresenceRefresh != "" {
 		d, err := time.ParseDuration(c.PresenceRefresh)
 		if err != nil || d < minPresenceRefresh || d > maxPresenceRefresh {
-			return fmt.Errorf("network.presence_refresh_interval %q must be a duration from %v to %v (keep it below the homeserver's presence timeout, 30s on Synapse)",
+			return fmt.Errorf("network.presence_refresh_interval %q must be off or a duration from %v to %v (keep it below the homeserver's presence timeout, 30s on Synapse)",
 				c.PresenceRefresh, minPresenceRefresh, maxPresenceRefresh)
 		}
 		c.presenceRefresh = d
