@@ -59,10 +59,7 @@ func (s *Session) handle(cmd *wire.Command) bool {
 		return false
 	case "QNG":
 		n, _ := strconv.Atoi(cmd.Arg(0))
-		select {
-		case s.qng <- n:
-		default:
-		}
+		s.gotQNG(n)
 		return false
 	case "OUT":
 		s.onOUT(cmd)

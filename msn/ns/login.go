@@ -213,8 +213,8 @@ func (s *Session) handshake(ctx context.Context, password string) (redirect stri
 	}
 	s.loggedIn = true
 	s.mu.Unlock()
-	go s.keepAlive()
-	go s.ticketLoop()
+	s.startKeepAlive()
+	s.startTicketRenewal()
 	s.logger().Info().Int("contacts", len(s.Contacts())).Msg("logged in")
 	return "", nil
 }

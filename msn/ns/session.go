@@ -80,7 +80,7 @@ type Session struct {
 	evSignal chan struct{}
 	evDone   chan struct{}
 
-	qng chan int
+	ka keepAliveState
 }
 
 // syncState tracks a SYN (MSNP ≤ 12) in progress.
@@ -114,7 +114,6 @@ func newSession(cfg Config, passport string, conn net.Conn) *Session {
 		done:      make(chan struct{}),
 		evSignal:  make(chan struct{}, 1),
 		evDone:    make(chan struct{}),
-		qng:       make(chan int, 1),
 		status:    cfg.InitialStatus,
 	}
 	l := cfg.Logger.With().Str("passport", s.passport).Logger()
@@ -264,6 +263,7 @@ func (s *Session) fail(cause error) {
 		s.mu.Unlock()
 		_ = s.conn.Close()
 		close(s.done)
+		s.stopKeepAlive()
 		if cause != nil {
 			s.logger().Warn().Err(cause).Msg("NS session ended")
 		} else {
@@ -491,33 +491,76 @@ func (s *Session) readLoop() {
 	}
 }
 
-// keepAlive pings on the server's interval and ends the session when QNG stops coming.
-func (s *Session) keepAlive() {
-	interval := s.cfg.PingInterval
-	for {
-		t := time.NewTimer(interval)
-		select {
-		case <-t.C:
-		case <-s.done:
-			t.Stop()
-			return
-		}
-		if err := s.send(wire.NewNoTrID("PNG")); err != nil {
-			s.fail(&DisconnectError{Reason: "keep-alive write failed", Err: err})
-			return
-		}
-		dead := time.NewTimer(2 * interval)
-		select {
-		case n := <-s.qng:
-			dead.Stop()
-			interval = qngInterval(n, interval)
-		case <-dead.C:
-			s.fail(&DisconnectError{Reason: fmt.Sprintf("no QNG within %v", 2*interval)})
-			return
-		case <-s.done:
-			dead.Stop()
-			return
-		}
+// keepAliveState holds the session's timers (keep-alive and ticket renewal): no goroutine
+// waits while the session idles.
+type keepAliveState struct {
+	mu       sync.Mutex
+	interval time.Duration
+	ping     *time.Timer // sends the next PNG
+	dead     *time.Timer // set while a PNG waits for its QNG; ends the session when it fires
+	renew    *time.Timer // renews the HTTP tickets
+	stopped  bool
+}
+
+// startKeepAlive pings on the server's interval and ends the session when QNG stops coming.
+func (s *Session) startKeepAlive() {
+	s.ka.mu.Lock()
+	defer s.ka.mu.Unlock()
+	if s.ka.stopped || s.ka.ping != nil {
+		return
+	}
+	s.ka.interval = s.cfg.PingInterval
+	s.ka.ping = time.AfterFunc(s.ka.interval, s.sendPing)
+}
+
+// sendPing sends PNG and arms the timer that ends the session without a QNG in 2 intervals.
+func (s *Session) sendPing() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.ka.mu.Lock()
+	if s.ka.stopped {
+		s.ka.mu.Unlock()
+		return
+	}
+	wait := 2 * s.ka.interval
+	s.ka.dead = time.AfterFunc(wait, func() {
+		s.fail(&DisconnectError{Reason: fmt.Sprintf("no QNG within %v", wait)})
+	})
+	s.ka.mu.Unlock()
+	if err := s.send(wire.NewNoTrID("PNG")); err != nil {
+		s.fail(&DisconnectError{Reason: "keep-alive write failed", Err: err})
+	}
+}
+
+// gotQNG answers the outstanding ping: the next one follows after the interval QNG names.
+// A QNG without a ping outstanding changes nothing.
+func (s *Session) gotQNG(n int) {
+	s.ka.mu.Lock()
+	defer s.ka.mu.Unlock()
+	if s.ka.stopped || s.ka.dead == nil || !s.ka.dead.Stop() {
+		return
+	}
+	s.ka.dead = nil
+	s.ka.interval = qngInterval(n, s.ka.interval)
+	s.ka.ping.Reset(s.ka.interval)
+}
+
+// stopKeepAlive stops the keep-alive timers (the session ended).
+func (s *Session) stopKeepAlive() {
+	s.ka.mu.Lock()
+	defer s.ka.mu.Unlock()
+	s.ka.stopped = true
+	if s.ka.ping != nil {
+		s.ka.ping.Stop()
+	}
+	if s.ka.dead != nil {
+		s.ka.dead.Stop()
+	}
+	if s.ka.renew != nil {
+		s.ka.renew.Stop()
 	}
 }
 
