@@ -35,7 +35,7 @@ func (s *Session) handle(cmd *wire.Command) bool {
 	case "CHG":
 		if cmd.TrID == 0 && len(cmd.Args) > 0 && validStatus(cmd.Args[0]) {
 			s.mu.Lock()
-			s.status = Status(cmd.Args[0])
+			s.status = internStatus(cmd.Args[0])
 			s.mu.Unlock()
 		}
 	case "ADD", "ADC", "REM":
@@ -184,7 +184,7 @@ func (s *Session) onUBX(cmd *wire.Command) {
 	if epKey == "" {
 		delete(s.endpoints, pp)
 	} else {
-		s.endpoints[pp] = epKey
+		s.endpoints[c.Passport] = epKey // the contact's own copy: pp is part of the command
 	}
 	name := c.FriendlyName
 	s.mu.Unlock()
@@ -223,7 +223,7 @@ func (s *Session) onSyncLine(cmd *wire.Command) {
 				c.FriendlyName = e.FriendlyName
 			}
 			if e.ContactID != "" {
-				c.ContactID = e.ContactID
+				c.ContactID = strings.Clone(e.ContactID)
 			}
 			if e.Lists&FL != 0 && e.Groups != nil {
 				c.Groups = e.Groups
@@ -393,7 +393,7 @@ func (s *Session) onMSG(cmd *wire.Command) {
 	switch m.contentType() {
 	case "text/x-msmsgsprofile":
 		s.mu.Lock()
-		s.mspauth = m.Headers["mspauth"]
+		s.mspauth = strings.Clone(m.Headers["mspauth"])
 		s.mu.Unlock()
 	case "text/x-msmsgsinitialmdatanotification":
 		s.emit(&MailDataEvent{Payload: bytes.Clone(cmd.Payload), Initial: true})

@@ -65,7 +65,7 @@ func parsePresence(version int, args []string) (presence, error) {
 	if !validStatus(args[0]) {
 		return p, fmt.Errorf("presence status %q: %w", truncate(args[0], 8), errMalformed)
 	}
-	p.Status = Status(args[0])
+	p.Status = internStatus(args[0])
 	p.Network, p.Passport, p.Via = splitNetwork(args[1])
 	if err := checkPassport(p.Passport); err != nil {
 		return p, err
@@ -82,10 +82,10 @@ func parsePresence(version int, args []string) (presence, error) {
 		p.FriendlyName, p.HasName = decodeName(rest[0]), true
 	}
 	if len(rest) > 1 {
-		p.Caps = rest[1]
+		p.Caps = strings.Clone(rest[1]) // kept in the contact: must not pin the command's bytes
 	}
 	if len(rest) > 2 {
-		p.MSNObject = normaliseMSNObject(wire.DecodeParam(rest[2]))
+		p.MSNObject = strings.Clone(normaliseMSNObject(wire.DecodeParam(rest[2])))
 	}
 	return p, nil
 }
@@ -107,12 +107,26 @@ func normaliseMSNObject(s string) string {
 	return s
 }
 
+// decodeName decodes a friendly name from a command argument into a string of its own: names
+// are kept in contacts, and a substring of the argument would pin the whole command in memory
+// (wire allocates a command's line and payload together).
 func decodeName(s string) string {
 	d := wire.DecodeParam(s)
 	if len(d) > maxFriendlyName {
 		d = strings.ToValidUTF8(d[:maxFriendlyName], "")
 	}
-	return d
+	return strings.Clone(d)
+}
+
+// internStatus returns the Status constant equal to s (s is valid, see validStatus), so that
+// a contact's status never refers to a command's bytes.
+func internStatus(s string) Status {
+	for _, st := range [...]Status{Online, Busy, Idle, BeRightBack, Away, OnThePhone, OutToLunch, Hidden, Offline} {
+		if string(st) == s {
+			return st
+		}
+	}
+	return Status(strings.Clone(s))
 }
 
 func checkPassport(p string) error {

@@ -201,6 +201,7 @@ func (s *Session) roomForGroupLocked(id string) bool {
 func (s *Session) contactLocked(passport string) *Contact {
 	c, ok := s.contacts[passport]
 	if !ok {
+		passport = strings.Clone(passport) // the map key outlives the command it came from
 		c = &Contact{Passport: passport, FriendlyName: passport, Status: Offline}
 		s.contacts[passport] = c
 	}

@@ -1,0 +1,333 @@
+// Command msn-loadtest measures the MSN client side of the bridge at scale: it starts the fake
+// MSN server (package msn/msntest) in a child process, logs N sessions in to it from this
+// process, lets them idle and reports per-session RSS and heap, goroutines and logins per
+// second. Everything is on loopback; every loop is bounded in count and time.
+//
+//	msn-loadtest -sessions 1000 -contacts 50 -version 18
+//
+// The child (the same binary with -serve) creates the accounts, each with -contacts mutual
+// contacts among the others, prints its addresses as one JSON line and serves until its
+// standard input closes.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/msnbridge/msnbridge/msn/msntest"
+	"github.com/msnbridge/msnbridge/msn/ns"
+)
+
+// maxSessions bounds -sessions: the tool must not exhaust the machine by accident.
+const maxSessions = 20000
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "msn-loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	sessions, contacts, version, parallel int
+	settle, timeout                       time.Duration
+	serve                                 bool
+	jsonOut                               bool
+	heapProfile                           string
+}
+
+func run() error {
+	var o options
+	flag.IntVar(&o.sessions, "sessions", 100, fmt.Sprintf("sessions to log in (1–%d)", maxSessions))
+	flag.IntVar(&o.contacts, "contacts", 50, "mutual contacts per account (even, < sessions)")
+	flag.IntVar(&o.version, "version", 18, "MSNP version the sessions negotiate")
+	flag.IntVar(&o.parallel, "parallel", 64, "logins in flight at once")
+	flag.DurationVar(&o.settle, "settle", 5*time.Second, "idle time after the last login before measuring")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound on the whole run")
+	flag.BoolVar(&o.serve, "serve", false, "internal: run the fake server for a parent msn-loadtest")
+	flag.BoolVar(&o.jsonOut, "json", false, "print the result as one JSON object")
+	flag.StringVar(&o.heapProfile, "heapprofile", "", "write a heap profile of the idle sessions to this file")
+	flag.Parse()
+	if o.sessions < 1 || o.sessions > maxSessions {
+		return fmt.Errorf("-sessions must be 1–%d", maxSessions)
+	}
+	if o.contacts < 0 || o.contacts%2 != 0 || (o.contacts >= o.sessions && o.sessions > 1) {
+		return errors.New("-contacts must be even and below -sessions")
+	}
+	if o.parallel < 1 || o.parallel > 1024 {
+		return errors.New("-parallel must be 1–1024")
+	}
+	if o.serve {
+		return serve(o)
+	}
+	if o.heapProfile != "" {
+		runtime.MemProfileRate = 4096 // fine-grained: per-session objects are small
+	}
+	return measure(o)
+}
+
+// serverAddrs is the child's one line of JSON.
+type serverAddrs struct {
+	NS   string `json:"ns"`
+	HTTP string `json:"http"`
+}
+
+func account(i int) string { return fmt.Sprintf("load%05d@load.test", i) }
+
+const password = "loadpass"
+
+// serve runs the fake server with the accounts until stdin closes.
+func serve(o options) error {
+	quiet := zerolog.Nop()
+	srv, err := msntest.New(msntest.Options{Logger: &quiet})
+	if err != nil {
+		return err
+	}
+	for i := range o.sessions {
+		if err := srv.AddAccount(account(i), password, fmt.Sprintf("Load %d", i)); err != nil {
+			return err
+		}
+	}
+	for i := range o.sessions {
+		for k := 1; k <= o.contacts/2; k++ {
+			j := (i + k) % o.sessions
+			if err := srv.AddContact(account(i), account(j), msntest.FL|msntest.AL); err != nil {
+				return err
+			}
+			if err := srv.AddContact(account(j), account(i), msntest.FL|msntest.AL); err != nil {
+				return err
+			}
+		}
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer srv.Close()
+	if err := json.NewEncoder(os.Stdout).Encode(serverAddrs{NS: srv.NSAddr(), HTTP: srv.HTTPURL()}); err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin) // the parent closes stdin (or dies) when done
+	return nil
+}
+
+// snapshot is the process's resource use at one moment.
+type snapshot struct {
+	rss        int64 // bytes
+	heapInuse  uint64
+	goroutines int
+	cpu        time.Duration
+}
+
+func take(freeOS bool) snapshot {
+	runtime.GC()
+	if freeOS {
+		debug.FreeOSMemory()
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return snapshot{rss: rssBytes(), heapInuse: ms.HeapInuse, goroutines: runtime.NumGoroutine(), cpu: cpuTime()}
+}
+
+// rssBytes reads VmRSS from /proc/self/status (Linux); 0 when unavailable.
+func rssBytes() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Result is what one run measured.
+type Result struct {
+	Sessions           int     `json:"sessions"`
+	Contacts           int     `json:"contacts"`
+	Version            int     `json:"version"`
+	LoginFailures      int     `json:"login_failures"`
+	LoginSeconds       float64 `json:"login_seconds"`
+	LoginsPerSecond    float64 `json:"logins_per_second"`
+	CPUPerLoginMs      float64 `json:"cpu_per_login_ms"`
+	RSSPerSessionKiB   float64 `json:"rss_per_session_kib"`
+	RSSFreedPerSessKiB float64 `json:"rss_per_session_after_free_kib"`
+	HeapPerSessionKiB  float64 `json:"heap_per_session_kib"`
+	GoroutinesPerSess  float64 `json:"goroutines_per_session"`
+	EventsReceived     int64   `json:"events_received"`
+}
+
+func measure(o options) error {
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	child := exec.CommandContext(ctx, self, "-serve", "-sessions", strconv.Itoa(o.sessions), "-contacts", strconv.Itoa(o.contacts))
+	child.Stderr = os.Stderr
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("start the fake server: %w", err)
+	}
+	defer func() {
+		_ = stdin.Close()
+		_ = child.Wait()
+	}()
+	line, err := bufio.NewReader(io.LimitReader(stdout, 4096)).ReadBytes('\n')
+	if err != nil {
+		return fmt.Errorf("fake server did not start: %w", err)
+	}
+	var addrs serverAddrs
+	if err := json.Unmarshal(line, &addrs); err != nil {
+		return fmt.Errorf("fake server addresses: %w", err)
+	}
+
+	var events atomic.Int64
+	cfg := ns.Config{
+		Server:   addrs.NS,
+		Versions: []int{o.version},
+		Endpoints: ns.Endpoints{
+			Login: addrs.HTTP + "/login", RST: addrs.HTTP + "/RST.srf",
+			Sharing: addrs.HTTP + "/abservice/SharingService.asmx", AddressBook: addrs.HTTP + "/abservice/abservice.asmx",
+			RSI: addrs.HTTP + "/rsi/rsi.asmx", OIM: addrs.HTTP + "/OimWS/oim.asmx",
+		},
+		MachineGUID:    "{5E3EDFE5-440D-5132-A3F3-A7AE35275C64}",
+		RequestTimeout: 30 * time.Second,
+		LoginTimeout:   60 * time.Second,
+		Logger:         zerolog.Nop(),
+		OnEvent:        func(ns.Event) { events.Add(1) },
+	}
+	cfg.HTTPClient = sharedHTTPClient() // one client for all sessions, as the bridge does
+
+	before := take(true)
+	sessions := make([]*ns.Session, o.sessions)
+	var failures atomic.Int64
+	var firstErr atomic.Value
+	sem := make(chan struct{}, o.parallel)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range o.sessions {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s, err := ns.Login(ctx, cfg, account(i), password)
+			if err != nil {
+				failures.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+				return
+			}
+			sessions[i] = s
+		}()
+	}
+	wg.Wait()
+	loginTime := time.Since(start)
+	afterLogin := cpuTime()
+	defer func() {
+		for _, s := range sessions {
+			if s != nil {
+				_ = s.Close()
+			}
+		}
+	}()
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintf(os.Stderr, "msn-loadtest: %d logins failed, first: %v\n", failures.Load(), e)
+	}
+	select {
+	case <-time.After(o.settle):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	idle := take(false)
+	freed := take(true)
+	if o.heapProfile != "" {
+		if err := writeHeapProfile(o.heapProfile); err != nil {
+			return err
+		}
+	}
+	n := o.sessions - int(failures.Load())
+	if n == 0 {
+		return errors.New("no session logged in")
+	}
+	per := func(a, b int64) float64 { return float64(a-b) / float64(n) / 1024 }
+	res := Result{
+		Sessions: o.sessions, Contacts: o.contacts, Version: o.version,
+		LoginFailures:      int(failures.Load()),
+		LoginSeconds:       loginTime.Seconds(),
+		LoginsPerSecond:    float64(n) / loginTime.Seconds(),
+		CPUPerLoginMs:      float64(afterLogin-before.cpu) / float64(n) / 1e6,
+		RSSPerSessionKiB:   per(idle.rss, before.rss),
+		RSSFreedPerSessKiB: per(freed.rss, before.rss),
+		HeapPerSessionKiB:  per(int64(freed.heapInuse), int64(before.heapInuse)),
+		GoroutinesPerSess:  float64(freed.goroutines-before.goroutines) / float64(n),
+		EventsReceived:     events.Load(),
+	}
+	runtime.KeepAlive(sessions)
+	if o.jsonOut {
+		return json.NewEncoder(os.Stdout).Encode(res)
+	}
+	fmt.Printf("sessions %d (MSNP%d, %d contacts each), %d failed\n", res.Sessions, res.Version, res.Contacts, res.LoginFailures)
+	fmt.Printf("logins: %.1f s, %.0f/s, %.2f ms CPU per login\n", res.LoginSeconds, res.LoginsPerSecond, res.CPUPerLoginMs)
+	fmt.Printf("per idle session: RSS %.1f KiB (%.1f KiB after returning free memory), heap %.1f KiB, %.2f goroutines\n",
+		res.RSSPerSessionKiB, res.RSSFreedPerSessKiB, res.HeapPerSessionKiB, res.GoroutinesPerSess)
+	fmt.Printf("events received: %d\n", res.EventsReceived)
+	return nil
+}
+
+// sharedHTTPClient is one loopback HTTP client for every session, like the bridge's.
+func sharedHTTPClient() *http.Client {
+	tr := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.WriteHeapProfile(f)
+}
