@@ -77,8 +77,9 @@ type Session struct {
 	evMu     sync.Mutex
 	evQueue  []Event
 	evClosed bool
-	evSignal chan struct{}
-	evDone   chan struct{}
+	evActive bool          // a dispatcher goroutine is draining evQueue
+	evDone   chan struct{} // closed once the session closed and the last event was delivered
+	evEnded  bool          // evDone is closed
 
 	ka keepAliveState
 }
@@ -112,13 +113,11 @@ func newSession(cfg Config, passport string, conn net.Conn) *Session {
 		tickets:   map[string]string{},
 		pending:   map[uint32]chan *wire.Command{},
 		done:      make(chan struct{}),
-		evSignal:  make(chan struct{}, 1),
 		evDone:    make(chan struct{}),
 		status:    cfg.InitialStatus,
 	}
 	l := cfg.Logger.With().Str("passport", s.passport).Logger()
 	s.logp.Store(&l)
-	go s.dispatch()
 	go s.readLoop()
 	return s
 }
@@ -275,8 +274,10 @@ func (s *Session) fail(cause error) {
 		}
 		s.evMu.Lock()
 		s.evClosed = true
+		if !s.evActive {
+			s.endEventsLocked()
+		}
 		s.evMu.Unlock()
-		s.signalEvents()
 	})
 }
 
@@ -437,30 +438,35 @@ func (s *Session) emit(ev Event) {
 		return
 	}
 	s.evQueue = append(s.evQueue, ev)
+	start := !s.evActive
+	s.evActive = true
 	s.evMu.Unlock()
-	s.signalEvents()
-}
-
-func (s *Session) signalEvents() {
-	select {
-	case s.evSignal <- struct{}{}:
-	default:
+	if start {
+		go s.dispatch()
 	}
 }
 
-// dispatch delivers queued events from one goroutine, in order.
+// endEventsLocked marks the end of event delivery (evMu held).
+func (s *Session) endEventsLocked() {
+	if !s.evEnded {
+		s.evEnded = true
+		close(s.evDone)
+	}
+}
+
+// dispatch delivers the queued events in order and ends when the queue is empty, so an idle
+// session has no dispatcher goroutine; emit starts one when events arrive (one at a time).
 func (s *Session) dispatch() {
-	defer close(s.evDone)
 	for {
 		s.evMu.Lock()
 		if len(s.evQueue) == 0 {
-			closed := s.evClosed
-			s.evMu.Unlock()
-			if closed {
-				return
+			s.evQueue = nil // release the backing array of a burst (the initial presence)
+			s.evActive = false
+			if s.evClosed {
+				s.endEventsLocked()
 			}
-			<-s.evSignal
-			continue
+			s.evMu.Unlock()
+			return
 		}
 		ev := s.evQueue[0]
 		s.evQueue[0] = nil
