@@ -89,9 +89,11 @@ func (r *Reader) readLine() ([]byte, error) {
 		}
 		r.scan = r.w
 		if r.err != nil {
-			line := r.buf[r.r:r.w]
-			r.r, r.scan = r.w, r.w
-			return line, r.err
+			// Like bufio: the error is reported once (a read deadline may be extended and
+			// reading resumed), with what was buffered.
+			line, err := r.buf[r.r:r.w], r.err
+			r.r, r.scan, r.err = r.w, r.w, nil
+			return line, err
 		}
 		if r.w-r.r >= r.limits.MaxLine+2 {
 			return nil, errLineTooLong
@@ -137,8 +139,12 @@ func (r *Reader) readFull(p []byte) error {
 	if n == len(p) {
 		return nil
 	}
-	if r.err != nil {
-		return r.err
+	if err := r.err; err != nil {
+		r.err = nil
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
 	}
 	_, err := io.ReadFull(r.rd, p[n:])
 	if errors.Is(err, io.EOF) {

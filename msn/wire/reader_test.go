@@ -271,3 +271,33 @@ func TestReaderArgsOwnTheirBytes(t *testing.T) {
 		}
 	}
 }
+
+// timeoutOnce fails its first Read with a timeout, then reads from r.
+type timeoutOnce struct {
+	r    io.Reader
+	done bool
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string { return "i/o timeout" }
+
+func (t *timeoutOnce) Read(p []byte) (int, error) {
+	if !t.done {
+		t.done = true
+		return 0, timeoutErr{}
+	}
+	return t.r.Read(p)
+}
+
+// TestReaderResumesAfterError: a read error (a read deadline passing) is reported once; the
+// next ReadCommand reads on, as with bufio.
+func TestReaderResumesAfterError(t *testing.T) {
+	r := NewReader(&timeoutOnce{r: strings.NewReader("QNG 50\r\n")}, FromServer, Limits{})
+	if _, err := r.ReadCommand(); !errors.As(err, new(timeoutErr)) {
+		t.Fatalf("first read: %v, want the timeout", err)
+	}
+	if c, err := r.ReadCommand(); err != nil || c.Name != "QNG" {
+		t.Fatalf("after the timeout: %v %v", c, err)
+	}
+}
