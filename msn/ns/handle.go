@@ -181,7 +181,7 @@ func (s *Session) onUBX(cmd *wire.Command) {
 	c := s.contactLocked(pp)
 	changed := c.PersonalMessage != d.PSM || c.CurrentMedia != d.CurrentMedia || s.endpoints[pp] != epKey
 	c.PersonalMessage, c.CurrentMedia = d.PSM, d.CurrentMedia
-	if epKey == "" {
+	if epKey == 0 {
 		delete(s.endpoints, pp)
 	} else {
 		s.endpoints[c.Passport] = epKey // the contact's own copy: pp is part of the command

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 
@@ -210,13 +211,17 @@ func (d *ubxData) endpoints() []Endpoint {
 	return out
 }
 
-// endpointsKey renders endpoints for change detection.
-func endpointsKey(eps []Endpoint) string {
-	var b strings.Builder
-	for _, e := range eps {
-		fmt.Fprintf(&b, "%q %q %q %q %q %t\n", e.ID, e.Caps, e.Name, e.ClientType, e.State, e.Idle)
+// endpointsKey is a 64-bit FNV-1a digest of the endpoints for change detection (0 for none):
+// kept per contact, a digest costs 8 bytes where the rendered list cost a few hundred.
+func endpointsKey(eps []Endpoint) uint64 {
+	if len(eps) == 0 {
+		return 0
 	}
-	return b.String()
+	h := fnv.New64a()
+	for _, e := range eps {
+		fmt.Fprintf(h, "%q %q %q %q %q %t\n", e.ID, e.Caps, e.Name, e.ClientType, e.State, e.Idle)
+	}
+	return h.Sum64() | 1 // never 0: 0 means no endpoints
 }
 
 // ubxHandle parses the UBX arguments: handle [network].

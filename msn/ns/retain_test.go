@@ -43,3 +43,13 @@ func TestContactStringsDoNotPinCommands(t *testing.T) {
 		t.Fatalf("parsed %+v, contact %+v", p, c)
 	}
 }
+
+// TestEndpointsKey: the digest tells endpoint lists apart, is 0 only for no endpoint, and is
+// stable for the same list.
+func TestEndpointsKey(t *testing.T) {
+	a := []Endpoint{{ID: "{A}", Name: "PC", Caps: "1:2"}}
+	b := []Endpoint{{ID: "{A}", Name: "PC", Caps: "1:2"}, {ID: "{B}", Name: "Phone"}}
+	if endpointsKey(nil) != 0 || endpointsKey(a) == 0 || endpointsKey(a) != endpointsKey(append([]Endpoint(nil), a...)) || endpointsKey(a) == endpointsKey(b) {
+		t.Fatalf("keys: none %x, a %x, b %x", endpointsKey(nil), endpointsKey(a), endpointsKey(b))
+	}
+}

@@ -52,10 +52,10 @@ type Session struct {
 	status  Status
 	psm     string
 	msnobj  string
-	// selfEndpoints and endpoints (per contact) hold the last UBX endpoint lists, rendered by
-	// endpointsKey, to report changes.
-	selfEndpoints string
-	endpoints     map[string]string
+	// selfEndpoints and endpoints (per contact) hold digests of the last UBX endpoint lists
+	// (endpointsKey), to report changes.
+	selfEndpoints uint64
+	endpoints     map[string]uint64
 	contacts      map[string]*Contact
 	groups        map[string]string
 	mspauth       string
@@ -109,7 +109,7 @@ func newSession(cfg Config, passport string, conn net.Conn) *Session {
 		w:         wire.NewWriter(conn),
 		contacts:  map[string]*Contact{},
 		groups:    map[string]string{},
-		endpoints: map[string]string{},
+		endpoints: map[string]uint64{},
 		tickets:   map[string]string{},
 		pending:   map[uint32]chan *wire.Command{},
 		done:      make(chan struct{}),

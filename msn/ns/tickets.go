@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,7 +139,7 @@ func (s *Session) renewTickets(ctx context.Context, force bool) error {
 		}
 		tickets = make(map[string]string, len(res.Tokens))
 		for d, t := range res.Tokens {
-			tickets[d] = t.Ticket
+			tickets[strings.Clone(d)] = strings.Clone(t.Ticket) // not the reply's memory
 		}
 		expires = earliestExpiry(res.Tokens)
 	}
