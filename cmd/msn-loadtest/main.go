@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,8 +34,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/msnbridge/msnbridge/msn/message"
 	"github.com/msnbridge/msnbridge/msn/msntest"
 	"github.com/msnbridge/msnbridge/msn/ns"
+	"github.com/msnbridge/msnbridge/msn/sb"
 )
 
 // maxSessions bounds -sessions: the tool must not exhaust the machine by accident.
@@ -53,6 +56,7 @@ type options struct {
 	serve                                 bool
 	jsonOut                               bool
 	heapProfile                           string
+	messages                              int
 }
 
 func run() error {
@@ -66,12 +70,16 @@ func run() error {
 	flag.BoolVar(&o.serve, "serve", false, "internal: run the fake server for a parent msn-loadtest")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as one JSON object")
 	flag.StringVar(&o.heapProfile, "heapprofile", "", "write a heap profile of the idle sessions to this file")
+	flag.IntVar(&o.messages, "messages", 0, "after the idle measurement, send this many switchboard messages (≤ 100,000) between pairs of sessions, 64 in flight")
 	flag.Parse()
 	if o.sessions < 1 || o.sessions > maxSessions {
 		return fmt.Errorf("-sessions must be 1–%d", maxSessions)
 	}
 	if o.contacts < 0 || o.contacts%2 != 0 || (o.contacts >= o.sessions && o.sessions > 1) {
 		return errors.New("-contacts must be even and below -sessions")
+	}
+	if o.messages < 0 || o.messages > 100_000 || (o.messages > 0 && o.sessions < 2) {
+		return errors.New("-messages must be 0–100000 and needs 2 sessions or more")
 	}
 	if o.parallel < 1 || o.parallel > 1024 {
 		return errors.New("-parallel must be 1–1024")
@@ -189,6 +197,12 @@ type Result struct {
 	HeapPerSessionKiB  float64 `json:"heap_per_session_kib"`
 	GoroutinesPerSess  float64 `json:"goroutines_per_session"`
 	EventsReceived     int64   `json:"events_received"`
+	Messages           int     `json:"messages,omitempty"`
+	MessagesDelivered  int64   `json:"messages_delivered,omitempty"`
+	MessagesReceived   int64   `json:"messages_received,omitempty"`
+	CPUPerMessageUs    float64 `json:"cpu_per_message_us,omitempty"`
+	LatencyP50Ms       float64 `json:"ack_latency_p50_ms,omitempty"`
+	LatencyP99Ms       float64 `json:"ack_latency_p99_ms,omitempty"`
 }
 
 func measure(o options) error {
@@ -237,8 +251,8 @@ func measure(o options) error {
 		RequestTimeout: 30 * time.Second,
 		LoginTimeout:   60 * time.Second,
 		Logger:         zerolog.Nop(),
-		OnEvent:        func(ns.Event) { events.Add(1) },
 	}
+	managers := make([]atomic.Pointer[sb.Manager], o.sessions)
 	cfg.HTTPClient = sharedHTTPClient() // one client for all sessions, as the bridge does
 
 	before := take(true)
@@ -254,7 +268,16 @@ func measure(o options) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			s, err := ns.Login(ctx, cfg, account(i), password)
+			c := cfg
+			c.OnEvent = func(ev ns.Event) {
+				events.Add(1)
+				if inv, ok := ev.(*ns.SwitchboardInviteEvent); ok {
+					if m := managers[i].Load(); m != nil {
+						m.HandleInvite(sb.Invitation(*inv))
+					}
+				}
+			}
+			s, err := ns.Login(ctx, c, account(i), password)
 			if err != nil {
 				failures.Add(1)
 				firstErr.CompareAndSwap(nil, err.Error())
@@ -305,6 +328,11 @@ func measure(o options) error {
 		GoroutinesPerSess:  float64(freed.goroutines-before.goroutines) / float64(n),
 		EventsReceived:     events.Load(),
 	}
+	if o.messages > 0 {
+		if err := sendMessages(ctx, o, sessions, managers, &res); err != nil {
+			return err
+		}
+	}
 	runtime.KeepAlive(sessions)
 	if o.jsonOut {
 		return json.NewEncoder(os.Stdout).Encode(res)
@@ -314,6 +342,10 @@ func measure(o options) error {
 	fmt.Printf("per idle session: RSS %.1f KiB (%.1f KiB after returning free memory), heap %.1f KiB, %.2f goroutines\n",
 		res.RSSPerSessionKiB, res.RSSFreedPerSessKiB, res.HeapPerSessionKiB, res.GoroutinesPerSess)
 	fmt.Printf("events received: %d\n", res.EventsReceived)
+	if res.Messages > 0 {
+		fmt.Printf("messages: %d delivered of %d, %.1f µs client CPU per message (sender and receiver), ACK latency p50 %.2f ms p99 %.2f ms\n",
+			res.MessagesDelivered, res.Messages, res.CPUPerMessageUs, res.LatencyP50Ms, res.LatencyP99Ms)
+	}
 	return nil
 }
 
@@ -330,4 +362,81 @@ func writeHeapProfile(path string) error {
 	}
 	defer f.Close()
 	return pprof.WriteHeapProfile(f)
+}
+
+// nsAdapter gives an *ns.Session the shape sb.NotificationServer wants.
+type nsAdapter struct{ s *ns.Session }
+
+func (a nsAdapter) Passport() string { return a.s.Passport() }
+func (a nsAdapter) Version() int     { return a.s.Version() }
+func (a nsAdapter) RequestSwitchboard(ctx context.Context) (sb.Ticket, error) {
+	t, err := a.s.RequestSwitchboard(ctx)
+	return sb.Ticket(t), err
+}
+
+// inFlight is the number of messages sent at once.
+const inFlight = 64
+
+// sendMessages sends o.messages texts from session 2k to session 2k+1 (contacts of each other),
+// inFlight pairs at once, and measures the process's CPU per message and the time from send to
+// the server's ACK. Both ends are in this process, so the CPU covers sending and receiving.
+func sendMessages(ctx context.Context, o options, sessions []*ns.Session, managers []atomic.Pointer[sb.Manager], res *Result) error {
+	pairs := min(inFlight, o.sessions/2)
+	var received atomic.Int64
+	allIn := make(chan struct{})
+	for i := range 2 * pairs {
+		if sessions[i] == nil {
+			return fmt.Errorf("session %d did not log in", i)
+		}
+		m := sb.NewManager(nsAdapter{sessions[i]}, sb.Config{
+			MachineGUID: "{5E3EDFE5-440D-5132-A3F3-A7AE35275C64}",
+			XFRInterval: -1,
+			OnEvent: func(ev sb.Event) {
+				if _, ok := ev.(*sb.MessageEvent); ok && received.Add(1) == int64(o.messages) {
+					close(allIn)
+				}
+			},
+		})
+		defer m.Close()
+		managers[i].Store(m)
+	}
+	lat := make([]time.Duration, o.messages)
+	var delivered atomic.Int64
+	var next atomic.Int64
+	cpu0 := cpuTime()
+	var wg sync.WaitGroup
+	for p := range pairs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conv := managers[2*p].Load().Conversation(account(2*p + 1))
+			for {
+				k := next.Add(1) - 1
+				if k >= int64(o.messages) || ctx.Err() != nil {
+					return
+				}
+				t0 := time.Now()
+				out, _ := conv.SendText(ctx, fmt.Sprintf("load message %d", k), message.Format{}).Wait(ctx)
+				lat[k] = time.Since(t0)
+				if out == sb.Delivered {
+					delivered.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case <-allIn:
+	case <-time.After(30 * time.Second):
+	case <-ctx.Done():
+	}
+	cpu := cpuTime() - cpu0
+	slices.Sort(lat)
+	res.Messages = o.messages
+	res.MessagesDelivered = delivered.Load()
+	res.MessagesReceived = received.Load()
+	res.CPUPerMessageUs = float64(cpu) / float64(o.messages) / 1e3
+	res.LatencyP50Ms = float64(lat[len(lat)/2]) / 1e6
+	res.LatencyP99Ms = float64(lat[len(lat)*99/100]) / 1e6
+	return nil
 }
