@@ -37,7 +37,8 @@ demo: demo-bins
 
 # bench: the scale figures of docs/PERFORMANCE.md. Go benchmarks of the codec and the presence
 # scheduler (short -benchtime: the machine is shared), then the load tool at BENCH_SESSIONS idle
-# MSNP18 sessions against the fake server in a separate process (loopback only).
+# MSNP18 sessions against the fake server in a separate process, then 20,000 switchboard
+# messages between them (loopback only).
 BENCH_SESSIONS ?= 1000
 .PHONY: bench
 
@@ -46,4 +47,4 @@ bench:
 	$(GO) test -tags $(TAGS) -run '^$$' -bench 'PresenceChange' -benchtime 300000x -count 2 ./puppet/
 	$(GO) test -tags $(TAGS) -count=1 -run 'TestPusherKeeps10000GhostsWithinRefresh' -v ./puppet/
 	$(GO) build -tags $(TAGS) -o $(BIN)/msn-loadtest ./cmd/msn-loadtest
-	$(BIN)/msn-loadtest -sessions $(BENCH_SESSIONS) -contacts 50 -version 18
+	$(BIN)/msn-loadtest -sessions $(BENCH_SESSIONS) -contacts 50 -version 18 -messages 20000
