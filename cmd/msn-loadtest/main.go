@@ -90,7 +90,11 @@ func run() error {
 	if o.heapProfile != "" {
 		runtime.MemProfileRate = 4096 // fine-grained: per-session objects are small
 	}
-	return measure(o)
+	res, err := measure(o)
+	if err != nil {
+		return err
+	}
+	return report(o, res)
 }
 
 // serverAddrs is the child's one line of JSON.
@@ -205,25 +209,25 @@ type Result struct {
 	LatencyP99Ms       float64 `json:"ack_latency_p99_ms,omitempty"`
 }
 
-func measure(o options) error {
+func measure(o options) (Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return Result{}, err
 	}
 	child := exec.CommandContext(ctx, self, "-serve", "-sessions", strconv.Itoa(o.sessions), "-contacts", strconv.Itoa(o.contacts))
 	child.Stderr = os.Stderr
 	stdin, err := child.StdinPipe()
 	if err != nil {
-		return err
+		return Result{}, err
 	}
 	stdout, err := child.StdoutPipe()
 	if err != nil {
-		return err
+		return Result{}, err
 	}
 	if err := child.Start(); err != nil {
-		return fmt.Errorf("start the fake server: %w", err)
+		return Result{}, fmt.Errorf("start the fake server: %w", err)
 	}
 	defer func() {
 		_ = stdin.Close()
@@ -231,11 +235,11 @@ func measure(o options) error {
 	}()
 	line, err := bufio.NewReader(io.LimitReader(stdout, 4096)).ReadBytes('\n')
 	if err != nil {
-		return fmt.Errorf("fake server did not start: %w", err)
+		return Result{}, fmt.Errorf("fake server did not start: %w", err)
 	}
 	var addrs serverAddrs
 	if err := json.Unmarshal(line, &addrs); err != nil {
-		return fmt.Errorf("fake server addresses: %w", err)
+		return Result{}, fmt.Errorf("fake server addresses: %w", err)
 	}
 
 	var events atomic.Int64
@@ -302,18 +306,18 @@ func measure(o options) error {
 	select {
 	case <-time.After(o.settle):
 	case <-ctx.Done():
-		return ctx.Err()
+		return Result{}, ctx.Err()
 	}
 	idle := take(false)
 	freed := take(true)
 	if o.heapProfile != "" {
 		if err := writeHeapProfile(o.heapProfile); err != nil {
-			return err
+			return Result{}, err
 		}
 	}
 	n := o.sessions - int(failures.Load())
 	if n == 0 {
-		return errors.New("no session logged in")
+		return Result{}, errors.New("no session logged in")
 	}
 	per := func(a, b int64) float64 { return float64(a-b) / float64(n) / 1024 }
 	res := Result{
@@ -330,10 +334,15 @@ func measure(o options) error {
 	}
 	if o.messages > 0 {
 		if err := sendMessages(ctx, o, sessions, managers, &res); err != nil {
-			return err
+			return Result{}, err
 		}
 	}
 	runtime.KeepAlive(sessions)
+	return res, nil
+}
+
+// report prints a result, as text or one JSON object.
+func report(o options, res Result) error {
 	if o.jsonOut {
 		return json.NewEncoder(os.Stdout).Encode(res)
 	}
