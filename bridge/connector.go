@@ -126,6 +126,7 @@ func (c *Connector) Start(ctx context.Context) error {
 	}
 	c.presence = puppet.NewPusher(puppet.PusherConfig{
 		Refresh: c.Config.presenceRefresh,
+		MaxRate: float64(c.Config.PresenceMaxRate),
 		Resolve: c.presenceSetter,
 		Logger:  c.Bridge.Log.With().Str("component", "presence").Logger(),
 	})
