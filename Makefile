@@ -54,3 +54,17 @@ demo: demo-bins
 # within 5 s of SIGINT (to its process group) and of SIGTERM (to make).
 demo-check: e2e-env
 	scripts/demo-stop-check.sh
+
+# bench: the scale figures of docs/PERFORMANCE.md. Go benchmarks of the codec and the presence
+# scheduler (short -benchtime: the machine is shared), then the load tool at BENCH_SESSIONS idle
+# MSNP18 sessions against the fake server in a separate process, then 20,000 switchboard
+# messages between them (loopback only).
+BENCH_SESSIONS ?= 1000
+.PHONY: bench
+
+bench:
+	$(GO) test -tags $(TAGS) -run '^$$' -bench 'DecodeCommand|EncodeCommand' -benchtime 200000x -count 2 ./msn/wire/
+	$(GO) test -tags $(TAGS) -run '^$$' -bench 'PresenceChange' -benchtime 300000x -count 2 ./puppet/
+	$(GO) test -tags $(TAGS) -count=1 -run 'TestPusherKeeps10000GhostsWithinRefresh' -v ./puppet/
+	$(GO) build -tags $(TAGS) -o $(BIN)/msn-loadtest ./cmd/msn-loadtest
+	$(BIN)/msn-loadtest -sessions $(BENCH_SESSIONS) -contacts 50 -version 18 -messages 20000

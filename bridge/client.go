@@ -446,7 +446,7 @@ func (c *Client) contactsOffline() {
 		if row.Status == "" || row.Status == string(ns.Offline) || c.conn.seenOnlineByOther(c, row.Passport) {
 			continue
 		}
-		c.conn.updatePresence(c.ghostID(row.Passport), string(ns.Offline), "")
+		c.conn.updatePresence(c.login.ID, c.ghostID(row.Passport), string(ns.Offline), "")
 	}
 }
 

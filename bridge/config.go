@@ -65,6 +65,7 @@ type Config struct {
 	DisplaynameTemplate   string       `yaml:"displayname_template"`
 	BridgePresence        bool         `yaml:"bridge_presence"`
 	PresenceRefresh       string       `yaml:"presence_refresh_interval"`
+	PresenceMaxRate       int          `yaml:"presence_max_pushes_per_second"`
 	SwitchboardIdle       string       `yaml:"switchboard_idle_timeout"`
 	OfflineMessages       bool         `yaml:"offline_messages"`
 	MaxLoginsPerUser      int          `yaml:"max_logins_per_user"`
@@ -89,6 +90,7 @@ func upgradeConfig(helper configupgrade.Helper) {
 	helper.Copy(configupgrade.Str, "displayname_template")
 	helper.Copy(configupgrade.Bool, "bridge_presence")
 	helper.Copy(configupgrade.Str, "presence_refresh_interval")
+	helper.Copy(configupgrade.Int, "presence_max_pushes_per_second")
 	helper.Copy(configupgrade.Str, "switchboard_idle_timeout")
 	helper.Copy(configupgrade.Bool, "offline_messages")
 	helper.Copy(configupgrade.Int, "max_logins_per_user")
@@ -108,6 +110,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.NoticePrefix) > 64 || strings.ContainsAny(c.NoticePrefix, "\r\n") {
 		return fmt.Errorf("network.notice_prefix must be one line of at most 64 bytes")
+	}
+	if c.PresenceMaxRate < 0 {
+		return fmt.Errorf("network.presence_max_pushes_per_second must be 0 (default %d) or more, got %d", puppet.DefaultMaxRate, c.PresenceMaxRate)
 	}
 	if c.MaxLoginsPerUser < 0 {
 		return fmt.Errorf("network.max_logins_per_user must be 0 (no limit) or more, got %d", c.MaxLoginsPerUser)
@@ -129,10 +134,13 @@ func (c *Config) Validate() error {
 		c.switchboardIdle = d
 	}
 	c.presenceRefresh = puppet.DefaultRefresh
-	if c.PresenceRefresh != "" {
+	if strings.EqualFold(c.PresenceRefresh, "off") {
+		// The homeserver keeps pushed presence (see the README's "Presence at scale").
+		c.presenceRefresh = -1
+	} else if c.PresenceRefresh != "" {
 		d, err := time.ParseDuration(c.PresenceRefresh)
 		if err != nil || d < minPresenceRefresh || d > maxPresenceRefresh {
-			return fmt.Errorf("network.presence_refresh_interval %q must be a duration from %v to %v (keep it below the homeserver's presence timeout, 30s on Synapse)",
+			return fmt.Errorf("network.presence_refresh_interval %q must be off or a duration from %v to %v (keep it below the homeserver's presence timeout, 30s on Synapse)",
 				c.PresenceRefresh, minPresenceRefresh, maxPresenceRefresh)
 		}
 		c.presenceRefresh = d

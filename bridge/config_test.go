@@ -175,6 +175,15 @@ func TestPresenceRefreshConfig(t *testing.T) {
 	if err := c.Validate(); err != nil || c.presenceRefresh != puppet.DefaultRefresh {
 		t.Fatalf("empty presence_refresh_interval: %v, %v; want the default", c.presenceRefresh, err)
 	}
+	c.PresenceMaxRate = -1
+	if err := c.Validate(); err == nil {
+		t.Fatal("negative presence_max_pushes_per_second accepted")
+	}
+	c.PresenceMaxRate = 0
+	c.PresenceRefresh = "off" // the homeserver keeps presence: no refresh traffic
+	if err := c.Validate(); err != nil || c.presenceRefresh >= 0 {
+		t.Fatalf("presence_refresh_interval off: %v, %v; want refreshes disabled (<0)", c.presenceRefresh, err)
+	}
 }
 
 func TestEndpoints(t *testing.T) {

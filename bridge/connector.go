@@ -130,6 +130,7 @@ func (c *Connector) Start(ctx context.Context) error {
 	}
 	c.presence = puppet.NewPusher(puppet.PusherConfig{
 		Refresh: c.Config.presenceRefresh,
+		MaxRate: float64(c.Config.PresenceMaxRate),
 		Resolve: c.presenceSetter,
 		Logger:  c.Bridge.Log.With().Str("component", "presence").Logger(),
 	})
@@ -163,12 +164,13 @@ func (c *Connector) presenceSetter(ctx context.Context, key string) (puppet.Pres
 	return asIntent.Matrix, nil
 }
 
-// updatePresence queues a presence change for a ghost when presence bridging is on.
-func (c *Connector) updatePresence(ghostID networkid.UserID, status, psm string) {
+// updatePresence queues a presence change for a ghost as one login sees it when presence
+// bridging is on; a ghost several logins see shows the most online of their views.
+func (c *Connector) updatePresence(login networkid.UserLoginID, ghostID networkid.UserID, status, psm string) {
 	if c.presence == nil || !c.Config.BridgePresence {
 		return
 	}
-	c.presence.Update(string(ghostID), puppet.MapPresence(status, psm))
+	c.presence.UpdateFrom(string(ghostID), string(login), puppet.MapPresence(status, psm))
 }
 
 // LoadUserLogin attaches an MSN client to a stored login. It does not connect.

@@ -188,7 +188,7 @@ func (c *Client) contactChanged(ctx context.Context, contact ns.Contact) {
 	if old == nil || old.FriendlyName != row.FriendlyName {
 		c.updateGhost(ctx, ghostID, passport, contact.FriendlyName)
 	}
-	c.conn.updatePresence(ghostID, string(contact.Status), contact.PersonalMessage)
+	c.conn.updatePresence(c.login.ID, ghostID, string(contact.Status), contact.PersonalMessage)
 	c.contactPicture(contact)
 }
 

@@ -1,6 +1,7 @@
 package puppet
 
 import (
+	"container/heap"
 	"context"
 	"strings"
 	"sync"
@@ -99,29 +100,39 @@ type PresenceSetter interface {
 // Synapse has no special case for appservice users here: PUT /presence from the appservice
 // (masquerading as the ghost) is handled like any client's set_state for the ghost's "device".
 // It records the device's state and sets its last_active_ts to now; the presence timeout
-// handler then marks a local user's device offline once now - max(last_sync_ts, last_active_ts)
-// exceeds sync_online_timeout (default 30 s, SYNC_ONLINE_TIMEOUT), because the ghost never
-// syncs, and an online device goes unavailable after idle_timeout (5 min) without activity.
-// Only "busy" (org.matrix.msc3026.busy) gets an hour. So a ghost shown online or unavailable
-// must be re-pushed within 30 s or it flips to offline; 20 s leaves room for the worker's rate
-// limit and request latency. Re-pushing the same state changes only timestamps, so Synapse
-// rarely tells anyone about it, and appservices are exempt from rc_presence when not rate limited.
-// Offline needs no refresh: no timeout applies to it.
+// handler (handle_timeout in synapse/handlers/presence.py) then marks a local user's device
+// offline once now - max(last_sync_ts, last_active_ts) exceeds presence.sync_online_timeout
+// (default 30 s), because the ghost never syncs, and an online device goes unavailable after
+// presence.idle_timeout (default 5 min) without activity. Only "busy" gets an hour. So on a
+// default Synapse a ghost shown online or unavailable must be re-pushed within 30 s or it flips
+// to offline; 20 s leaves room for scheduling and request latency. A homeserver configured with
+// long presence.sync_online_timeout and presence.idle_timeout keeps pushed presence standing, and
+// the bridge can then turn refreshes off (Refresh < 0). Offline needs no refresh: no timeout
+// applies to it.
 const DefaultRefresh = 20 * time.Second
+
+// DefaultMaxRate is the default ceiling of pushes per second over all ghosts.
+const DefaultMaxRate = 1000
 
 // PusherConfig configures a [Pusher].
 type PusherConfig struct {
 	// MinInterval is the least time between two pushes for the same ghost (default 5 s).
 	// Changes in between are coalesced: only the latest is pushed.
 	MinInterval time.Duration
-	// Burst and Rate bound the pushes of all ghosts: Burst at once, then Rate per second (default 20, 5).
+	// Burst and Rate bound the pushes of all ghosts: Burst at once, then Rate per second (default
+	// 20, 5). With refreshes on, the rate grows with the number of ghosts shown online or away so
+	// that every one of them is refreshed within Refresh, up to MaxRate.
 	Burst int
 	Rate  float64
+	// MaxRate is the ceiling of the grown rate (default [DefaultMaxRate] per second). When the
+	// ghosts to refresh need more, the pusher logs a warning: presence will flap.
+	MaxRate float64
+	// Workers is the number of pushes in flight at once (default 4).
+	Workers int
 	// Refresh re-pushes each ghost's current non-offline presence this often so the homeserver
-	// does not time it out (default [DefaultRefresh], <0 disables). See [DefaultRefresh] for why
-	// it must stay well below 30 s on Synapse. Refreshes share the rate limit with changes but
-	// come after them; offline ghosts are never refreshed (offline does not time out), so with
-	// every ghost offline the worker has no timer running.
+	// does not time it out (default [DefaultRefresh], <0 disables: use that when the homeserver
+	// keeps presence without refreshes). Refreshes are scheduled most overdue first and come after
+	// changes; offline ghosts are never refreshed.
 	Refresh time.Duration
 	// RequestTimeout bounds each push (default 10 s).
 	RequestTimeout time.Duration
@@ -132,29 +143,78 @@ type PusherConfig struct {
 	Now func() time.Time
 }
 
-type pending struct {
+// sourcePresence is what one source (a login of the bridge) sees of a ghost.
+type sourcePresence struct {
+	source string
+	pres   Presence
+	seq    uint64
+}
+
+// ghostState is the scheduling state of one ghost.
+type ghostState struct {
+	key      string
+	sources  []sourcePresence // sources that see the ghost other than offline; usually one
 	want     Presence
 	pushed   Presence
-	hasPush  bool
 	lastPush time.Time
-	dirty    bool
+	due      time.Time // heap key while idx >= 0
+	idx      int       // index in the heap, -1 when not in it
+	hasPush  bool
+	dirty    bool // want differs from pushed (or never pushed)
+	queued   bool // in the change queue
+	inflight bool // a worker is pushing it
+}
+
+// dueHeap orders ghosts by due time, most overdue first (a container/heap).
+type dueHeap []*ghostState
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx = i
+	h[j].idx = j
+}
+func (h *dueHeap) Push(x any) {
+	g := x.(*ghostState)
+	g.idx = len(*h)
+	*h = append(*h, g)
+}
+func (h *dueHeap) Pop() any {
+	old := *h
+	g := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	g.idx = -1
+	return g
 }
 
 // Pusher pushes presence to Matrix for many ghosts with coalescing and rate limiting. Update is
-// cheap and never blocks on the network; a single worker goroutine does the pushing.
+// O(1) and never blocks on the network; a few worker goroutines do the pushing.
+//
+// Scheduling: changed ghosts wait in a FIFO queue and go first; ghosts whose presence must be
+// refreshed (or whose change waits for MinInterval) wait in a heap keyed by due time, so the
+// most overdue goes next. The shared token bucket grows with the number of ghosts to refresh.
 type Pusher struct {
-	cfg     PusherConfig
-	mu      sync.Mutex
-	ghosts  map[string]*pending
-	wake    chan struct{}
-	tokens  float64
-	lastTok time.Time
-	stop    chan struct{}
-	done    chan struct{}
-	started bool
+	cfg      PusherConfig
+	mu       sync.Mutex
+	ghosts   map[string]*ghostState
+	changes  []*ghostState // FIFO of changed ghosts; changes[head:] are live
+	head     int
+	due      dueHeap
+	online   int // ghosts whose pushed presence is not offline (the ones refreshed)
+	wanted   int // ghosts whose wanted presence is not offline (the ones to refresh soon)
+	seq      uint64
+	tokens   float64
+	lastTok  time.Time
+	lastWarn time.Time
+	wake     chan struct{}
+	stop     chan struct{}
+	done     sync.WaitGroup
+	started  bool
 }
 
-// NewPusher makes a Pusher; call Start to run its worker.
+// NewPusher makes a Pusher; call Start to run its workers.
 func NewPusher(cfg PusherConfig) *Pusher {
 	if cfg.MinInterval <= 0 {
 		cfg.MinInterval = 5 * time.Second
@@ -164,6 +224,15 @@ func NewPusher(cfg PusherConfig) *Pusher {
 	}
 	if cfg.Rate <= 0 {
 		cfg.Rate = 5
+	}
+	if cfg.MaxRate <= 0 {
+		cfg.MaxRate = DefaultMaxRate
+	}
+	if cfg.MaxRate < cfg.Rate {
+		cfg.MaxRate = cfg.Rate
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
 	}
 	if cfg.Refresh == 0 {
 		cfg.Refresh = DefaultRefresh
@@ -175,46 +244,121 @@ func NewPusher(cfg PusherConfig) *Pusher {
 		cfg.Now = time.Now
 	}
 	return &Pusher{
-		cfg:    cfg,
-		ghosts: make(map[string]*pending),
-		wake:   make(chan struct{}, 1),
-		tokens: float64(cfg.Burst),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		cfg:     cfg,
+		ghosts:  make(map[string]*ghostState),
+		wake:    make(chan struct{}, 1),
+		tokens:  float64(cfg.Burst),
+		lastTok: cfg.Now(),
+		stop:    make(chan struct{}),
 	}
 }
 
-// Update records the wanted presence of a ghost; the worker pushes it when allowed.
+// Update records the wanted presence of a ghost as seen by the bridge as a whole (one source).
 func (p *Pusher) Update(key string, pres Presence) {
+	p.UpdateFrom(key, "", pres)
+}
+
+// UpdateFrom records the presence of a ghost as one source (a login) sees it. A ghost seen by
+// several sources is pushed once, with the most online state among them (online, then
+// unavailable, then offline; the latest report among equals). The cost does not depend on the
+// number of ghosts: a map lookup, the ghost's few sources and a queue append.
+func (p *Pusher) UpdateFrom(key, source string, pres Presence) {
 	p.mu.Lock()
 	g, ok := p.ghosts[key]
 	if !ok {
-		g = &pending{}
+		g = &ghostState{key: key, idx: -1}
 		p.ghosts[key] = g
 	}
-	g.want = pres
-	g.dirty = !g.hasPush || g.pushed != pres
+	p.seq++
+	g.setSource(source, pres, p.seq)
+	wasWanted := g.want.State != "" && g.want.State != event.PresenceOffline
+	g.want = g.best()
+	if isWanted := g.want.State != event.PresenceOffline; isWanted != wasWanted {
+		if isWanted {
+			p.wanted++
+		} else {
+			p.wanted--
+		}
+	}
+	g.dirty = !g.hasPush || g.pushed != g.want
+	if g.dirty && !g.queued {
+		g.queued = true
+		p.changes = append(p.changes, g)
+	}
 	p.mu.Unlock()
+	p.signal()
+}
+
+func (p *Pusher) signal() {
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Start runs the worker until Stop.
+// setSource records one source's view; offline views are dropped so only live ones stay.
+func (g *ghostState) setSource(source string, pres Presence, seq uint64) {
+	for i := range g.sources {
+		if g.sources[i].source == source {
+			if pres.State == event.PresenceOffline {
+				last := len(g.sources) - 1
+				g.sources[i] = g.sources[last]
+				g.sources[last] = sourcePresence{}
+				g.sources = g.sources[:last]
+				return
+			}
+			g.sources[i] = sourcePresence{source: source, pres: pres, seq: seq}
+			return
+		}
+	}
+	if pres.State != event.PresenceOffline {
+		g.sources = append(g.sources, sourcePresence{source: source, pres: pres, seq: seq})
+	}
+}
+
+// presenceRank orders states from least to most online.
+func presenceRank(s event.Presence) int {
+	switch s {
+	case event.PresenceOnline:
+		return 2
+	case event.PresenceUnavailable:
+		return 1
+	}
+	return 0
+}
+
+// best is the most online presence among the ghost's sources (offline when none).
+func (g *ghostState) best() Presence {
+	var best *sourcePresence
+	for i := range g.sources {
+		s := &g.sources[i]
+		if best == nil || presenceRank(s.pres.State) > presenceRank(best.pres.State) ||
+			(presenceRank(s.pres.State) == presenceRank(best.pres.State) && s.seq > best.seq) {
+			best = s
+		}
+	}
+	if best == nil {
+		return Presence{State: event.PresenceOffline}
+	}
+	return best.pres
+}
+
+// Start runs the workers until Stop.
 func (p *Pusher) Start() {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.started {
-		p.mu.Unlock()
 		return
 	}
 	p.started = true
 	p.lastTok = p.cfg.Now()
-	p.mu.Unlock()
-	go p.run()
+	p.done.Add(p.cfg.Workers)
+	for range p.cfg.Workers {
+		go p.run()
+	}
 }
 
-// Stop ends the worker and waits for it.
+// Stop ends the workers and waits for them.
 func (p *Pusher) Stop() {
 	p.mu.Lock()
 	started := p.started
@@ -224,77 +368,177 @@ func (p *Pusher) Stop() {
 		return
 	}
 	close(p.stop)
-	<-p.done
+	p.done.Wait()
 }
 
-// next picks a ghost due for a push, or returns how long to wait. Changed presence goes before
-// refreshes, so a long contact list being refreshed does not delay a real change.
+// backlogDrain is the time the grown rate allots to push every queued change.
+const backlogDrain = 10 * time.Second
+
+// rate is the current token rate: enough to refresh every ghost shown online or away within
+// 80% of the refresh period and to push the queued changes within backlogDrain, at least
+// cfg.Rate and at most cfg.MaxRate. While a refresh is overdue (pushes made in a burst come
+// due in a burst) the rate is cfg.MaxRate, so lateness does not pile up. The second result is
+// the rate the refreshes alone need.
+func (p *Pusher) rate(now time.Time) (rate, need float64) {
+	rate = p.cfg.Rate
+	if p.cfg.Refresh > 0 {
+		need = float64(max(p.online, p.wanted)) / (0.8 * p.cfg.Refresh.Seconds())
+		if len(p.due) > 0 && !p.due[0].due.After(now) {
+			return p.cfg.MaxRate, need
+		}
+	}
+	want := need + float64(len(p.changes)-p.head)/backlogDrain.Seconds()
+	return min(max(rate, want), p.cfg.MaxRate), need
+}
+
+// next picks a ghost due for a push, or returns how long to wait (tests call it directly).
 func (p *Pusher) next() (key string, pres Presence, wait time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := p.cfg.Now()
-	p.tokens += now.Sub(p.lastTok).Seconds() * p.cfg.Rate
+	g, pres, wait := p.nextLocked(p.cfg.Now())
+	if g == nil {
+		return "", Presence{}, wait
+	}
+	return g.key, pres, 0
+}
+
+// heapSet puts g in the due heap at due, or moves it there.
+func (p *Pusher) heapSet(g *ghostState, due time.Time) {
+	g.due = due
+	if g.idx >= 0 {
+		heap.Fix(&p.due, g.idx)
+		return
+	}
+	heap.Push(&p.due, g)
+}
+
+// nextLocked is next with p.mu held. Changes go before refreshes, so refreshing a long
+// contact list does not delay a real change; among refreshes the most overdue goes first.
+func (p *Pusher) nextLocked(now time.Time) (*ghostState, Presence, time.Duration) {
+	rate, need := p.rate(now)
+	p.tokens += now.Sub(p.lastTok).Seconds() * rate
 	if p.tokens > float64(p.cfg.Burst) {
 		p.tokens = float64(p.cfg.Burst)
 	}
 	p.lastTok = now
-	wait = time.Hour
-	sooner := func(w time.Duration) {
-		if w < wait {
-			wait = w
-		}
+	if need > p.cfg.MaxRate && now.Sub(p.lastWarn) >= time.Minute {
+		p.lastWarn = now
+		p.cfg.Logger.Warn().Int("online_ghosts", p.online).Float64("needed_per_second", need).
+			Float64("max_per_second", p.cfg.MaxRate).
+			Msg("Presence refreshes cannot keep up: ghosts will flap offline; raise the ceiling or configure the homeserver to keep presence without refreshes")
 	}
-	var pick, refresh string
-	for k, g := range p.ghosts {
-		due := g.dirty
-		if !due && p.cfg.Refresh > 0 && g.hasPush && g.pushed.State != event.PresenceOffline {
-			if since := now.Sub(g.lastPush); since >= p.cfg.Refresh {
-				if refresh == "" {
-					refresh = k
-				}
-			} else {
-				sooner(p.cfg.Refresh - since)
+	var pick *ghostState
+	fromQueue := false
+	for p.head < len(p.changes) {
+		g := p.changes[p.head]
+		if !g.dirty {
+			p.popChange()
+			continue
+		}
+		if g.inflight || (g.hasPush && now.Sub(g.lastPush) < p.cfg.MinInterval) {
+			p.popChange()
+			due := g.lastPush.Add(p.cfg.MinInterval)
+			if g.inflight && !due.After(now) {
+				due = now.Add(time.Second)
+			}
+			if g.idx < 0 || due.Before(g.due) {
+				p.heapSet(g, due)
 			}
 			continue
 		}
-		if !due {
-			continue
-		}
-		if g.hasPush {
-			if since := now.Sub(g.lastPush); since < p.cfg.MinInterval {
-				sooner(p.cfg.MinInterval - since)
-				continue
-			}
-		}
-		pick = k
+		pick, fromQueue = g, true
 		break
 	}
-	if pick == "" {
-		pick = refresh
+	wait := time.Hour
+	for pick == nil && len(p.due) > 0 {
+		top := p.due[0]
+		if top.due.After(now) {
+			wait = top.due.Sub(now)
+			break
+		}
+		if top.inflight {
+			p.heapSet(top, now.Add(time.Second))
+			continue
+		}
+		if refresh := top.lastPush.Add(p.cfg.Refresh); !top.dirty && top.hasPush && p.cfg.Refresh > 0 && refresh.After(now) {
+			// Pushed since it was keyed (a change): re-key it now rather than on every change.
+			p.heapSet(top, refresh)
+			continue
+		}
+		pick = top
 	}
-	if pick == "" {
-		return "", Presence{}, wait
+	if pick == nil {
+		return nil, Presence{}, wait
 	}
 	if p.tokens < 1 {
-		return "", Presence{}, time.Duration((1 - p.tokens) / p.cfg.Rate * float64(time.Second))
+		return nil, Presence{}, max(time.Duration((1-p.tokens)/rate*float64(time.Second)), time.Millisecond)
 	}
 	p.tokens--
-	g := p.ghosts[pick]
-	g.dirty = false
-	g.hasPush = true
-	g.pushed = g.want
-	g.lastPush = now
-	return pick, g.want, 0
+	if fromQueue {
+		p.popChange()
+	}
+	wasOnline := pick.hasPush && pick.pushed.State != event.PresenceOffline
+	pick.dirty = false
+	pick.hasPush = true
+	pick.pushed = pick.want
+	pick.lastPush = now
+	isOnline := pick.pushed.State != event.PresenceOffline
+	switch {
+	case isOnline && !wasOnline:
+		p.online++
+	case !isOnline && wasOnline:
+		p.online--
+	}
+	switch {
+	case isOnline && p.cfg.Refresh > 0 && (pick.idx < 0 || !fromQueue):
+		p.heapSet(pick, now.Add(p.cfg.Refresh))
+	case isOnline && p.cfg.Refresh > 0:
+		// A change of a ghost already in the heap: its entry is early now and gets re-keyed
+		// when it comes up, so a change costs no heap work.
+	case pick.idx >= 0:
+		heap.Remove(&p.due, pick.idx)
+	}
+	return pick, pick.want, 0
+}
+
+// popChange drops the head of the change queue, compacting it once it is mostly consumed.
+func (p *Pusher) popChange() {
+	p.changes[p.head].queued = false
+	p.changes[p.head] = nil
+	p.head++
+	if p.head == len(p.changes) {
+		p.changes = p.changes[:0]
+		p.head = 0
+	} else if p.head > 1024 && p.head*2 > len(p.changes) {
+		n := copy(p.changes, p.changes[p.head:])
+		clear(p.changes[n:])
+		p.changes = p.changes[:n]
+		p.head = 0
+	}
 }
 
 func (p *Pusher) run() {
-	defer close(p.done)
+	defer p.done.Done()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		key, pres, wait := p.next()
-		if key != "" {
-			p.push(key, pres)
+		select {
+		case <-p.stop:
+			return
+		default:
+		}
+		p.mu.Lock()
+		g, pres, wait := p.nextLocked(p.cfg.Now())
+		if g != nil {
+			g.inflight = true
+		}
+		p.mu.Unlock()
+		if g != nil {
+			p.signal() // let an idle worker look for the next push while this one is in flight
+			p.push(g.key, pres)
+			p.mu.Lock()
+			g.inflight = false
+			p.mu.Unlock()
 			continue
 		}
 		timer.Reset(wait)
@@ -303,6 +547,12 @@ func (p *Pusher) run() {
 			return
 		case <-p.wake:
 		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
 		}
 	}
 }

@@ -35,7 +35,7 @@ func (s *Session) handle(cmd *wire.Command) bool {
 	case "CHG":
 		if cmd.TrID == 0 && len(cmd.Args) > 0 && validStatus(cmd.Args[0]) {
 			s.mu.Lock()
-			s.status = Status(cmd.Args[0])
+			s.status = internStatus(cmd.Args[0])
 			s.mu.Unlock()
 		}
 	case "ADD", "ADC", "REM":
@@ -59,10 +59,7 @@ func (s *Session) handle(cmd *wire.Command) bool {
 		return false
 	case "QNG":
 		n, _ := strconv.Atoi(cmd.Arg(0))
-		select {
-		case s.qng <- n:
-		default:
-		}
+		s.gotQNG(n)
 		return false
 	case "OUT":
 		s.onOUT(cmd)
@@ -184,10 +181,10 @@ func (s *Session) onUBX(cmd *wire.Command) {
 	c := s.contactLocked(pp)
 	changed := c.PersonalMessage != d.PSM || c.CurrentMedia != d.CurrentMedia || s.endpoints[pp] != epKey
 	c.PersonalMessage, c.CurrentMedia = d.PSM, d.CurrentMedia
-	if epKey == "" {
+	if epKey == 0 {
 		delete(s.endpoints, pp)
 	} else {
-		s.endpoints[pp] = epKey
+		s.endpoints[c.Passport] = epKey // the contact's own copy: pp is part of the command
 	}
 	name := c.FriendlyName
 	s.mu.Unlock()
@@ -226,7 +223,7 @@ func (s *Session) onSyncLine(cmd *wire.Command) {
 				c.FriendlyName = e.FriendlyName
 			}
 			if e.ContactID != "" {
-				c.ContactID = e.ContactID
+				c.ContactID = strings.Clone(e.ContactID)
 			}
 			if e.Lists&FL != 0 && e.Groups != nil {
 				c.Groups = e.Groups
@@ -396,7 +393,7 @@ func (s *Session) onMSG(cmd *wire.Command) {
 	switch m.contentType() {
 	case "text/x-msmsgsprofile":
 		s.mu.Lock()
-		s.mspauth = m.Headers["mspauth"]
+		s.mspauth = strings.Clone(m.Headers["mspauth"])
 		s.mu.Unlock()
 	case "text/x-msmsgsinitialmdatanotification":
 		s.emit(&MailDataEvent{Payload: bytes.Clone(cmd.Payload), Initial: true})

@@ -213,8 +213,8 @@ func (s *Session) handshake(ctx context.Context, password string) (redirect stri
 	}
 	s.loggedIn = true
 	s.mu.Unlock()
-	go s.keepAlive()
-	go s.ticketLoop()
+	s.startKeepAlive()
+	s.startTicketRenewal()
 	s.logger().Info().Int("contacts", len(s.Contacts())).Msg("logged in")
 	return "", nil
 }
@@ -341,7 +341,7 @@ func (s *Session) authenticate(ctx context.Context, v int, password string) (str
 		}
 		s.mu.Lock()
 		for d, t := range res.Tokens {
-			s.tickets[d] = t.Ticket
+			s.tickets[strings.Clone(d)] = strings.Clone(t.Ticket)
 		}
 		s.mu.Unlock()
 		s.rememberTickets("SSO", password, policy, earliestExpiry(res.Tokens))
@@ -538,7 +538,7 @@ func (s *Session) loadAddressBook(ctx context.Context, v int) error {
 			c := s.contactLocked(pp)
 			c.Lists |= bit
 			if m.DisplayName != "" && c.FriendlyName == pp {
-				c.FriendlyName = m.DisplayName
+				c.FriendlyName = strings.Clone(m.DisplayName)
 			}
 		}
 	}
@@ -548,7 +548,7 @@ func (s *Session) loadAddressBook(ctx context.Context, v int) error {
 			droppedGroups++
 			continue
 		}
-		s.groups[g.ID] = g.Name
+		s.groups[strings.Clone(g.ID)] = strings.Clone(g.Name)
 	}
 	for _, bc := range book.Contacts {
 		pp := strings.ToLower(bc.Passport)
@@ -561,14 +561,20 @@ func (s *Session) loadAddressBook(ctx context.Context, v int) error {
 		}
 		c := s.contactLocked(pp)
 		c.Lists |= FL
-		c.ContactID = bc.ID
+		// Copies: the parsed reply's strings may share memory with the rest of the reply
+		// (substrings, builder slack), which the session must not keep alive.
+		c.ContactID = strings.Clone(bc.ID)
 		if bc.DisplayName != "" {
-			c.FriendlyName = bc.DisplayName
+			c.FriendlyName = strings.Clone(bc.DisplayName)
 		}
-		c.Groups = append([]string(nil), bc.GroupIDs...)
+		var groups []string // a new slice: snapshots handed out may share the old one
+		for _, g := range bc.GroupIDs {
+			groups = append(groups, strings.Clone(g))
+		}
+		c.Groups = groups
 	}
 	if book.Me != nil && book.Me.DisplayName != "" {
-		s.name = book.Me.DisplayName
+		s.name = strings.Clone(book.Me.DisplayName)
 	}
 	var ml []mlContact
 	for _, c := range s.contacts {

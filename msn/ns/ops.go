@@ -193,7 +193,7 @@ func (s *Session) addToList(ctx context.Context, pp string, list ListBits) error
 			c := s.contactLocked(pp)
 			for _, a := range r.Args {
 				if id, ok := strings.CutPrefix(a, "C="); ok {
-					c.ContactID = id
+					c.ContactID = strings.Clone(id)
 				} else if f, ok := strings.CutPrefix(a, "F="); ok {
 					c.FriendlyName = decodeName(f)
 				}

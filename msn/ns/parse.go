@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 
@@ -65,7 +66,7 @@ func parsePresence(version int, args []string) (presence, error) {
 	if !validStatus(args[0]) {
 		return p, fmt.Errorf("presence status %q: %w", truncate(args[0], 8), errMalformed)
 	}
-	p.Status = Status(args[0])
+	p.Status = internStatus(args[0])
 	p.Network, p.Passport, p.Via = splitNetwork(args[1])
 	if err := checkPassport(p.Passport); err != nil {
 		return p, err
@@ -82,10 +83,10 @@ func parsePresence(version int, args []string) (presence, error) {
 		p.FriendlyName, p.HasName = decodeName(rest[0]), true
 	}
 	if len(rest) > 1 {
-		p.Caps = rest[1]
+		p.Caps = strings.Clone(rest[1]) // kept in the contact: must not pin the command's bytes
 	}
 	if len(rest) > 2 {
-		p.MSNObject = normaliseMSNObject(wire.DecodeParam(rest[2]))
+		p.MSNObject = strings.Clone(normaliseMSNObject(wire.DecodeParam(rest[2])))
 	}
 	return p, nil
 }
@@ -107,12 +108,26 @@ func normaliseMSNObject(s string) string {
 	return s
 }
 
+// decodeName decodes a friendly name from a command argument into a string of its own: names
+// are kept in contacts, and a substring of the argument would pin the whole command in memory
+// (wire allocates a command's line and payload together).
 func decodeName(s string) string {
 	d := wire.DecodeParam(s)
 	if len(d) > maxFriendlyName {
 		d = strings.ToValidUTF8(d[:maxFriendlyName], "")
 	}
-	return d
+	return strings.Clone(d)
+}
+
+// internStatus returns the Status constant equal to s (s is valid, see validStatus), so that
+// a contact's status never refers to a command's bytes.
+func internStatus(s string) Status {
+	for _, st := range [...]Status{Online, Busy, Idle, BeRightBack, Away, OnThePhone, OutToLunch, Hidden, Offline} {
+		if string(st) == s {
+			return st
+		}
+	}
+	return Status(strings.Clone(s))
 }
 
 func checkPassport(p string) error {
@@ -196,13 +211,17 @@ func (d *ubxData) endpoints() []Endpoint {
 	return out
 }
 
-// endpointsKey renders endpoints for change detection.
-func endpointsKey(eps []Endpoint) string {
-	var b strings.Builder
-	for _, e := range eps {
-		fmt.Fprintf(&b, "%q %q %q %q %q %t\n", e.ID, e.Caps, e.Name, e.ClientType, e.State, e.Idle)
+// endpointsKey is a 64-bit FNV-1a digest of the endpoints for change detection (0 for none):
+// kept per contact, a digest costs 8 bytes where the rendered list cost a few hundred.
+func endpointsKey(eps []Endpoint) uint64 {
+	if len(eps) == 0 {
+		return 0
 	}
-	return b.String()
+	h := fnv.New64a()
+	for _, e := range eps {
+		fmt.Fprintf(h, "%q %q %q %q %q %t\n", e.ID, e.Caps, e.Name, e.ClientType, e.State, e.Idle)
+	}
+	return h.Sum64() | 1 // never 0: 0 means no endpoints
 }
 
 // ubxHandle parses the UBX arguments: handle [network].

@@ -52,10 +52,10 @@ type Session struct {
 	status  Status
 	psm     string
 	msnobj  string
-	// selfEndpoints and endpoints (per contact) hold the last UBX endpoint lists, rendered by
-	// endpointsKey, to report changes.
-	selfEndpoints string
-	endpoints     map[string]string
+	// selfEndpoints and endpoints (per contact) hold digests of the last UBX endpoint lists
+	// (endpointsKey), to report changes.
+	selfEndpoints uint64
+	endpoints     map[string]uint64
 	contacts      map[string]*Contact
 	groups        map[string]string
 	mspauth       string
@@ -77,10 +77,11 @@ type Session struct {
 	evMu     sync.Mutex
 	evQueue  []Event
 	evClosed bool
-	evSignal chan struct{}
-	evDone   chan struct{}
+	evActive bool          // a dispatcher goroutine is draining evQueue
+	evDone   chan struct{} // closed once the session closed and the last event was delivered
+	evEnded  bool          // evDone is closed
 
-	qng chan int
+	ka keepAliveState
 }
 
 // syncState tracks a SYN (MSNP ≤ 12) in progress.
@@ -108,18 +109,15 @@ func newSession(cfg Config, passport string, conn net.Conn) *Session {
 		w:         wire.NewWriter(conn),
 		contacts:  map[string]*Contact{},
 		groups:    map[string]string{},
-		endpoints: map[string]string{},
+		endpoints: map[string]uint64{},
 		tickets:   map[string]string{},
 		pending:   map[uint32]chan *wire.Command{},
 		done:      make(chan struct{}),
-		evSignal:  make(chan struct{}, 1),
 		evDone:    make(chan struct{}),
-		qng:       make(chan int, 1),
 		status:    cfg.InitialStatus,
 	}
 	l := cfg.Logger.With().Str("passport", s.passport).Logger()
 	s.logp.Store(&l)
-	go s.dispatch()
 	go s.readLoop()
 	return s
 }
@@ -202,6 +200,7 @@ func (s *Session) roomForGroupLocked(id string) bool {
 func (s *Session) contactLocked(passport string) *Contact {
 	c, ok := s.contacts[passport]
 	if !ok {
+		passport = strings.Clone(passport) // the map key outlives the command it came from
 		c = &Contact{Passport: passport, FriendlyName: passport, Status: Offline}
 		s.contacts[passport] = c
 	}
@@ -264,6 +263,7 @@ func (s *Session) fail(cause error) {
 		s.mu.Unlock()
 		_ = s.conn.Close()
 		close(s.done)
+		s.stopKeepAlive()
 		if cause != nil {
 			s.logger().Warn().Err(cause).Msg("NS session ended")
 		} else {
@@ -274,8 +274,10 @@ func (s *Session) fail(cause error) {
 		}
 		s.evMu.Lock()
 		s.evClosed = true
+		if !s.evActive {
+			s.endEventsLocked()
+		}
 		s.evMu.Unlock()
-		s.signalEvents()
 	})
 }
 
@@ -436,30 +438,35 @@ func (s *Session) emit(ev Event) {
 		return
 	}
 	s.evQueue = append(s.evQueue, ev)
+	start := !s.evActive
+	s.evActive = true
 	s.evMu.Unlock()
-	s.signalEvents()
-}
-
-func (s *Session) signalEvents() {
-	select {
-	case s.evSignal <- struct{}{}:
-	default:
+	if start {
+		go s.dispatch()
 	}
 }
 
-// dispatch delivers queued events from one goroutine, in order.
+// endEventsLocked marks the end of event delivery (evMu held).
+func (s *Session) endEventsLocked() {
+	if !s.evEnded {
+		s.evEnded = true
+		close(s.evDone)
+	}
+}
+
+// dispatch delivers the queued events in order and ends when the queue is empty, so an idle
+// session has no dispatcher goroutine; emit starts one when events arrive (one at a time).
 func (s *Session) dispatch() {
-	defer close(s.evDone)
 	for {
 		s.evMu.Lock()
 		if len(s.evQueue) == 0 {
-			closed := s.evClosed
-			s.evMu.Unlock()
-			if closed {
-				return
+			s.evQueue = nil // release the backing array of a burst (the initial presence)
+			s.evActive = false
+			if s.evClosed {
+				s.endEventsLocked()
 			}
-			<-s.evSignal
-			continue
+			s.evMu.Unlock()
+			return
 		}
 		ev := s.evQueue[0]
 		s.evQueue[0] = nil
@@ -491,33 +498,76 @@ func (s *Session) readLoop() {
 	}
 }
 
-// keepAlive pings on the server's interval and ends the session when QNG stops coming.
-func (s *Session) keepAlive() {
-	interval := s.cfg.PingInterval
-	for {
-		t := time.NewTimer(interval)
-		select {
-		case <-t.C:
-		case <-s.done:
-			t.Stop()
-			return
-		}
-		if err := s.send(wire.NewNoTrID("PNG")); err != nil {
-			s.fail(&DisconnectError{Reason: "keep-alive write failed", Err: err})
-			return
-		}
-		dead := time.NewTimer(2 * interval)
-		select {
-		case n := <-s.qng:
-			dead.Stop()
-			interval = qngInterval(n, interval)
-		case <-dead.C:
-			s.fail(&DisconnectError{Reason: fmt.Sprintf("no QNG within %v", 2*interval)})
-			return
-		case <-s.done:
-			dead.Stop()
-			return
-		}
+// keepAliveState holds the session's timers (keep-alive and ticket renewal): no goroutine
+// waits while the session idles.
+type keepAliveState struct {
+	mu       sync.Mutex
+	interval time.Duration
+	ping     *time.Timer // sends the next PNG
+	dead     *time.Timer // set while a PNG waits for its QNG; ends the session when it fires
+	renew    *time.Timer // renews the HTTP tickets
+	stopped  bool
+}
+
+// startKeepAlive pings on the server's interval and ends the session when QNG stops coming.
+func (s *Session) startKeepAlive() {
+	s.ka.mu.Lock()
+	defer s.ka.mu.Unlock()
+	if s.ka.stopped || s.ka.ping != nil {
+		return
+	}
+	s.ka.interval = s.cfg.PingInterval
+	s.ka.ping = time.AfterFunc(s.ka.interval, s.sendPing)
+}
+
+// sendPing sends PNG and arms the timer that ends the session without a QNG in 2 intervals.
+func (s *Session) sendPing() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.ka.mu.Lock()
+	if s.ka.stopped {
+		s.ka.mu.Unlock()
+		return
+	}
+	wait := 2 * s.ka.interval
+	s.ka.dead = time.AfterFunc(wait, func() {
+		s.fail(&DisconnectError{Reason: fmt.Sprintf("no QNG within %v", wait)})
+	})
+	s.ka.mu.Unlock()
+	if err := s.send(wire.NewNoTrID("PNG")); err != nil {
+		s.fail(&DisconnectError{Reason: "keep-alive write failed", Err: err})
+	}
+}
+
+// gotQNG answers the outstanding ping: the next one follows after the interval QNG names.
+// A QNG without a ping outstanding changes nothing.
+func (s *Session) gotQNG(n int) {
+	s.ka.mu.Lock()
+	defer s.ka.mu.Unlock()
+	if s.ka.stopped || s.ka.dead == nil || !s.ka.dead.Stop() {
+		return
+	}
+	s.ka.dead = nil
+	s.ka.interval = qngInterval(n, s.ka.interval)
+	s.ka.ping.Reset(s.ka.interval)
+}
+
+// stopKeepAlive stops the keep-alive timers (the session ended).
+func (s *Session) stopKeepAlive() {
+	s.ka.mu.Lock()
+	defer s.ka.mu.Unlock()
+	s.ka.stopped = true
+	if s.ka.ping != nil {
+		s.ka.ping.Stop()
+	}
+	if s.ka.dead != nil {
+		s.ka.dead.Stop()
+	}
+	if s.ka.renew != nil {
+		s.ka.renew.Stop()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,7 +139,7 @@ func (s *Session) renewTickets(ctx context.Context, force bool) error {
 		}
 		tickets = make(map[string]string, len(res.Tokens))
 		for d, t := range res.Tokens {
-			tickets[d] = t.Ticket
+			tickets[strings.Clone(d)] = strings.Clone(t.Ticket) // not the reply's memory
 		}
 		expires = earliestExpiry(res.Tokens)
 	}
@@ -181,51 +182,60 @@ func cryptoRandN(n int64) int64 {
 	return v.Int64()
 }
 
-// ticketLoop renews the tickets before they expire until the session ends. Tickets without a
-// known expiry are renewed only on an authentication fault (see the abch and oim Renew hooks).
-func (s *Session) ticketLoop() {
-	retry := time.Duration(0)
-	for {
-		s.mu.Lock()
-		issued, expires := s.renewal.issued, s.renewal.expires
-		s.mu.Unlock()
-		at := renewAt(issued, expires, cryptoRandN)
-		if at.IsZero() {
-			return
-		}
-		wait := time.Until(at)
-		if retry > 0 {
-			wait = retry
-		}
-		t := time.NewTimer(max(wait, 0))
+// startTicketRenewal renews the tickets before they expire until the session ends, on a timer
+// (no goroutine waits in between). Tickets without a known expiry are renewed only on an
+// authentication fault (see the abch and oim Renew hooks).
+func (s *Session) startTicketRenewal() { s.scheduleRenewal(0) }
+
+// scheduleRenewal arms the renewal timer: at the renewal time, or after retry when > 0.
+func (s *Session) scheduleRenewal(retry time.Duration) {
+	s.mu.Lock()
+	issued, expires := s.renewal.issued, s.renewal.expires
+	s.mu.Unlock()
+	at := renewAt(issued, expires, cryptoRandN)
+	if at.IsZero() {
+		return
+	}
+	wait := time.Until(at)
+	if retry > 0 {
+		wait = retry
+	}
+	s.ka.mu.Lock()
+	defer s.ka.mu.Unlock()
+	if s.ka.stopped {
+		return
+	}
+	s.ka.renew = time.AfterFunc(max(wait, 0), func() { s.renewDue(issued, expires) })
+}
+
+// renewDue renews the tickets once and schedules the next renewal or a retry.
+func (s *Session) renewDue(issued, expires time.Time) {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
 		select {
 		case <-s.done:
-			t.Stop()
-			return
-		case <-t.C:
+			cancel()
+		case <-ctx.Done():
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			select {
-			case <-s.done:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-		err := s.renewTickets(ctx, true)
-		cancel()
-		switch {
-		case err == nil:
-			retry = 0
-		case errors.Is(err, ErrClosed):
-			return
-		default:
-			life := expires.Sub(issued)
-			retry = min(max(life/10, time.Second), renewRetryMax)
-			if errors.Is(err, auth.ErrBadCredentials) {
-				retry = renewRetryMax
-			}
-			s.logger().Warn().Err(err).Dur("retry_in", retry).Msg("renewing HTTP tickets failed")
+	}()
+	err := s.renewTickets(ctx, true)
+	cancel()
+	switch {
+	case err == nil:
+		s.scheduleRenewal(0)
+	case errors.Is(err, ErrClosed):
+	default:
+		life := expires.Sub(issued)
+		retry := min(max(life/10, time.Second), renewRetryMax)
+		if errors.Is(err, auth.ErrBadCredentials) {
+			retry = renewRetryMax
 		}
+		s.logger().Warn().Err(err).Dur("retry_in", retry).Msg("renewing HTTP tickets failed")
+		s.scheduleRenewal(retry)
 	}
 }

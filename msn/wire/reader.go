@@ -1,14 +1,14 @@
 package wire
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
+	"math"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // Direction says which side sent the bytes a [Reader] parses; TrID and payload rules differ.
@@ -51,18 +51,106 @@ func (l Limits) withDefaults() Limits {
 
 // Reader reads commands from a stream. It is not safe for concurrent use: a connection has one
 // reader goroutine.
+//
+// Memory: the read buffer starts at [initialBuffer] bytes and grows (up to MaxLine+2) only for
+// a longer command line, going back to the small size once that line is consumed; payloads are
+// read straight into the command. Each command is one allocation (see [newCommandBlock]) for
+// lines plus payloads up to [maxBlockBytes].
 type Reader struct {
-	br     *bufio.Reader
+	rd     io.Reader
+	buf    []byte // buf[r:w] is buffered, unread input
+	r, w   int
+	scan   int // buf[r:scan] holds no '\n'
+	err    error
 	dir    Direction
 	limits Limits
 }
 
+// initialBuffer is the read buffer of an idle connection: most command lines are shorter.
+const initialBuffer = 1024
+
 // NewReader returns a Reader of commands sent by dir, bounded by limits.
 func NewReader(r io.Reader, dir Direction, limits Limits) *Reader {
-	limits = limits.withDefaults()
-	// The buffer holds a whole line plus its CRLF so that ReadSlice can detect overlong lines
-	// without growing.
-	return &Reader{br: bufio.NewReaderSize(r, limits.MaxLine+2), dir: dir, limits: limits}
+	return &Reader{rd: r, dir: dir, limits: limits.withDefaults()}
+}
+
+// errLineTooLong is readLine's signal that a line exceeds the limit.
+var errLineTooLong = errors.New("line too long")
+
+// readLine returns the next line including its '\n'; the slice is valid until the next read.
+// At EOF with a partial line it returns the partial line and the error.
+func (r *Reader) readLine() ([]byte, error) {
+	for {
+		if i := bytes.IndexByte(r.buf[r.scan:r.w], '\n'); i >= 0 {
+			end := r.scan + i + 1
+			line := r.buf[r.r:end]
+			r.r, r.scan = end, end
+			return line, nil
+		}
+		r.scan = r.w
+		if r.err != nil {
+			// Like bufio: the error is reported once (a read deadline may be extended and
+			// reading resumed), with what was buffered.
+			line, err := r.buf[r.r:r.w], r.err
+			r.r, r.scan, r.err = r.w, r.w, nil
+			return line, err
+		}
+		if r.w-r.r >= r.limits.MaxLine+2 {
+			return nil, errLineTooLong
+		}
+		r.fill()
+	}
+}
+
+// fill reads more input, compacting the buffer or growing it when a line does not fit.
+func (r *Reader) fill() {
+	switch {
+	case r.r == r.w && len(r.buf) > initialBuffer:
+		r.buf = nil // a long line was consumed: go back to the small buffer
+		r.r, r.w, r.scan = 0, 0, 0
+	case r.r > 0:
+		n := copy(r.buf, r.buf[r.r:r.w])
+		r.scan -= r.r
+		r.r, r.w = 0, n
+	}
+	if r.buf == nil {
+		r.buf = make([]byte, min(initialBuffer, r.limits.MaxLine+2))
+	}
+	if r.w == len(r.buf) {
+		grown := make([]byte, min(2*len(r.buf), r.limits.MaxLine+2))
+		copy(grown, r.buf[:r.w])
+		r.buf = grown
+	}
+	n, err := r.rd.Read(r.buf[r.w:])
+	if n < 0 || n > len(r.buf)-r.w {
+		n, err = 0, io.ErrNoProgress
+	}
+	r.w += n
+	if err != nil {
+		r.err = err
+	}
+}
+
+// readFull fills p from the buffer and then the underlying reader.
+func (r *Reader) readFull(p []byte) error {
+	n := copy(p, r.buf[r.r:r.w])
+	r.r += n
+	r.scan = max(r.scan, r.r)
+	if n == len(p) {
+		return nil
+	}
+	if err := r.err; err != nil {
+		r.err = nil
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	_, err := io.ReadFull(r.rd, p[n:])
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // ReadCommand reads the next command. Empty lines are skipped. A *ProtocolError means the
@@ -70,8 +158,8 @@ func NewReader(r io.Reader, dir Direction, limits Limits) *Reader {
 // peer closed cleanly between commands.
 func (r *Reader) ReadCommand() (*Command, error) {
 	for {
-		line, err := r.br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
+		line, err := r.readLine()
+		if errors.Is(err, errLineTooLong) {
 			return nil, &ProtocolError{Reason: fmt.Sprintf("command line longer than %d bytes", r.limits.MaxLine)}
 		}
 		if err != nil {
@@ -87,106 +175,379 @@ func (r *Reader) ReadCommand() (*Command, error) {
 		if len(line) > r.limits.MaxLine {
 			return nil, &ProtocolError{Reason: fmt.Sprintf("command line longer than %d bytes", r.limits.MaxLine)}
 		}
-		cmd, plen, err := ParseLine(string(line), r.dir)
+		cmd, plen, err := r.parse(line)
 		if err != nil {
 			return nil, err
 		}
 		if plen < 0 {
 			return cmd, nil
 		}
-		if plen > r.limits.MaxPayload {
-			return nil, &ProtocolError{Command: cmd.Name, Reason: fmt.Sprintf("payload of %d bytes exceeds the limit of %d", plen, r.limits.MaxPayload)}
-		}
-		cmd.HasPayload = true
-		cmd.Payload = make([]byte, plen)
-		if _, err := io.ReadFull(r.br, cmd.Payload); err != nil {
+		if err := r.readFull(cmd.Payload); err != nil {
 			return nil, &ProtocolError{Command: cmd.Name, Reason: "connection closed in the middle of a payload", Err: err}
 		}
 		return cmd, nil
 	}
 }
 
-// serverNoTrID lists server commands that never carry a TrID.
-var serverNoTrID = map[string]bool{
-	"NLN": true, "FLN": true, "UBX": true, "BPR": true, "RNG": true, "JOI": true, "BYE": true,
-	"QNG": true, "NOT": true, "UBN": true, "IPG": true, "OUT": true, "UBM": true, "MSG": true,
-	"NFY": true,
+// maxArgs bounds the arguments parsed in place; lines with more take the slow path.
+const maxArgs = 24
+
+// lineSpans holds the fields of a line as offsets, so that parsing in place needs no memory.
+type lineSpans struct {
+	n     int
+	start [maxArgs + 2]int32
+	end   [maxArgs + 2]int32
 }
 
-// serverPayload lists server commands whose last argument is a payload length.
-var serverPayload = map[string]bool{
-	"MSG": true, "NOT": true, "IPG": true, "GCF": true, "UBX": true, "UBN": true, "UBM": true,
-	"ADL": true, "RML": true, "FQY": true, "NFY": true, "SDG": true, "PUT": true, "DEL": true,
+func (sp *lineSpans) field(line string, i int) string { return line[sp.start[i]:sp.end[i]] }
+
+// scan parses line in place: fields, TrID and payload length. ok is false when the line is
+// malformed or has too many fields; the caller then takes the slow path (ParseLine), which also
+// builds the error. firstArg is the index of the first argument after name and TrID.
+func scan(line string, dir Direction, sp *lineSpans) (trid uint32, hasTrID bool, firstArg, plen int, ok bool) {
+	if !splitSpaces(line, sp) {
+		return 0, false, 0, -1, false
+	}
+	return classify(line, dir, sp)
 }
 
-// clientNoTrID lists client commands that never carry a TrID.
-var clientNoTrID = map[string]bool{"PNG": true, "OUT": true}
+// splitSpaces records the fields of line in sp; false when there are too many. Lines without
+// tabs or CRs (all real ones) are split with vectorised byte searches.
+func splitSpaces(line string, sp *lineSpans) bool {
+	if strings.IndexByte(line, '\t') < 0 && strings.IndexByte(line, '\r') < 0 {
+		for i := 0; i < len(line); {
+			j := strings.IndexByte(line[i:], ' ')
+			if j < 0 {
+				j = len(line)
+			} else {
+				j += i
+			}
+			if j > i {
+				if sp.n == len(sp.start) {
+					return false
+				}
+				sp.start[sp.n], sp.end[sp.n] = int32(i), int32(j)
+				sp.n++
+			}
+			i = j + 1
+		}
+		return true
+	}
+	for i := 0; ; {
+		for i < len(line) && isSep(line[i]) {
+			i++
+		}
+		if i == len(line) {
+			break
+		}
+		j := i + 1
+		for j < len(line) && !isSep(line[j]) {
+			j++
+		}
+		if sp.n == len(sp.start) {
+			return false
+		}
+		sp.start[sp.n], sp.end[sp.n] = int32(i), int32(j)
+		sp.n++
+		i = j
+	}
+	return true
+}
 
-// clientPayload lists client commands whose last argument is a payload length.
-var clientPayload = map[string]bool{
-	"MSG": true, "QRY": true, "UUX": true, "ADL": true, "RML": true, "FQY": true, "UUN": true,
-	"UUM": true, "PUT": true, "DEL": true, "SDG": true, "VAS": true, "SDC": true, "PAG": true,
-	"PGD": true, "NOT": true,
+// classify finds the name, TrID and payload length among the fields in sp.
+func classify(line string, dir Direction, sp *lineSpans) (trid uint32, hasTrID bool, firstArg, plen int, ok bool) {
+	if sp.n == 0 {
+		return 0, false, 0, -1, false
+	}
+	name := sp.field(line, 0)
+	if len(name) != 3 || !isAlnum(name) {
+		return 0, false, 0, -1, false
+	}
+	firstArg = 1
+	noTrID := serverNoTrID
+	if dir == FromClient {
+		noTrID = clientNoTrID
+	}
+	if !noTrID(name) && sp.n > 1 {
+		if v, isNum := parseUint32(sp.field(line, 1)); isNum {
+			trid, hasTrID, firstArg = v, true, 2
+		} else if dir == FromClient {
+			return 0, false, 0, -1, false
+		}
+	}
+	nargs := sp.n - firstArg
+	if nargs == 0 {
+		return trid, hasTrID, firstArg, -1, true
+	}
+	last := sp.field(line, sp.n-1)
+	if !hasPayloadFor(name, hasTrID, nargs, sp.field(line, firstArg), last, dir) {
+		return trid, hasTrID, firstArg, -1, true
+	}
+	n, isNum := parseLength(last)
+	if !isNum {
+		return 0, false, 0, -1, false
+	}
+	return trid, hasTrID, firstArg, n, true
+}
+
+// parse parses line (in the read buffer) into a command that owns a copy of it and room for
+// the payload, in one allocation. It parses the line in place first, into offsets on the stack,
+// to learn the payload length; malformed lines take the slow path, which builds the error.
+func (r *Reader) parse(line []byte) (*Command, int, error) {
+	var sp lineSpans
+	trid, hasTrID, firstArg, plen, ok := scan(unsafe.String(unsafe.SliceData(line), len(line)), r.dir, &sp)
+	if !ok {
+		return r.parseSlow(line)
+	}
+	if plen > r.limits.MaxPayload {
+		return nil, -1, &ProtocolError{Command: string(line[sp.start[0]:sp.end[0]]), Reason: fmt.Sprintf("payload of %d bytes exceeds the limit of %d", plen, r.limits.MaxPayload)}
+	}
+	nargs := sp.n - firstArg
+	if plen >= 0 {
+		nargs-- // the length
+	}
+	cmd, buf := newCommandBlock(len(line), max(plen, 0), nargs)
+	copy(buf, line)
+	// The name and arguments are strings over the command's own copy of the line, which is
+	// never written again.
+	own := unsafe.String(unsafe.SliceData(buf), len(line))
+	cmd.Name = sp.field(own, 0)
+	cmd.TrID, cmd.HasTrID = trid, hasTrID
+	for i := firstArg; i < firstArg+nargs; i++ {
+		cmd.Args = append(cmd.Args, sp.field(own, i))
+	}
+	if nargs == 0 {
+		cmd.Args = nil
+	}
+	if plen >= 0 {
+		cmd.HasPayload = true
+		cmd.Payload = buf[len(line) : len(line)+plen : len(line)+plen]
+	}
+	return cmd, plen, nil
+}
+
+// parseSlow parses a line with many arguments: a copy of the line, the command and its payload
+// are separate allocations.
+func (r *Reader) parseSlow(line []byte) (*Command, int, error) {
+	cmd, plen, err := ParseLine(string(line), r.dir)
+	if err != nil {
+		return nil, -1, err
+	}
+	if plen > r.limits.MaxPayload {
+		return nil, -1, &ProtocolError{Command: cmd.Name, Reason: fmt.Sprintf("payload of %d bytes exceeds the limit of %d", plen, r.limits.MaxPayload)}
+	}
+	if plen >= 0 {
+		cmd.HasPayload = true
+		cmd.Payload = make([]byte, plen)
+	}
+	return cmd, plen, nil
+}
+
+// Command blocks: a Command, its argument array and its bytes (line, then payload) in one
+// allocation. Size classes bound the waste; bigger commands take two allocations.
+const (
+	blockArgs     = 6
+	maxBlockBytes = 2048
+)
+
+type (
+	block128 struct {
+		cmd  Command
+		args [blockArgs]string
+		buf  [128]byte
+	}
+	block256 struct {
+		cmd  Command
+		args [blockArgs]string
+		buf  [256]byte
+	}
+	block768 struct {
+		cmd  Command
+		args [blockArgs]string
+		buf  [768]byte
+	}
+	block2048 struct {
+		cmd  Command
+		args [blockArgs]string
+		buf  [maxBlockBytes]byte
+	}
+	blockNoBuf struct {
+		cmd  Command
+		args [blockArgs]string
+	}
+)
+
+// newCommandBlock allocates a command with room for nargs arguments and a buffer of
+// lineLen+plen bytes (the buffer is the returned slice).
+func newCommandBlock(lineLen, plen, nargs int) (*Command, []byte) {
+	n := lineLen + plen
+	var cmd *Command
+	var args []string
+	var buf []byte
+	switch {
+	case n <= 128:
+		b := new(block128)
+		cmd, args, buf = &b.cmd, b.args[:0], b.buf[:n:n]
+	case n <= 256:
+		b := new(block256)
+		cmd, args, buf = &b.cmd, b.args[:0], b.buf[:n:n]
+	case n <= 768:
+		b := new(block768)
+		cmd, args, buf = &b.cmd, b.args[:0], b.buf[:n:n]
+	case n <= maxBlockBytes:
+		b := new(block2048)
+		cmd, args, buf = &b.cmd, b.args[:0], b.buf[:n:n]
+	default:
+		b := new(blockNoBuf)
+		cmd, args, buf = &b.cmd, b.args[:0], make([]byte, n)
+	}
+	if nargs > blockArgs {
+		args = make([]string, 0, nargs)
+	}
+	cmd.Args = args
+	return cmd, buf
+}
+
+// serverNoTrID reports server commands that never carry a TrID.
+func serverNoTrID(name string) bool {
+	switch name {
+	case "NLN", "FLN", "UBX", "BPR", "RNG", "JOI", "BYE", "QNG", "NOT", "UBN", "IPG", "OUT", "UBM", "MSG", "NFY":
+		return true
+	}
+	return false
+}
+
+// serverPayload reports server commands whose last argument is a payload length.
+func serverPayload(name string) bool {
+	switch name {
+	case "MSG", "NOT", "IPG", "GCF", "UBX", "UBN", "UBM", "ADL", "RML", "FQY", "NFY", "SDG", "PUT", "DEL":
+		return true
+	}
+	return false
+}
+
+// clientNoTrID reports client commands that never carry a TrID.
+func clientNoTrID(name string) bool { return name == "PNG" || name == "OUT" }
+
+// clientPayload reports client commands whose last argument is a payload length.
+func clientPayload(name string) bool {
+	switch name {
+	case "MSG", "QRY", "UUX", "ADL", "RML", "FQY", "UUN", "UUM", "PUT", "DEL", "SDG", "VAS", "SDC", "PAG", "PGD", "NOT":
+		return true
+	}
+	return false
 }
 
 // ParseLine parses one command line (without CRLF) sent by dir. It returns the command and
 // the payload length that follows the line, or -1 when the command has no payload.
 func ParseLine(line string, dir Direction) (*Command, int, error) {
-	fields := splitFields(line)
-	if len(fields) == 0 {
-		return nil, -1, &ProtocolError{Reason: "empty command line"}
+	cmd := &Command{Args: make([]string, 0, 8)}
+	n, err := parseInto(cmd, line, dir)
+	if err != nil {
+		return nil, -1, err
 	}
-	name := fields[0]
-	if len(name) != 3 || !isAlnum(name) {
-		return nil, -1, &ProtocolError{Reason: fmt.Sprintf("malformed command code %q", truncate(name, 16))}
+	if len(cmd.Args) == 0 {
+		cmd.Args = nil
 	}
-	cmd := &Command{Name: name}
-	rest := fields[1:]
+	return cmd, n, nil
+}
 
+// parseInto parses line into cmd, appending the arguments to cmd.Args. It returns the payload
+// length, or -1 when the command has no payload.
+func parseInto(cmd *Command, line string, dir Direction) (int, error) {
+	rest, name, ok := nextField(line)
+	if !ok {
+		return -1, &ProtocolError{Reason: "empty command line"}
+	}
+	if len(name) != 3 || !isAlnum(name) {
+		return -1, &ProtocolError{Reason: fmt.Sprintf("malformed command code %q", truncate(name, 16))}
+	}
+	cmd.Name = name
+	for {
+		var f string
+		if rest, f, ok = nextField(rest); !ok {
+			break
+		}
+		cmd.Args = append(cmd.Args, f)
+	}
 	noTrID := serverNoTrID
 	if dir == FromClient {
 		noTrID = clientNoTrID
 	}
-	if !noTrID[name] && len(rest) > 0 {
-		if v, err := strconv.ParseUint(rest[0], 10, 32); err == nil {
-			cmd.TrID = uint32(v)
+	if !noTrID(name) && len(cmd.Args) > 0 {
+		if v, ok := parseUint32(cmd.Args[0]); ok {
+			cmd.TrID = v
 			cmd.HasTrID = true
-			rest = rest[1:]
+			cmd.Args = cmd.Args[:copy(cmd.Args, cmd.Args[1:])]
 		} else if dir == FromClient {
-			return nil, -1, &ProtocolError{Command: name, Reason: fmt.Sprintf("non-numeric transaction id %q", truncate(rest[0], 16))}
+			return -1, &ProtocolError{Command: name, Reason: fmt.Sprintf("non-numeric transaction id %q", truncate(cmd.Args[0], 16))}
 		}
 	}
-	cmd.Args = rest
-
 	if !hasPayload(cmd, dir) {
-		return cmd, -1, nil
+		return -1, nil
 	}
-	last := rest[len(rest)-1]
-	n, err := strconv.Atoi(last)
-	if err != nil || n < 0 || !IsDigits(last) {
-		return nil, -1, &ProtocolError{Command: name, Reason: fmt.Sprintf("bad payload length %q", truncate(last, 16))}
+	last := cmd.Args[len(cmd.Args)-1]
+	n, ok := parseLength(last)
+	if !ok {
+		return -1, &ProtocolError{Command: name, Reason: fmt.Sprintf("bad payload length %q", truncate(last, 16))}
 	}
-	cmd.Args = rest[:len(rest)-1]
-	return cmd, n, nil
+	cmd.Args = cmd.Args[:len(cmd.Args)-1]
+	return n, nil
+}
+
+// parseUint32 parses a decimal TrID: digits only, at most math.MaxUint32.
+func parseUint32(s string) (uint32, bool) {
+	if s == "" || len(s) > 10 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return uint32(v), v <= math.MaxUint32
+}
+
+// parseLength parses a decimal payload length: digits only, fitting an int.
+func parseLength(s string) (int, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }
 
 func hasPayload(cmd *Command, dir Direction) bool {
-	rest := cmd.Args
-	if len(rest) == 0 {
+	if len(cmd.Args) == 0 {
 		return false
 	}
-	last := rest[len(rest)-1]
-	if isErrorCode(cmd.Name) {
+	return hasPayloadFor(cmd.Name, cmd.HasTrID, len(cmd.Args), cmd.Args[0], cmd.Args[len(cmd.Args)-1], dir)
+}
+
+// hasPayloadFor reports whether a command with these parts (nargs > 0 arguments after the
+// TrID, the first and the last of them) ends with a payload length.
+func hasPayloadFor(name string, hasTrID bool, nargs int, first, last string, dir Direction) bool {
+	if isErrorCode(name) {
 		// An error with a numeric parameter after the TrID carries a payload (241, 509, FQY).
-		return dir == FromServer && cmd.HasTrID && IsDigits(rest[0]) && len(rest) == 1
+		return dir == FromServer && hasTrID && IsDigits(first) && nargs == 1
 	}
 	if dir == FromClient {
-		return clientPayload[cmd.Name]
+		return clientPayload(name)
 	}
-	if !serverPayload[cmd.Name] {
+	if !serverPayload(name) {
 		return false
 	}
-	switch cmd.Name {
+	switch name {
 	case "ADL", "RML", "FQY", "PUT", "DEL", "SDG", "GCF":
 		// "ADL 5 OK", "GCF 3 Shields.xml" (request echo) carry none.
 		return IsDigits(last)
@@ -194,28 +555,25 @@ func hasPayload(cmd *Command, dir Direction) bool {
 	return true
 }
 
-// splitFields splits on runs of spaces (the server emits exactly one; be tolerant). Tabs and
-// stray CRs separate too, so that no parsed argument holds a control separator.
-func splitFields(s string) []string {
-	out := make([]string, 0, 8)
-	start := -1
-	for i := 0; i < len(s); i++ {
-		if s[i] == ' ' || s[i] == '\t' || s[i] == '\r' {
-			if start >= 0 {
-				out = append(out, s[start:i])
-				start = -1
-			}
-			continue
-		}
-		if start < 0 {
-			start = i
-		}
+// nextField returns the first field of s and what follows it. Fields are separated by runs of
+// spaces (the server emits exactly one; be tolerant); tabs and stray CRs separate too, so that
+// no parsed argument holds a control separator.
+func nextField(s string) (rest, field string, ok bool) {
+	i := 0
+	for i < len(s) && isSep(s[i]) {
+		i++
 	}
-	if start >= 0 {
-		out = append(out, s[start:])
+	if i == len(s) {
+		return "", "", false
 	}
-	return out
+	j := i + 1
+	for j < len(s) && !isSep(s[j]) {
+		j++
+	}
+	return s[j:], s[i:j], true
 }
+
+func isSep(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
 
 func isAlnum(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -3,7 +3,9 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -208,5 +210,94 @@ func TestWriterRefusesInjection(t *testing.T) {
 	var buf bytes.Buffer
 	if err := NewWriter(&buf).WriteCommand(New("PRP", 1, "MFN", EncodeParam("Evil\r\nOUT me"))); err != nil || buf.String() != "PRP 1 MFN Evil%0D%0AOUT%20me\r\n" {
 		t.Errorf("encoded argument: %v %q", err, buf.String())
+	}
+}
+
+// TestReaderManyArgsAndLongLines covers the paths off the one-allocation fast path: a line with
+// more arguments than fit in stack space, a line longer than the initial buffer, and a payload
+// larger than the biggest command block; then the buffer is small again.
+func TestReaderManyArgsAndLongLines(t *testing.T) {
+	many := "CVR 3 " + strings.Repeat("x ", 40) + "y\r\n"
+	long := "NLN NLN 1:a@b.c " + strings.Repeat("n", 3000) + " 0\r\n"
+	big := strings.Repeat("p", 5000)
+	in := many + long + "MSG a@b.c A " + strconv.Itoa(len(big)) + "\r\n" + big + "QNG 50\r\n"
+	r := NewReader(strings.NewReader(in), FromServer, Limits{})
+	c, err := r.ReadCommand()
+	if err != nil || c.Name != "CVR" || c.TrID != 3 || len(c.Args) != 41 || c.Args[40] != "y" {
+		t.Fatalf("many args: %v %v", c, err)
+	}
+	if c, err = r.ReadCommand(); err != nil || c.Name != "NLN" || len(c.Arg(2)) != 3000 {
+		t.Fatalf("long line: %v %v", c, err)
+	}
+	if len(r.buf) <= initialBuffer {
+		t.Fatalf("buffer did not grow for a long line: %d", len(r.buf))
+	}
+	if c, err = r.ReadCommand(); err != nil || string(c.Payload) != big || c.Arg(1) != "A" {
+		t.Fatalf("big payload: %v %v", c, err)
+	}
+	if c, err = r.ReadCommand(); err != nil || c.Name != "QNG" || c.Arg(0) != "50" {
+		t.Fatalf("after: %v %v", c, err)
+	}
+	if len(r.buf) > initialBuffer {
+		t.Fatalf("buffer stayed at %d bytes after the long line, want ≤ %d", len(r.buf), initialBuffer)
+	}
+	if _, err = r.ReadCommand(); !errors.Is(err, io.EOF) {
+		t.Fatalf("end: %v", err)
+	}
+}
+
+// TestReaderArgsOwnTheirBytes: arguments and payloads of a command stay intact after the reader
+// has read (and overwritten its buffer with) many more commands.
+func TestReaderArgsOwnTheirBytes(t *testing.T) {
+	var in strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&in, "MSG u%d@x.y Name%d 5\r\nbody%d", i, i, i%10)
+	}
+	r := NewReader(strings.NewReader(in.String()), FromServer, Limits{})
+	var cmds []*Command
+	for {
+		c, err := r.ReadCommand()
+		if err != nil {
+			break
+		}
+		cmds = append(cmds, c)
+	}
+	if len(cmds) != 200 {
+		t.Fatalf("read %d commands, want 200", len(cmds))
+	}
+	for i, c := range cmds {
+		if c.Arg(0) != fmt.Sprintf("u%d@x.y", i) || c.Arg(1) != fmt.Sprintf("Name%d", i) || string(c.Payload) != fmt.Sprintf("body%d", i%10) {
+			t.Fatalf("command %d changed: %v %q", i, c, c.Payload)
+		}
+	}
+}
+
+// timeoutOnce fails its first Read with a timeout, then reads from r.
+type timeoutOnce struct {
+	r    io.Reader
+	done bool
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string { return "i/o timeout" }
+
+func (t *timeoutOnce) Read(p []byte) (int, error) {
+	if !t.done {
+		t.done = true
+		return 0, timeoutErr{}
+	}
+	return t.r.Read(p)
+}
+
+// TestReaderResumesAfterError: a read error (a read deadline passing) is reported once; the
+// next ReadCommand reads on, as with bufio.
+func TestReaderResumesAfterError(t *testing.T) {
+	r := NewReader(&timeoutOnce{r: strings.NewReader("QNG 50\r\n")}, FromServer, Limits{})
+	if _, err := r.ReadCommand(); !errors.As(err, new(timeoutErr)) {
+		t.Fatalf("first read: %v, want the timeout", err)
+	}
+	if c, err := r.ReadCommand(); err != nil || c.Name != "QNG" {
+		t.Fatalf("after the timeout: %v %v", c, err)
 	}
 }
