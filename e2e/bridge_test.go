@@ -74,6 +74,8 @@ func prepareBridge(ctx context.Context, bin, dir string, hs *homeserver, hsAddr 
 		{"network.server", fake.NS},
 		{"network.http_base_url", fake.HTTP},
 		{"network.tls_verify", false},
+		// The bot's read receipt on a user's event says it was delivered (TestMedia).
+		{"matrix.delivery_receipts", true},
 	}
 	for _, e := range edits {
 		if err := doc.Set(e.key, e.val); err != nil {

@@ -79,6 +79,13 @@ type faultUser struct {
 // newFaultUser registers a Matrix user, opens its management room and logs it in as passport.
 func newFaultUser(t *testing.T, passport string) *faultUser {
 	t.Helper()
+	return newFaultUserWith(t, passport, nil)
+}
+
+// newFaultUserWith is newFaultUser calling before (when not nil) with the Matrix user before
+// it logs in to the bridge.
+func newFaultUserWith(t *testing.T, passport string, before func(*matrixUser)) *faultUser {
+	t.Helper()
 	ctx, cancel := reqCtx()
 	defer cancel()
 	local := strings.NewReplacer("@", "-", ".", "-").Replace(passport)
@@ -92,6 +99,9 @@ func newFaultUser(t *testing.T, passport string) *faultUser {
 	}
 	u.start()
 	t.Cleanup(u.stop)
+	if before != nil {
+		before(u)
+	}
 	f := &faultUser{u: u, passport: passport}
 	f.mgmt = openBotDM(t, u)
 	if reply, _ := loginDialogue(t, u, f.mgmt, passport, faultPassword); isFailure(reply.str("body")) {

@@ -42,9 +42,10 @@ func journeyAccounts() []account {
 	}
 }
 
-// allAccounts are the journey's accounts, the fault matrix's and the reconnect test's.
+// allAccounts are the journey's accounts, the fault matrix's, the reconnect test's and the
+// media test's.
 func allAccounts() []account {
-	return slices.Concat(journeyAccounts(), faultAccounts(), reconnectAccounts())
+	return slices.Concat(journeyAccounts(), faultAccounts(), reconnectAccounts(), mediaAccounts())
 }
 
 // world is the running environment shared by the journey's steps.

@@ -280,6 +280,8 @@ func (ctl *control) handler() http.Handler {
 	mux.HandleFunc("POST /v1/file/send", ctl.post(ctl.fileSend))
 	mux.HandleFunc("POST /v1/file/policy", ctl.post(ctl.filePolicy))
 	mux.HandleFunc("GET /v1/files", ctl.files)
+	mux.HandleFunc("POST /v1/picture", ctl.post(ctl.picture))
+	mux.HandleFunc("POST /v1/picture/fetch", ctl.post(ctl.pictureFetch))
 	mux.HandleFunc("GET /v1/received", ctl.received)
 	mux.HandleFunc("GET /v1/logins", ctl.logins)
 	mux.HandleFunc("GET /v1/faults", ctl.faultLog)

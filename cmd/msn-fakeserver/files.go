@@ -89,3 +89,52 @@ func (ctl *control) files(w http.ResponseWriter, r *http.Request) {
 	}
 	reply(w, map[string]any{"files": files})
 }
+
+// maxPicture bounds the display picture of /v1/picture.
+const maxPicture = 512 << 10
+
+// picture: the scripted contact "who" gets the display picture "data" (base64): it serves it
+// over P2P, and its presence is pushed again at once so that watchers see the new MSNObject.
+func (ctl *control) picture(_ context.Context, req *request) (any, error) {
+	if err := need(map[string]string{"who": req.Who, "data": req.Data}); err != nil {
+		return nil, err
+	}
+	rec, err := ctl.scripted(req.Who)
+	if err != nil {
+		return nil, err
+	}
+	data, err := base64.StdEncoding.DecodeString(req.Data)
+	if err != nil {
+		return nil, badRequest("data is not base64: %v", err)
+	}
+	if len(data) > maxPicture {
+		return nil, badRequest("a picture holds at most %d bytes", maxPicture)
+	}
+	obj, err := rec.c.ServeDisplayPicture(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctl.srv.SetPresence(req.Who, ctl.srv.Status(req.Who)); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	return map[string]any{"ok": true, "msnobj": obj.String(), "sha256": hex.EncodeToString(sum[:])}, nil
+}
+
+// pictureFetch: the scripted contact "who" fetches the display picture that the signed-in
+// account "from" announced, within the request's deadline.
+func (ctl *control) pictureFetch(ctx context.Context, req *request) (any, error) {
+	if err := need(map[string]string{"who": req.Who, "from": req.From}); err != nil {
+		return nil, err
+	}
+	rec, err := ctl.scripted(req.Who)
+	if err != nil {
+		return nil, err
+	}
+	data, err := rec.c.FetchDisplayPicture(ctx, req.From)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	return map[string]any{"ok": true, "data": base64.StdEncoding.EncodeToString(data), "size": len(data), "sha256": hex.EncodeToString(sum[:])}, nil
+}

@@ -28,6 +28,14 @@ func (a nsAdapter) RequestSwitchboard(ctx context.Context) (sb.Ticket, error) {
 // hashes every file offered to her into got.
 func loginAlice(t *testing.T, f *fixture, got chan<- string) *sb.Manager {
 	t.Helper()
+	mgr, _ := loginAliceWith(t, f, got, nil)
+	return mgr
+}
+
+// loginAliceWith is loginAlice whose manager serves alice's own objects (display picture)
+// with objects; it returns her NS session too.
+func loginAliceWith(t *testing.T, f *fixture, got chan<- string, objects func(sha1d string) ([]byte, bool)) (*sb.Manager, *ns.Session) {
+	t.Helper()
 	url := f.srv.HTTPURL()
 	invites := make(chan ns.SwitchboardInviteEvent, 16)
 	guid := "{5E3EDFE5-440D-5132-A3F3-A7AE35275C61}"
@@ -53,6 +61,7 @@ func loginAlice(t *testing.T, f *fixture, got chan<- string) *sb.Manager {
 	t.Cleanup(func() { s.Close() })
 	mgr := sb.NewManager(nsAdapter{s}, sb.Config{
 		MachineGUID: guid, XFRInterval: -1,
+		P2P: p2p.SessionConfig{Objects: objects},
 		AcceptFile: func(_ *sb.Conversation, tr *p2p.Transfer) io.Writer {
 			h := sha256.New()
 			go func() {
@@ -73,7 +82,7 @@ func loginAlice(t *testing.T, f *fixture, got chan<- string) *sb.Manager {
 			}
 		}
 	}()
-	return mgr
+	return mgr, s
 }
 
 // TestControlFiles: /v1/file/send makes a scripted contact send a client a file (the client

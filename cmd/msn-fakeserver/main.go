@@ -33,6 +33,13 @@
 //	                                                   ("decline", the default) offered files
 //	GET  /v1/files?contact=                            the files a contact accepted: name, size,
 //	                                                   received, sha256, error
+//	POST /v1/picture {"who","data"}                    a contact's display picture (base64): its
+//	                                                   presence carries the MSNObject at once and it
+//	                                                   serves the picture over P2P; answers
+//	                                                   {"msnobj","sha256"}
+//	POST /v1/picture/fetch {"who","from"}              the contact who fetches the display picture
+//	                                                   the signed-in account from announced (P2P);
+//	                                                   answers {"data" (base64),"size","sha256"}
 //
 // Fault knobs, for the end-to-end fault matrix (each names the account whose connections it
 // affects; what they did is logged, see GET /v1/faults):

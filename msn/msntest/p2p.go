@@ -282,3 +282,47 @@ func (c *Contact) runP2P(cp *contactP2P) {
 		cancel()
 	}
 }
+
+// FetchDisplayPicture fetches the display picture of the signed-in account "from" (the
+// MSNObject its last CHG announced) over P2P on a switchboard, like a real client fetching a
+// contact's picture (MSNSLP INVITE, then the data), and returns the data once it matches the
+// object's size and SHA1D. It fails when from announced no picture, declines, or ctx ends
+// (the session is then closed with BYE).
+func (c *Contact) FetchDisplayPicture(ctx context.Context, from string) ([]byte, error) {
+	from = normPassport(from)
+	var encoded string
+	if err := c.s.withAccounts(func(acc ...*Account) error {
+		encoded = acc[0].msnobj
+		return nil
+	}, from); err != nil {
+		return nil, err
+	}
+	xml := wire.DecodeParam(encoded)
+	if xml == "" || xml == "0" || xml == wire.DecodeParam(emptyMsnObj) {
+		return nil, fmt.Errorf("msntest: %s announced no display picture", from)
+	}
+	obj, err := p2p.ParseMSNObject(xml)
+	if err != nil {
+		return nil, fmt.Errorf("msntest: %s's MSNObject: %w", from, err)
+	}
+	cp := c.ensureP2P()
+	f, frames, err := cp.r.Fetch(from, obj)
+	if err != nil {
+		return nil, err
+	}
+	bye := func(cause error) {
+		bctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = c.sendFrames(bctx, from, cp.r.Cancel(f, cause))
+	}
+	if err := c.sendFrames(ctx, from, frames); err != nil {
+		bye(err)
+		return nil, err
+	}
+	select {
+	case <-f.Done():
+	case <-ctx.Done():
+		bye(ctx.Err())
+	}
+	return f.Result()
+}
