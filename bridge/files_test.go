@@ -199,6 +199,16 @@ func (m *mediaSide) DownloadMediaFile(_ context.Context, uri id.ContentURIString
 	return fn(f)
 }
 
+// receivedFiles returns the files c received once it recorded n of them, or what it has after
+// 20 s. Nothing to wait on (the contact records them asynchronously): it polls with a deadline.
+func receivedFiles(c *msntest.Contact, n int) []msntest.ReceivedFile {
+	deadline := time.Now().Add(20 * time.Second)
+	for len(c.ReceivedFiles()) < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return c.ReceivedFiles()
+}
+
 // TestClientSendsFiles: an image and a sticker from Matrix are offered to the contact as file
 // transfers under their original names and delivered once the contact accepted and got the
 // data (same SHA-256); a declined offer, an offline contact and a file over the limit fail
@@ -230,11 +240,7 @@ func TestClientSendsFiles(t *testing.T) {
 	if err := send(bobKey, &event.MessageEventContent{Body: "wave", URL: "mxc://hs/pic", Info: &event.FileInfo{MimeType: "image/png"}}, event.EventSticker); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(bob.ReceivedFiles()) < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond) // nothing to wait on: the contact records asynchronously
-	}
-	got := bob.ReceivedFiles()
+	got := receivedFiles(bob, 2)
 	if len(got) != 2 || got[0].Name != "cat.png" || got[1].Name != "sticker.png" {
 		t.Fatalf("bob received %+v", got)
 	}
@@ -298,11 +304,7 @@ func TestClientSendsFileToGroup(t *testing.T) {
 	wait(t, h.rec.notices, "who did not get it", func(n string) bool {
 		return strings.Contains(n, "cat.png did not reach carol@example.com (declined)")
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for len(bob.ReceivedFiles()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond) // nothing to wait on: the contact records asynchronously
-	}
-	if got := bob.ReceivedFiles(); len(got) != 1 || got[0].Name != "cat.png" || got[0].Size != uint64(len(pic)) {
+	if got := receivedFiles(bob, 1); len(got) != 1 || got[0].Name != "cat.png" || got[0].Size != uint64(len(pic)) {
 		t.Fatalf("bob received %+v", got)
 	}
 }

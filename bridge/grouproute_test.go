@@ -40,6 +40,21 @@ func startGroup(ctx context.Context, t *testing.T, h *harness, bob, carol *msnte
 	return groupMessage(t, h, body)
 }
 
+// restartHarness replaces h's client by a new one on the same login and database (a bridge
+// restart) and connects it.
+func restartHarness(t *testing.T, h *harness) {
+	t.Helper()
+	h.client.Disconnect()
+	c := newClient(h.conn, nil)
+	c.mx = h.rec
+	c.backoffMin = 50 * time.Millisecond
+	c.attach(h.login)
+	h.login.Client = c
+	t.Cleanup(c.Disconnect)
+	h.client = c
+	h.connect(t)
+}
+
 // TestClientGroupKeepsItsRoom: the same people land in the same group room after their
 // switchboard closed and the NS reconnected, and after a bridge restart — whether they call the
 // user back in or the user writes in the room (which calls them back in).
@@ -64,15 +79,7 @@ func TestClientGroupKeepsItsRoom(t *testing.T) {
 	}
 
 	// The bridge restarts (a new client on the same login and database).
-	h.client.Disconnect()
-	restarted := newClient(h.conn, nil)
-	restarted.mx = h.rec
-	restarted.backoffMin = 50 * time.Millisecond
-	restarted.attach(h.login)
-	h.login.Client = restarted
-	t.Cleanup(restarted.Disconnect)
-	h.client = restarted
-	h.connect(t)
+	restartHarness(t, h)
 	h.online(t, "bob@example.com")
 	h.online(t, "carol@example.com")
 	if _, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
@@ -99,15 +106,7 @@ func TestClientGroupKeepsItsRoom(t *testing.T) {
 	}
 
 	// Restarted again, and this time the contacts call the user in first.
-	h.client.Disconnect()
-	again := newClient(h.conn, nil)
-	again.mx = h.rec
-	again.backoffMin = 50 * time.Millisecond
-	again.attach(h.login)
-	h.login.Client = again
-	t.Cleanup(again.Disconnect)
-	h.client = again
-	h.connect(t)
+	restartHarness(t, h)
 	h.online(t, "bob@example.com")
 	h.online(t, "carol@example.com")
 	if got := startGroup(ctx, t, h, bob, carol, "after restart"); got != room {

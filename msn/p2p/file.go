@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -311,26 +310,7 @@ func (r *Responder) OfferFile(peer string, fi FileInfo) (*Transfer, []Frame, err
 	t.dataID, t.dataAck, t.dataOK, t.last = r.newID(), randomAckID(), true, r.cfg.Now()
 	r.files[t.CallID] = t
 	r.mu.Unlock()
-	invite := &SLPMessage{
-		Method: "INVITE",
-		Target: "MSNMSGR:" + peer,
-		Headers: Fields{
-			{Name: "To", Value: "<msnmsgr:" + peer + ">"},
-			{Name: "From", Value: "<msnmsgr:" + r.self + ">"},
-			{Name: "Via", Value: "MSNSLP/1.0/TLP ;branch=" + t.branch},
-			{Name: "CSeq", Value: "0 "},
-			{Name: "Call-ID", Value: t.CallID},
-			{Name: "Max-Forwards", Value: "0"},
-			{Name: "Content-Type", Value: ContentSessionReq},
-			{Name: "Content-Length", Value: ""},
-		},
-		Body: SLPBody(
-			Field{Name: "EUF-GUID", Value: EUFGUIDFileTransfer},
-			Field{Name: "SessionID", Value: strconv.FormatUint(uint64(t.SessionID), 10)},
-			Field{Name: "AppID", Value: strconv.Itoa(AppIDFile)},
-			Field{Name: "Context", Value: FileContext(fi)},
-		),
-	}
+	invite := r.invite(peer, t.branch, t.CallID, EUFGUIDFileTransfer, t.SessionID, AppIDFile, FileContext(fi))
 	return t, r.slpFrames(peer, invite), nil
 }
 

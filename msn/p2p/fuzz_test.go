@@ -67,25 +67,33 @@ func FuzzParseSLP(f *testing.F) {
 	})
 }
 
+// handleFromBob hands frame b from bob to carol's responder r n times (as if split chunks
+// repeated): it never gives replies together with an error, and every reply parses back as a
+// P2Pv1 frame addressed to bob.
+func handleFromBob(t *testing.T, r *Responder, b []byte, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		out, err := r.Handle("bob@example.com", "carol@example.com", "", b)
+		if err != nil && len(out.Replies) > 0 {
+			t.Fatal("replies and error")
+		}
+		for _, fr := range out.Replies {
+			if fr.Dest != "bob@example.com" {
+				t.Fatalf("reply to %q", fr.Dest)
+			}
+			if _, err := ParsePacket(fr.Data); err != nil {
+				t.Fatalf("reply does not parse: %v", err)
+			}
+		}
+	}
+}
+
 // FuzzResponder feeds a frame (twice, as if split chunks repeated) to a Responder: it never
 // panics, and what it sends parses back as P2Pv1 frames addressed to the sender.
 func FuzzResponder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := NewResponder("carol@example.com", "{5e3edfe5-440d-5132-a3f3-a7ae35275c64}")
-		for i := 0; i < 2; i++ {
-			out, err := r.Handle("bob@example.com", "carol@example.com", "", b)
-			if err != nil && len(out.Replies) > 0 {
-				t.Fatal("replies and error")
-			}
-			for _, fr := range out.Replies {
-				if fr.Dest != "bob@example.com" {
-					t.Fatalf("reply to %q", fr.Dest)
-				}
-				if _, err := ParsePacket(fr.Data); err != nil {
-					t.Fatalf("reply does not parse: %v", err)
-				}
-			}
-		}
+		handleFromBob(t, r, b, 2)
 		if r.asm.Pending() > DefaultMaxPending {
 			t.Fatalf("%d pending", r.asm.Pending())
 		}
@@ -112,17 +120,7 @@ func FuzzSession(f *testing.F) {
 		r.mu.Lock()
 		fe.SessionID = 1234
 		r.mu.Unlock()
-		for i := 0; i < 3; i++ {
-			out, err := r.Handle("bob@example.com", "carol@example.com", "", b)
-			if err != nil && len(out.Replies) > 0 {
-				t.Fatal("replies and error")
-			}
-			for _, fr := range out.Replies {
-				if _, err := ParsePacket(fr.Data); err != nil || fr.Dest != "bob@example.com" {
-					t.Fatalf("reply to %q does not parse: %v", fr.Dest, err)
-				}
-			}
-		}
+		handleFromBob(t, r, b, 3)
 		select {
 		case <-fe.Done():
 			if data, err := fe.Result(); err == nil && !obj.Matches(data) {
@@ -183,17 +181,7 @@ func FuzzFileReceive(f *testing.F) {
 		r.mu.Lock()
 		tr.SessionID = 4321
 		r.mu.Unlock()
-		for i := 0; i < 3; i++ {
-			out, err := r.Handle("bob@example.com", "carol@example.com", "", b)
-			if err != nil && len(out.Replies) > 0 {
-				t.Fatal("replies and error")
-			}
-			for _, fr := range out.Replies {
-				if _, err := ParsePacket(fr.Data); err != nil || fr.Dest != "bob@example.com" {
-					t.Fatalf("reply to %q does not parse: %v", fr.Dest, err)
-				}
-			}
-		}
+		handleFromBob(t, r, b, 3)
 		if uint64(buf.Len()) > tr.File.Size {
 			t.Fatalf("%d bytes written for a %d-byte file", buf.Len(), tr.File.Size)
 		}

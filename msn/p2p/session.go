@@ -169,26 +169,7 @@ func (r *Responder) Fetch(peer string, obj *MSNObject) (*Fetch, []Frame, error) 
 	r.fetches[f.CallID] = f
 	r.mu.Unlock()
 
-	invite := &SLPMessage{
-		Method: "INVITE",
-		Target: "MSNMSGR:" + peer,
-		Headers: Fields{
-			{Name: "To", Value: "<msnmsgr:" + peer + ">"},
-			{Name: "From", Value: "<msnmsgr:" + r.self + ">"},
-			{Name: "Via", Value: "MSNSLP/1.0/TLP ;branch=" + f.branch},
-			{Name: "CSeq", Value: "0 "},
-			{Name: "Call-ID", Value: f.CallID},
-			{Name: "Max-Forwards", Value: "0"},
-			{Name: "Content-Type", Value: ContentSessionReq},
-			{Name: "Content-Length", Value: ""},
-		},
-		Body: SLPBody(
-			Field{Name: "EUF-GUID", Value: EUFGUIDMSNObject},
-			Field{Name: "SessionID", Value: strconv.FormatUint(uint64(f.SessionID), 10)},
-			Field{Name: "AppID", Value: strconv.Itoa(AppIDObject)},
-			Field{Name: "Context", Value: obj.Context()},
-		),
-	}
+	invite := r.invite(peer, f.branch, f.CallID, EUFGUIDMSNObject, f.SessionID, AppIDObject, obj.Context())
 	return f, r.slpFrames(peer, invite), nil
 }
 
@@ -235,20 +216,38 @@ func (r *Responder) bye(f *Fetch) *SLPMessage {
 
 // byeFor builds the BYE (sessionclosebody) that closes session sid of call callID with peer.
 func (r *Responder) byeFor(peer, callID string, sid uint32) *SLPMessage {
+	return r.slpRequest("BYE", peer, newGUID(), callID, ContentSessionClose,
+		SLPBody(Field{Name: "SessionID", Value: strconv.FormatUint(uint64(sid), 10)}))
+}
+
+// invite builds the INVITE (sessionreqbody) that opens session sid of call callID with peer
+// for the application eufGUID/appID, with its Context.
+func (r *Responder) invite(peer, branch, callID, eufGUID string, sid uint32, appID int, context string) *SLPMessage {
+	return r.slpRequest("INVITE", peer, branch, callID, ContentSessionReq, SLPBody(
+		Field{Name: "EUF-GUID", Value: eufGUID},
+		Field{Name: "SessionID", Value: strconv.FormatUint(uint64(sid), 10)},
+		Field{Name: "AppID", Value: strconv.Itoa(appID)},
+		Field{Name: "Context", Value: context},
+	))
+}
+
+// slpRequest builds an SLP request from us to peer, as the captured clients send them: CSeq 0,
+// Max-Forwards 0, and the Content-Length filled in when the message is serialised.
+func (r *Responder) slpRequest(method, peer, branch, callID, contentType string, body []byte) *SLPMessage {
 	return &SLPMessage{
-		Method: "BYE",
+		Method: method,
 		Target: "MSNMSGR:" + peer,
 		Headers: Fields{
 			{Name: "To", Value: "<msnmsgr:" + peer + ">"},
 			{Name: "From", Value: "<msnmsgr:" + r.self + ">"},
-			{Name: "Via", Value: "MSNSLP/1.0/TLP ;branch=" + newGUID()},
+			{Name: "Via", Value: "MSNSLP/1.0/TLP ;branch=" + branch},
 			{Name: "CSeq", Value: "0 "},
 			{Name: "Call-ID", Value: callID},
 			{Name: "Max-Forwards", Value: "0"},
-			{Name: "Content-Type", Value: ContentSessionClose},
+			{Name: "Content-Type", Value: contentType},
 			{Name: "Content-Length", Value: ""},
 		},
-		Body: SLPBody(Field{Name: "SessionID", Value: strconv.FormatUint(uint64(sid), 10)}),
+		Body: body,
 	}
 }
 

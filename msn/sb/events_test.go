@@ -134,67 +134,102 @@ func TestBlockedConsumerHoldsUpOnlyItsConversation(t *testing.T) {
 	}
 }
 
+// pausedBob is a manager whose OnEvent blocks on bob's messages until release, with flood
+// messages of bob sent on bob's open switchboard: its reader ends up paused for the consumer.
+type pausedBob struct {
+	logs  *syncBuffer
+	bob   *Conversation
+	pc    *peerConn
+	gate  chan struct{}
+	all   chan struct{}
+	mu    sync.Mutex
+	n     int
+	flood int
+}
+
+// newPausedBob starts a manager with cfg (its Logger and OnEvent set here) and floods bob's
+// conversation with maxPendingEvents+200 messages.
+func newPausedBob(t *testing.T, cfg Config) *pausedBob {
+	t.Helper()
+	p := &pausedBob{logs: &syncBuffer{}, gate: make(chan struct{}), all: make(chan struct{}), flood: maxPendingEvents + 200}
+	peer := newPeerServer(t)
+	f := &fakeNS{passport: "alice@example.com", version: 12, addr: peer.addr()}
+	cfg.XFRInterval, cfg.RequestTimeout = -1, waitLimit
+	cfg.Logger = zerolog.New(p.logs).Level(zerolog.DebugLevel)
+	cfg.OnEvent = func(ev Event) {
+		if me, ok := ev.(*MessageEvent); ok && me.Sender.Passport == "bob@example.com" {
+			<-p.gate
+			p.mu.Lock()
+			p.n++
+			if p.n == p.flood {
+				close(p.all)
+			}
+			p.mu.Unlock()
+		}
+	}
+	m := NewManager(f, cfg)
+	t.Cleanup(func() { m.Close() })
+	p.bob = m.Conversation("bob@example.com")
+	p.pc = openOneToOne(t, peer, p.bob)
+	for i := 0; i < p.flood; i++ {
+		p.pc.sendMSG("bob@example.com", "Bob", textPayload(strconv.Itoa(i)))
+	}
+	return p
+}
+
+// waitLog polls the log with a deadline (nothing to wait on) until it holds one of subs.
+func (p *pausedBob) waitLog(t *testing.T, what string, subs ...string) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		logs := p.logs.String()
+		for _, sub := range subs {
+			if strings.Contains(logs, sub) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(what)
+		}
+		runtime.Gosched()
+	}
+}
+
+// release unblocks the consumer and waits until every one of bob's messages was delivered.
+func (p *pausedBob) release(t *testing.T) {
+	t.Helper()
+	close(p.gate)
+	select {
+	case <-p.all:
+	case <-time.After(waitLimit):
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		t.Fatalf("only %d of %d of bob's messages delivered", p.n, p.flood)
+	}
+}
+
 // TestPausedReaderKeepsItsSwitchboard: while bob's reader is paused for a slow consumer, the
 // ACK of a message sent meanwhile sits unread behind bob's messages: the ACK timeout waits on
 // instead of failing the message and retiring the switchboard, and the idle close does not
 // close the switchboard under unread messages. Once the consumer runs, every message arrives
 // and the sent one is delivered.
 func TestPausedReaderKeepsItsSwitchboard(t *testing.T) {
-	var logs syncBuffer
-	peer := newPeerServer(t)
-	f := &fakeNS{passport: "alice@example.com", version: 12, addr: peer.addr()}
-	gate := make(chan struct{})
-	var mu sync.Mutex
-	n := 0
-	const flood = maxPendingEvents + 200
-	all := make(chan struct{})
-	m := NewManager(f, Config{
-		XFRInterval: -1, RequestTimeout: waitLimit, Logger: zerolog.New(&logs).Level(zerolog.DebugLevel),
-		AckTimeout: 100 * time.Millisecond, IdleTimeout: 100 * time.Millisecond,
-		OnEvent: func(ev Event) {
-			if me, ok := ev.(*MessageEvent); ok && me.Sender.Passport == "bob@example.com" {
-				<-gate
-				mu.Lock()
-				n++
-				if n == flood {
-					close(all)
-				}
-				mu.Unlock()
-			}
-		}})
-	t.Cleanup(func() { m.Close() })
-	bob := m.Conversation("bob@example.com")
-	pc := openOneToOne(t, peer, bob)
-	for i := 0; i < flood; i++ {
-		pc.sendMSG("bob@example.com", "Bob", textPayload(strconv.Itoa(i)))
-	}
+	p := newPausedBob(t, Config{AckTimeout: 100 * time.Millisecond, IdleTimeout: 100 * time.Millisecond})
 	deadline := time.Now().Add(waitLimit)
-	for waiting, _ := readerWaiting(bob); !waiting; waiting, _ = readerWaiting(bob) {
+	for waiting, _ := readerWaiting(p.bob); !waiting; waiting, _ = readerWaiting(p.bob) {
 		if time.Now().After(deadline) {
 			t.Fatal("bob's reader never waited")
 		}
 		runtime.Gosched() // nothing to wait on: poll with a deadline
 	}
-	res := bob.SendText(context.Background(), "sent while paused", message.Format{})
-	msg := pc.expect("MSG")
-	pc.send("ACK %d", msg.TrID) // behind bob's unread messages
-	for !strings.Contains(logs.String(), "reader is paused") {
-		if time.Now().After(deadline) {
-			t.Fatal("the ACK timeout never came while paused")
-		}
-		runtime.Gosched()
-	}
+	res := p.bob.SendText(context.Background(), "sent while paused", message.Format{})
+	msg := p.pc.expect("MSG")
+	p.pc.send("ACK %d", msg.TrID) // behind bob's unread messages
+	p.waitLog(t, "the ACK timeout never came while paused", "reader is paused")
 	if o, err := res.Outcome(); o != Pending {
 		t.Fatalf("message resolved while its ACK was unread: %v %v", o, err)
 	}
-	close(gate)
-	select {
-	case <-all:
-	case <-time.After(waitLimit):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("only %d of %d of bob's messages delivered", n, flood)
-	}
+	p.release(t)
 	if o, err := wait(t, res); o != Delivered {
 		t.Fatalf("message sent while paused: %v %v", o, err)
 	}
@@ -204,47 +239,7 @@ func TestPausedReaderKeepsItsSwitchboard(t *testing.T) {
 // for a slow consumer is not closed by the idle timer (closing it would lose what the server
 // sent and the reader has not read yet); every message arrives once the consumer runs.
 func TestPausedReaderIsNotClosedForIdleness(t *testing.T) {
-	var logs syncBuffer
-	peer := newPeerServer(t)
-	f := &fakeNS{passport: "alice@example.com", version: 12, addr: peer.addr()}
-	gate := make(chan struct{})
-	var mu sync.Mutex
-	n := 0
-	const flood = maxPendingEvents + 200
-	all := make(chan struct{})
-	m := NewManager(f, Config{
-		XFRInterval: -1, RequestTimeout: waitLimit, Logger: zerolog.New(&logs).Level(zerolog.DebugLevel),
-		IdleTimeout: 50 * time.Millisecond,
-		OnEvent: func(ev Event) {
-			if me, ok := ev.(*MessageEvent); ok && me.Sender.Passport == "bob@example.com" {
-				<-gate
-				mu.Lock()
-				n++
-				if n == flood {
-					close(all)
-				}
-				mu.Unlock()
-			}
-		}})
-	t.Cleanup(func() { m.Close() })
-	bob := m.Conversation("bob@example.com")
-	pc := openOneToOne(t, peer, bob)
-	for i := 0; i < flood; i++ {
-		pc.sendMSG("bob@example.com", "Bob", textPayload(strconv.Itoa(i)))
-	}
-	deadline := time.Now().Add(waitLimit)
-	for !strings.Contains(logs.String(), "keeping the switchboard") && !strings.Contains(logs.String(), "closing idle switchboard") {
-		if time.Now().After(deadline) {
-			t.Fatal("the idle timer never came")
-		}
-		runtime.Gosched() // nothing to wait on: poll the log with a deadline
-	}
-	close(gate)
-	select {
-	case <-all:
-	case <-time.After(waitLimit):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("only %d of %d of bob's messages delivered", n, flood)
-	}
+	p := newPausedBob(t, Config{IdleTimeout: 50 * time.Millisecond})
+	p.waitLog(t, "the idle timer never came", "keeping the switchboard", "closing idle switchboard")
+	p.release(t)
 }
