@@ -45,6 +45,8 @@ func messageMeta(evt bridgev2.RemoteEvent) *simplevent.EventMeta {
 		return &e.EventMeta
 	case *simplevent.Message[fileReceived]:
 		return &e.EventMeta
+	case *simplevent.Message[inkReceived]:
+		return &e.EventMeta
 	}
 	return nil
 }

@@ -311,6 +311,10 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 	case *sb.NudgeEvent:
 		c.queueContent(ctx, key, ev.Sender, portal.NudgeNotice(c.nameOf(ctx, ev.Sender)))
 	case *sb.ContentEvent:
+		if ev.Kind == message.KindInk || ev.Kind == message.KindInkISF {
+			c.postInk(ctx, key, ev)
+			return
+		}
 		if ev.Kind == message.KindAction && ev.Message != nil && ev.Message.Datacast != nil && ev.Message.Datacast.Data != "" {
 			content := portal.FromMSN(message.Text{Body: ev.Message.Datacast.Data})
 			content.MsgType = event.MsgEmote

@@ -16,6 +16,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/simplevent"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/msnbridge/msnbridge/msn/p2p"
 	"github.com/msnbridge/msnbridge/msn/sb"
@@ -163,13 +164,19 @@ func uploadFile(ctx context.Context, p *bridgev2.Portal, intent bridgev2.MatrixA
 		FileName: fi.Name,
 		Info:     &event.FileInfo{MimeType: mimeType, Size: int(st.Size())},
 	}
+	setMediaURL(content, url, file)
+	return content, nil
+}
+
+// setMediaURL points content at uploaded media: the encrypted file's URL in an encrypted
+// room, the plain URL otherwise.
+func setMediaURL(content *event.MessageEventContent, url id.ContentURIString, file *event.EncryptedFileInfo) {
 	if file != nil {
 		file.URL = url
 		content.File = file
 	} else {
 		content.URL = url
 	}
-	return content, nil
 }
 
 // sniffFileType returns the MIME type of a file from its first bytes, or from its name's

@@ -14,6 +14,8 @@ func FuzzParse(f *testing.F) {
 		"MIME-Version: 1.0\r\nContent-Type: text/x-mms-emoticon\r\n\r\n:a:\t<msnobj/>\t",
 		"MIME-Version: 1.0\r\nContent-Type: application/x-msnmsgrp2p\r\nP2P-Dest: a@b.c\r\n\r\n\x00\x00\x01",
 		"MIME-Version: 1.0\r\nContent-Type: application/x-msmsgssystemmessage\r\n\r\nType: 1\r\nArg1: 5\r\n",
+		"MIME-Version: 1.0\r\nContent-Type: image/gif\r\n\r\nbase64:R0lGODlhAwACAIAAAP///wAAACwAAAAAAwACAAACA4QRUAA7",
+		"MIME-Version: 1.0\r\nContent-Type: image/gif\r\n\r\nbase64:R0lG*Dlh",
 	} {
 		f.Add([]byte(s))
 	}
@@ -34,6 +36,11 @@ func FuzzParse(f *testing.F) {
 		if m.Kind == KindText {
 			if m.Text == nil || !utf8.ValidString(m.Text.Body) || strings.Contains(m.Text.Body, "\r") {
 				t.Fatalf("bad text %+v", m.Text)
+			}
+		}
+		if ink := m.Ink; ink != nil {
+			if m.Kind != KindInk || (ink.Err == nil) == (ink.GIF == nil) || len(ink.GIF) > MaxInkBytes || ink.Width < 0 || ink.Height < 0 {
+				t.Fatalf("kind %v ink %d bytes %dx%d err %v", m.Kind, len(ink.GIF), ink.Width, ink.Height, ink.Err)
 			}
 		}
 		if len(m.Emoticons) > MaxEmoticons {

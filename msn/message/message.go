@@ -28,6 +28,8 @@ const (
 	KindMailData               // text/x-msmsgsinitialmdatanotification, text/x-msmsgsoimnotification
 	KindSystem                 // application/x-msmsgssystemmessage
 	KindEmail                  // text/x-msmsgs*emailnotification (Hotmail inbox notifications)
+	KindInk                    // image/gif: handwriting as a base64 GIF (Message.Ink)
+	KindInkISF                 // application/x-ms-ink: handwriting in Ink Serialized Format (not decoded)
 )
 
 var kindNames = [...]string{
@@ -35,6 +37,7 @@ var kindNames = [...]string{
 	KindWink: "wink", KindVoiceClip: "voice-clip", KindAction: "action", KindEmoticon: "emoticon",
 	KindClientCaps: "clientcaps", KindKeepAlive: "keepalive", KindInvite: "invite", KindP2P: "p2p",
 	KindProfile: "profile", KindMailData: "mail-data", KindSystem: "system", KindEmail: "email",
+	KindInk: "ink", KindInkISF: "ink-isf",
 }
 
 // String returns a short lower-case name for logs.
@@ -63,6 +66,8 @@ const (
 	TypeInitialEmail      = "text/x-msmsgsinitialemailnotification"
 	TypeEmailNotification = "text/x-msmsgsemailnotification"
 	TypeActiveMail        = "text/x-msmsgsactivemailnotification"
+	TypeInkGIF            = "image/gif"
+	TypeInkISF            = "application/x-ms-ink"
 )
 
 // Datacast IDs (FACTS §7.4).
@@ -148,6 +153,7 @@ type Message struct {
 	P2P        *P2P       // KindP2P
 	MailData   *MailData  // KindMailData
 	System     *System    // KindSystem
+	Ink        *Ink       // KindInk (nil for one chunk of a chunked message: see [Ink])
 }
 
 // Header returns the value of the payload header name (case-insensitive), or "".
@@ -252,6 +258,13 @@ func classify(m *Message) {
 		if m.parseFields() {
 			m.Kind = KindEmail
 		}
+	case TypeInkGIF:
+		m.Kind = KindInk
+		if !m.isChunkPart() {
+			m.Ink = decodeInk(m.Body)
+		}
+	case TypeInkISF:
+		m.Kind = KindInkISF
 	}
 }
 

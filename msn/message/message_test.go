@@ -181,8 +181,11 @@ func TestParseOtherKinds(t *testing.T) {
 		{"MIME-Version: 1.0\r\nContent-Type: text/x-msmsgsactivemailnotification; charset=UTF-8\r\n\r\nSrc-Folder: .!!OIM\r\nDest-Folder: .!!trAsH\r\nMessage-Delta: 1\r\n", KindEmail, func(m *Message) bool {
 			return m.Fields.Get("Src-Folder") == ".!!OIM"
 		}},
-		{"MIME-Version: 1.0\r\nContent-Type: image/gif\r\n\r\nR0lGOD", KindUnknown, func(m *Message) bool {
-			return m.ContentType == "image/gif" && string(m.Body) == "R0lGOD"
+		{"MIME-Version: 1.0\r\nContent-Type: image/gif\r\n\r\nR0lGOD", KindInk, func(m *Message) bool {
+			return m.ContentType == "image/gif" && string(m.Body) == "R0lGOD" && m.Ink != nil && m.Ink.GIF == nil && errors.Is(m.Ink.Err, ErrMalformed)
+		}},
+		{"MIME-Version: 1.0\r\nContent-Type: image/png\r\n\r\niVBOR", KindUnknown, func(m *Message) bool {
+			return m.ContentType == "image/png" && string(m.Body) == "iVBOR"
 		}},
 		{"MIME-Version: 1.0\r\n\r\nno type", KindUnknown, func(m *Message) bool { return m.ContentType == "" && string(m.Body) == "no type" }},
 	}

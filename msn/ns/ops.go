@@ -13,8 +13,13 @@ import (
 )
 
 // Client capabilities advertised per version: the MSNC version of the era plus chunking
-// (0x20); no P2Pv2 (capsex 0x20) since the library speaks P2Pv1 only.
+// (0x20) and GIF ink (0x04: contacts send handwriting as image/gif, which the library
+// decodes; never ISF ink, 0x08); no P2Pv2 (capsex 0x20) since the library speaks P2Pv1 only.
 func capsFor(v int) string {
+	const (
+		capInkGIF   = 0x04
+		capChunking = 0x20
+	)
 	var msnc uint32
 	switch {
 	case v <= 8:
@@ -34,7 +39,7 @@ func capsFor(v int) string {
 	default:
 		msnc = 0xA0000000
 	}
-	caps := fmt.Sprint(msnc | 0x20)
+	caps := fmt.Sprint(msnc | capChunking | capInkGIF)
 	if v >= 16 {
 		// capsex: offline IM (0x100) and nudges (0x400)
 		return caps + ":" + fmt.Sprint(0x100|0x400)

@@ -37,7 +37,7 @@ type NudgeEvent struct {
 }
 
 // ContentEvent is any other payload: winks, voice clips, action messages, custom emoticons,
-// legacy invitations, P2P frames addressed to us, and unknown content types. Kind says which;
+// ink (KindInk with Message.Ink once all its chunks arrived, or KindInkISF), legacy invitations, P2P frames addressed to us, and unknown content types. Kind says which;
 // Message holds the parsed payload (nil when it could not be parsed, then ParseErr says why).
 type ContentEvent struct {
 	Conv     *Conversation
