@@ -11,7 +11,7 @@ GIT_TAG := $(shell git describe --exact-match --tags 2>/dev/null)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -X main.Tag=$(GIT_TAG) -X main.Commit=$(GIT_COMMIT) -X main.BuildTime=$(BUILD_TIME)
 
-.PHONY: build test unit vet e2e e2e-env demo demo-bins demo-check version-check docker
+.PHONY: build test unit vet e2e e2e-postgres e2e-postgres-tests e2e-env demo demo-bins demo-check version-check docker
 
 build:
 	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o msnbridge .
@@ -40,7 +40,20 @@ e2e-env:
 e2e: e2e-env
 	$(GO) test -tags '$(TAGS) e2e' -count=1 -timeout 20m -v ./e2e/...
 
-test: vet unit version-check e2e demo-check
+# e2e-postgres: the bridge's database on PostgreSQL. scripts/postgres-env.sh installs Debian's
+# postgresql if missing, starts a throwaway cluster on a Unix socket in a temporary directory,
+# passes its URI in MSNBRIDGE_E2E_POSTGRES and MSNBRIDGE_TEST_POSTGRES, runs e2e-postgres-tests,
+# checks the bridge wrote there, and stops and removes the cluster (about 2 minutes in all).
+e2e-postgres: e2e-env
+	scripts/postgres-env.sh run $(MAKE) --no-print-directory e2e-postgres-tests
+
+# e2e-postgres-tests: the store's unit tests, then the journey (only TestJourney, about 1 minute),
+# on the databases named by those variables (SQLite without them).
+e2e-postgres-tests:
+	$(GO) test -tags $(TAGS) -count=1 -timeout 3m ./database/
+	$(GO) test -tags '$(TAGS) e2e' -count=1 -timeout 8m -v -run 'TestJourney$$' ./e2e/...
+
+test: vet unit version-check e2e e2e-postgres demo-check
 
 demo-bins:
 	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/msnbridge .

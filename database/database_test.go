@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 
+	_ "github.com/lib/pq"
 	"github.com/rs/zerolog"
 	"go.mau.fi/util/dbutil"
 	_ "go.mau.fi/util/dbutil/litestream"
@@ -16,9 +19,17 @@ import (
 
 var dbCounter int
 
+// postgresTestEnv names the environment variable that runs these tests on PostgreSQL instead of
+// an in-memory SQLite: a connection URI of a role that may create databases (`make e2e-postgres`
+// sets it). Each test then gets a database of its own, dropped at the end.
+const postgresTestEnv = "MSNBRIDGE_TEST_POSTGRES"
+
 func newTestDB(t *testing.T) *dbutil.Database {
 	t.Helper()
 	dbCounter++
+	if uri := os.Getenv(postgresTestEnv); uri != "" {
+		return newPostgresTestDB(t, uri, fmt.Sprintf("msnbridge_test_%d_%d", os.Getpid(), dbCounter))
+	}
 	name := fmt.Sprintf("file:%s_%d?mode=memory&cache=shared&_txlock=immediate", strings.ReplaceAll(t.Name(), "/", "_"), dbCounter)
 	db, err := dbutil.NewWithDialect(name, "sqlite3-fk-wal")
 	if err != nil {
@@ -26,6 +37,36 @@ func newTestDB(t *testing.T) *dbutil.Database {
 	}
 	db.RawDB.SetMaxOpenConns(1)
 	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// newPostgresTestDB creates the database name through the server at uri and opens it.
+func newPostgresTestDB(t *testing.T, uri, name string) *dbutil.Database {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := dbutil.NewWithDialect(uri, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("creating the test database: %v", err)
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	db, err := dbutil.NewWithDialect(u.String(), "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = db.Close()
+		if _, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("dropping the test database: %v", err)
+		}
+	})
 	return db
 }
 

@@ -54,6 +54,7 @@ func prepareBridge(ctx context.Context, bin, dir string, hs *homeserver, hsAddr 
 		return nil, err
 	}
 	b.asURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	dbType, dbURI := bridgeDatabase(dir)
 	edits := []struct {
 		key string
 		val any
@@ -64,8 +65,8 @@ func prepareBridge(ctx context.Context, bin, dir string, hs *homeserver, hsAddr 
 		{"appservice.address", b.asURL},
 		{"appservice.hostname", "127.0.0.1"},
 		{"appservice.port", port},
-		{"database.type", "sqlite3-fk-wal"},
-		{"database.uri", "file:" + filepath.Join(dir, "msnbridge.db") + "?_txlock=immediate"},
+		{"database.type", dbType},
+		{"database.uri", dbURI},
 		{"bridge.permissions", map[string]string{"*": "relay", hs.ServerName: "admin"}},
 		{"double_puppet.secrets", map[string]string{}},
 		{"double_puppet.servers", map[string]string{}},
@@ -104,6 +105,20 @@ func prepareBridge(ctx context.Context, bin, dir string, hs *homeserver, hsAddr 
 		return nil, fmt.Errorf("config has no bridge.command_prefix")
 	}
 	return b, nil
+}
+
+// postgresEnv names the environment variable that switches the bridge's database from SQLite to
+// PostgreSQL: its value is the connection URI (scripts/postgres-env.sh sets it for
+// `make e2e-postgres`). The database must exist and be empty.
+const postgresEnv = "MSNBRIDGE_E2E_POSTGRES"
+
+// bridgeDatabase returns the bridge's database.type and database.uri: PostgreSQL at the URI in
+// $MSNBRIDGE_E2E_POSTGRES if set, else SQLite in dir.
+func bridgeDatabase(dir string) (typ, uri string) {
+	if uri := os.Getenv(postgresEnv); uri != "" {
+		return "postgres", uri
+	}
+	return "sqlite3-fk-wal", "file:" + filepath.Join(dir, "msnbridge.db") + "?_txlock=immediate"
 }
 
 // run runs the bridge binary to completion (for -e and -g).

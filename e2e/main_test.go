@@ -147,6 +147,9 @@ func setup(ctx context.Context) (*world, func(keep bool), error) {
 	}); err != nil {
 		return w, cleanup, err
 	}
+	if typ, _ := bridgeDatabase(w.bridge.dir); typ != "sqlite3-fk-wal" {
+		fmt.Fprintf(os.Stderr, "e2e: bridge database: %s (from %s)\n", typ, postgresEnv)
+	}
 	if err := timed("homeserver start", func() error { return w.hs.install(ctx, w.bridge.reg) }); err != nil {
 		return w, cleanup, err
 	}
