@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
@@ -24,9 +23,10 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 
 // loginPacer spaces the MSN logins of the whole bridge: the first connect of every stored login
 // at start and every reconnect wait on it, so that a bridge with many logins does not flood the
-// server. It is a token bucket that holds one token and gains one every interval: two logins
-// are at least interval apart, so at most one per interval and never a burst. Waiters are
-// served in the order they arrive.
+// server. It is a token bucket that holds one token and gains one every interval: a login is
+// admitted at least interval after the one before it (measured when that one was let through,
+// so a late timer never lets two through together), never in a burst. Waiters queue on a
+// channel, so they take turns about in the order they arrive.
 type loginPacer struct {
 	clock pacerClock
 	// interval is 1/logins_per_second; zero means no limit (then only a random spread).
@@ -36,14 +36,15 @@ type loginPacer struct {
 	// randN returns a uniform random number in [0, n) for n > 0.
 	randN func(n int64) int64
 
-	mu sync.Mutex
-	// next is when the next token is available (the slot the next waiter gets).
+	// turn is held by the one waiter waiting for the next token; the others queue on it.
+	turn chan struct{}
+	// next is when the next token is available; only the holder of turn reads or writes it.
 	next time.Time
 }
 
 // newLoginPacer returns a pacer admitting perSecond logins per second (0: no limit).
 func newLoginPacer(perSecond int) *loginPacer {
-	p := &loginPacer{clock: realClock{}, spread: unlimitedSpread, randN: cryptoRandN}
+	p := &loginPacer{clock: realClock{}, spread: unlimitedSpread, randN: cryptoRandN, turn: make(chan struct{}, 1)}
 	if perSecond > 0 {
 		p.interval = max(time.Second/time.Duration(perSecond), time.Nanosecond)
 	}
@@ -51,7 +52,7 @@ func newLoginPacer(perSecond int) *loginPacer {
 }
 
 // wait blocks until the caller may log in, or until ctx ends (then it returns ctx's error and
-// gives its turn back when no later waiter took one after it).
+// the turn goes to the next waiter).
 func (p *loginPacer) wait(ctx context.Context) error {
 	if p == nil {
 		return ctx.Err()
@@ -62,24 +63,17 @@ func (p *loginPacer) wait(ctx context.Context) error {
 		}
 		return p.sleep(ctx, time.Duration(p.randN(int64(p.spread))))
 	}
-	p.mu.Lock()
-	now := p.clock.Now()
-	slot := p.next
-	if slot.Before(now) {
-		slot = now
+	select {
+	case p.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	p.next = slot.Add(p.interval)
-	p.mu.Unlock()
-	err := p.sleep(ctx, slot.Sub(now))
-	if err != nil {
-		p.mu.Lock()
-		if p.next.Equal(slot.Add(p.interval)) {
-			// Nobody queued behind this turn: the next waiter may have it.
-			p.next = slot
-		}
-		p.mu.Unlock()
+	defer func() { <-p.turn }()
+	if err := p.sleep(ctx, p.next.Sub(p.clock.Now())); err != nil {
+		return err
 	}
-	return err
+	p.next = p.clock.Now().Add(p.interval)
+	return nil
 }
 
 func (p *loginPacer) sleep(ctx context.Context, d time.Duration) error {

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"maunium.net/go/mautrix/bridgev2/status"
 )
 
 // pacerFakeClock is a pacerClock whose time only moves when the test advances it.
@@ -100,21 +102,15 @@ func TestLoginPacerRate(t *testing.T) {
 				admitted <- clock.Now()
 			}()
 		}
-		// Every waiter but the first (admitted at once) sets a timer; wait for all of them
-		// before moving the clock, so that none asks for its turn late.
-		for range logins - 1 {
-			recv(t, clock.armed, "waiters to queue")
-		}
-		var times []time.Time
-		times = append(times, recv(t, admitted, "the first login"))
+		// One waiter at a time waits for a token (the first gets one at once): move the clock
+		// to its timer and take its admission before the next one is let in.
+		times := []time.Time{recv(t, admitted, "the first login")}
 		for len(times) < logins {
-			n := clock.advanceToNext()
-			if n == 0 {
-				t.Fatalf("%d/s: %d of %d logins admitted and nobody waits", perSecond, len(times), logins)
+			recv(t, clock.armed, "the next waiter to wait for its token")
+			if clock.advanceToNext() != 1 {
+				t.Fatalf("%d/s: more than one waiter waits for a token", perSecond)
 			}
-			for range n {
-				times = append(times, recv(t, admitted, "an admitted login"))
-			}
+			times = append(times, recv(t, admitted, "an admitted login"))
 		}
 		sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
 		// At most perSecond logins in any one-second window: login i+perSecond comes a full
@@ -194,5 +190,26 @@ func TestLoginsPerSecondConfig(t *testing.T) {
 	cfg.LoginsPerSecond = -1
 	if err := cfg.Validate(); err == nil {
 		t.Fatal("logins_per_second -1 accepted")
+	}
+}
+
+// TestClientWaitsForLoginTurn: a stored login does not reach the server before the bridge's
+// login pacer gives it its turn.
+func TestClientWaitsForLoginTurn(t *testing.T) {
+	h := newHarness(t, 15)
+	clock := newPacerFakeClock()
+	p := newLoginPacer(1)
+	p.clock = clock
+	p.next = clock.Now().Add(time.Hour) // another login holds the turns of the next hour
+	h.conn.pacerOnce.Do(func() { h.conn.pacer = p })
+	h.client.Connect(context.Background())
+	recv(t, clock.armed, "the login to wait for its turn")
+	if n := h.srv.Logins("alice@example.com"); n != 0 {
+		t.Fatalf("%d logins reached the server before the turn", n)
+	}
+	clock.advanceToNext()
+	wait(t, h.rec.states, "CONNECTED", func(st status.BridgeState) bool { return st.StateEvent == status.StateConnected })
+	if n := h.srv.Logins("alice@example.com"); n != 1 {
+		t.Fatalf("%d logins after the turn, want 1", n)
 	}
 }
