@@ -356,6 +356,9 @@ func (c *Client) runLoop(ctx context.Context, sess *ns.Session) {
 				c.sendState(status.BridgeState{StateEvent: status.StateBadCredentials, Error: StateErrPasswordUnreadable})
 				return
 			}
+			if !c.paceLogin(ctx) { // the bridge-wide login rate (pacer.go)
+				return
+			}
 			loginCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 			sess, err = c.dial(loginCtx, c.meta(), password)
 			cancel()

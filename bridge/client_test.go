@@ -145,16 +145,7 @@ func newHarness(t *testing.T, version int) *harness {
 		}
 	}
 	conn := testConnector(t, srv, version)
-	db, err := dbutil.NewWithDialect("file:"+strings.ReplaceAll(t.Name(), "/", "_")+"?mode=memory&cache=shared&_txlock=immediate", "sqlite3-fk-wal")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.RawDB.SetMaxOpenConns(1)
-	t.Cleanup(func() { _ = db.Close() })
-	conn.Store = database.New("test", db, dbutil.ZeroLogger(zerolog.Nop()))
-	if err := conn.Store.Upgrade(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	conn.Store = testStore(t)
 	sealed, err := conn.sealer.Seal("pw-Alice", "alice@example.com")
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +164,22 @@ func newHarness(t *testing.T, version int) *harness {
 }
 
 // online signs a contact of the fake server in as online.
+// testStore is a bridge store in an in-memory SQLite database named after the test.
+func testStore(t *testing.T) *database.Store {
+	t.Helper()
+	db, err := dbutil.NewWithDialect("file:"+strings.ReplaceAll(t.Name(), "/", "_")+"?mode=memory&cache=shared&_txlock=immediate", "sqlite3-fk-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.RawDB.SetMaxOpenConns(1)
+	t.Cleanup(func() { _ = db.Close() })
+	store := database.New("test", db, dbutil.ZeroLogger(zerolog.Nop()))
+	if err := store.Upgrade(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
 func (h *harness) online(t *testing.T, passport string) *msntest.Contact {
 	t.Helper()
 	c := h.srv.Contact(passport)

@@ -73,6 +73,9 @@ type Config struct {
 	PasswordEncryptionKey string       `yaml:"password_encryption_key"`
 	// MaxFileSize bounds files either way, in bytes (0: DefaultMaxFileSize, 100 MiB).
 	MaxFileSize int64 `yaml:"max_file_size"`
+	// LoginsPerSecond bounds the MSN logins of the whole bridge, first connects at start and
+	// reconnects alike (0: no limit); see loginPacer.
+	LoginsPerSecond int `yaml:"logins_per_second"`
 
 	displaynameTmpl *template.Template
 	switchboardIdle time.Duration
@@ -94,6 +97,7 @@ func upgradeConfig(helper configupgrade.Helper) {
 	helper.Copy(configupgrade.Str, "switchboard_idle_timeout")
 	helper.Copy(configupgrade.Bool, "offline_messages")
 	helper.Copy(configupgrade.Int, "max_logins_per_user")
+	helper.Copy(configupgrade.Int, "logins_per_second")
 	helper.Copy(configupgrade.Str, "notice_prefix")
 	helper.Copy(configupgrade.Int, "max_file_size")
 	if key, ok := helper.Get(configupgrade.Str, "password_encryption_key"); !ok || key == "" || key == "generate" {
@@ -116,6 +120,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxLoginsPerUser < 0 {
 		return fmt.Errorf("network.max_logins_per_user must be 0 (no limit) or more, got %d", c.MaxLoginsPerUser)
+	}
+	if c.LoginsPerSecond < 0 {
+		return fmt.Errorf("network.logins_per_second must be 0 (no limit) or more, got %d", c.LoginsPerSecond)
 	}
 	if c.MaxFileSize < 0 {
 		return fmt.Errorf("network.max_file_size must be 0 (the default, 100 MiB) or a number of bytes, got %d", c.MaxFileSize)

@@ -32,6 +32,9 @@ type Connector struct {
 	// avatars caches contacts' display pictures by SHA1D for every login (avatars.go).
 	avatarsOnce sync.Once
 	avatars     *avatarCache
+	// pacer spaces the logins of all clients (pacer.go); made on first use.
+	pacerOnce sync.Once
+	pacer     *loginPacer
 
 	// loginFunc logs in to MSN; tests may replace it. Default ns.Login.
 	loginFunc func(ctx context.Context, cfg ns.Config, passport, password string) (*ns.Session, error)
