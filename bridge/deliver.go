@@ -43,9 +43,7 @@ func messageMeta(evt bridgev2.RemoteEvent) *simplevent.EventMeta {
 		return &e.EventMeta
 	case *simplevent.PreConvertedMessage:
 		return &e.EventMeta
-	case *simplevent.Message[fileReceived]:
-		return &e.EventMeta
-	case *simplevent.Message[inkReceived]:
+	case *simplevent.Message[mediaUpload]:
 		return &e.EventMeta
 	}
 	return nil

@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/bridgev2/simplevent"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -78,33 +80,52 @@ func (c *Client) postFile(ctx context.Context, ev fileReceived) {
 		return
 	}
 	path, fi := ev.path, ev.t.File
-	// The temporary file stays until the upload worked: a delivery that fails (the homeserver
-	// is away) is made again (deliver.go) and converts again; a finished upload is reused.
-	var uploaded *event.MessageEventContent
-	delivered := c.queueRemote(ctx, &simplevent.Message[fileReceived]{
-		EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventMessage, PortalKey: key, CreatePortal: true,
-			Sender: c.sender(ev.t.Peer, false)},
-		ID:   newMessageID("file"),
-		Data: ev,
-		ConvertMessageFunc: func(ctx context.Context, p *bridgev2.Portal, intent bridgev2.MatrixAPI, _ fileReceived) (*bridgev2.ConvertedMessage, error) {
-			if uploaded == nil {
-				content, err := uploadFile(ctx, p, intent, path, fi)
-				if err != nil {
-					c.log.Err(err).Str("file", fi.Name).Msg("Failed to upload a received file")
-					if !permanentUploadError(err) {
-						return nil, err // not stored: handed over again once the homeserver is back
-					}
-					content = portal.Notice(fmt.Sprintf("%s sent %s (%s), but the bridge could not upload it to Matrix.", c.nameOf(ctx, from), fi.Name, humanSize(fi.Size)))
-				}
-				uploaded = content
-				_ = os.Remove(path)
-			}
-			return &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{Type: event.EventMessage, Content: uploaded}}}, nil
-		},
+	// The temporary file stays until the upload worked (or the message was given up).
+	delivered := c.queueUpload(ctx, key, ev.t.Peer, "file", func(ctx context.Context, p *bridgev2.Portal, intent bridgev2.MatrixAPI) (*event.MessageEventContent, error) {
+		content, err := uploadFile(ctx, p, intent, path, fi)
+		if err == nil || permanentUploadError(err) {
+			_ = os.Remove(path)
+		}
+		return content, err
+	}, func() *event.MessageEventContent {
+		return portal.Notice(fmt.Sprintf("%s sent %s (%s), but the bridge could not upload it to Matrix.", c.nameOf(ctx, from), fi.Name, humanSize(fi.Size)))
 	})
 	if !delivered {
 		_ = os.Remove(path) // given up (or the client stopped): nothing will read it any more
 	}
+}
+
+// mediaUpload is the data of a media message on its way to Matrix (see queueUpload).
+type mediaUpload struct{}
+
+// queueUpload delivers a media message from a contact (deliver.go) whose content is made by
+// an upload done at most once: a delivery attempt that failed after the upload (the homeserver
+// went away) converts again and reuses it. An upload the homeserver did not answer fails the
+// conversion, so bridgev2 stores nothing and the delivery is made again; one it refused
+// (permanentUploadError) becomes refused()'s notice. It reports whether the message is in Matrix.
+func (c *Client) queueUpload(ctx context.Context, key networkid.PortalKey, from, idPrefix string,
+	upload func(context.Context, *bridgev2.Portal, bridgev2.MatrixAPI) (*event.MessageEventContent, error),
+	refused func() *event.MessageEventContent) bool {
+	var uploaded *event.MessageEventContent
+	return c.queueRemote(ctx, &simplevent.Message[mediaUpload]{
+		EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventMessage, PortalKey: key, CreatePortal: true,
+			Sender: c.sender(from, false), Timestamp: time.Now()},
+		ID: newMessageID(idPrefix),
+		ConvertMessageFunc: func(ctx context.Context, p *bridgev2.Portal, intent bridgev2.MatrixAPI, _ mediaUpload) (*bridgev2.ConvertedMessage, error) {
+			if uploaded == nil {
+				content, err := upload(ctx, p, intent)
+				if err != nil {
+					c.log.Err(err).Str("portal_id", string(key.ID)).Msg("Failed to upload media from a contact")
+					if !permanentUploadError(err) {
+						return nil, err // not stored: handed over again once the homeserver is back
+					}
+					content = refused()
+				}
+				uploaded = content
+			}
+			return &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{Type: event.EventMessage, Content: uploaded}}}, nil
+		},
+	})
 }
 
 // permanentUploadError reports whether the homeserver refused an upload for good (a 4xx

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
-	"maunium.net/go/mautrix/bridgev2/simplevent"
 	"maunium.net/go/mautrix/event"
 
 	"github.com/msnbridge/msnbridge/msn/message"
@@ -23,11 +21,6 @@ const (
 	inkFileName = "ink.gif"
 	inkMimeType = "image/gif"
 )
-
-// inkReceived is the data of an ink message on its way to Matrix.
-type inkReceived struct {
-	ink *message.Ink
-}
 
 // inkNotice is the notice for ink the bridge cannot show (ISF, or a GIF that did not decode).
 func inkNotice(name string) *event.MessageEventContent {
@@ -50,29 +43,9 @@ func (c *Client) postInk(ctx context.Context, key networkid.PortalKey, ev *sb.Co
 		c.queueContent(ctx, key, ev.Sender, inkNotice(name))
 		return
 	}
-	// The upload is made once: a delivery attempt that failed after it (the homeserver went
-	// away) converts again and reuses it.
-	var uploaded *event.MessageEventContent
-	c.queueRemote(ctx, &simplevent.Message[inkReceived]{
-		EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventMessage, PortalKey: key, CreatePortal: true,
-			Sender: c.sender(ev.Sender.Passport, false), Timestamp: time.Now()},
-		ID:   newMessageID("ink"),
-		Data: inkReceived{ink: ink},
-		ConvertMessageFunc: func(ctx context.Context, p *bridgev2.Portal, intent bridgev2.MatrixAPI, d inkReceived) (*bridgev2.ConvertedMessage, error) {
-			if uploaded == nil {
-				content, err := uploadInk(ctx, p, intent, d.ink)
-				if err != nil {
-					c.log.Err(err).Msg("Failed to upload an ink message")
-					if !permanentUploadError(err) {
-						return nil, err // not stored: handed over again once the homeserver is back
-					}
-					content = inkNotice(name)
-				}
-				uploaded = content
-			}
-			return &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{Type: event.EventMessage, Content: uploaded}}}, nil
-		},
-	})
+	c.queueUpload(ctx, key, ev.Sender.Passport, "ink", func(ctx context.Context, p *bridgev2.Portal, intent bridgev2.MatrixAPI) (*event.MessageEventContent, error) {
+		return uploadInk(ctx, p, intent, ink)
+	}, func() *event.MessageEventContent { return inkNotice(name) })
 }
 
 // uploadInk uploads an ink GIF to Matrix media for the portal (encrypted when the room is) and
