@@ -59,7 +59,7 @@ func newRecorder() *recorder {
 
 // QueueRemoteEvent records the event and, like bridgev2 after handling it, stores a message
 // (unless failStore) and runs the event's post-handle hook.
-func (r *recorder) QueueRemoteEvent(evt bridgev2.RemoteEvent) {
+func (r *recorder) QueueRemoteEvent(evt bridgev2.RemoteEvent) bool {
 	if msg, ok := evt.(bridgev2.RemoteMessage); ok {
 		r.mu.Lock()
 		if !r.failStore {
@@ -71,6 +71,7 @@ func (r *recorder) QueueRemoteEvent(evt bridgev2.RemoteEvent) {
 	if ph, ok := evt.(bridgev2.RemotePostHandler); ok {
 		ph.PostHandle(context.Background(), portalFor(evt.GetPortalKey()))
 	}
+	return true
 }
 
 func (r *recorder) EnsurePortal(context.Context, networkid.PortalKey) error { return nil }

@@ -32,6 +32,10 @@ const (
 	deliverGiveUp = time.Hour
 )
 
+// errNotQueued: bridgev2 refused the event outright (portal deleted, bridge stopping): its
+// post-handle hook will not run.
+var errNotQueued = errors.New("bridgev2 did not take the message")
+
 // errNotStored: bridgev2 handled the message but has no row for it (the send failed).
 var errNotStored = errors.New("bridgev2 handled the message but did not store it")
 
@@ -49,11 +53,32 @@ func messageMeta(evt bridgev2.RemoteEvent) *simplevent.EventMeta {
 	return nil
 }
 
+// withPostHandle returns a copy of a message event of messageMeta's kinds whose post-handle
+// hook is hook. Each delivery attempt hands bridgev2 its own copy: an earlier attempt that
+// timed out may still sit in the portal's queue and read its hook while the next is made.
+func withPostHandle(msg bridgev2.RemoteMessage, hook func(context.Context, *bridgev2.Portal)) bridgev2.RemoteMessage {
+	switch e := msg.(type) {
+	case *simplevent.Message[message.Text]:
+		cp := *e
+		cp.PostHandleFunc = hook
+		return &cp
+	case *simplevent.PreConvertedMessage:
+		cp := *e
+		cp.PostHandleFunc = hook
+		return &cp
+	case *simplevent.Message[mediaUpload]:
+		cp := *e
+		cp.PostHandleFunc = hook
+		return &cp
+	}
+	panic(fmt.Sprintf("withPostHandle: %T is not a message kind of messageMeta", msg))
+}
+
 // queueRemote hands an event to bridgev2: messages are delivered (see above), other events
 // handed over once. It reports false for a message given up on (never stored).
 func (c *Client) queueRemote(ctx context.Context, evt bridgev2.RemoteEvent) bool {
 	if meta := messageMeta(evt); meta != nil {
-		return c.deliverMessage(ctx, evt.(bridgev2.RemoteMessage), meta)
+		return c.deliverMessage(ctx, evt.(bridgev2.RemoteMessage), meta.PostHandleFunc)
 	}
 	c.mx.QueueRemoteEvent(evt)
 	return true
@@ -61,14 +86,12 @@ func (c *Client) queueRemote(ctx context.Context, evt bridgev2.RemoteEvent) bool
 
 // deliverMessage hands a message to bridgev2 until its Matrix event is stored (true), ctx ends
 // or deliverGiveUp passes (false).
-func (c *Client) deliverMessage(ctx context.Context, msg bridgev2.RemoteMessage, meta *simplevent.EventMeta) bool {
-	orig := meta.PostHandleFunc
-	defer func() { meta.PostHandleFunc = orig }()
+func (c *Client) deliverMessage(ctx context.Context, msg bridgev2.RemoteMessage, orig func(context.Context, *bridgev2.Portal)) bool {
 	key := msg.GetPortalKey()
 	start := time.Now()
 	pause := c.deliverRetryMin
 	for attempt := 1; ; attempt++ {
-		err := c.deliverOnce(ctx, msg, meta, orig)
+		err := c.deliverOnce(ctx, msg, orig)
 		if err == nil {
 			if attempt > 1 {
 				c.log.Info().Str("portal_id", string(key.ID)).Str("message_id", string(msg.GetID())).Int("attempt", attempt).
@@ -99,12 +122,12 @@ func (c *Client) deliverMessage(ctx context.Context, msg bridgev2.RemoteMessage,
 
 // deliverOnce makes one attempt: the portal room exists (created here, so that a failure to
 // create it is seen), bridgev2 handles the message, its row exists.
-func (c *Client) deliverOnce(ctx context.Context, msg bridgev2.RemoteMessage, meta *simplevent.EventMeta, orig func(context.Context, *bridgev2.Portal)) error {
+func (c *Client) deliverOnce(ctx context.Context, msg bridgev2.RemoteMessage, orig func(context.Context, *bridgev2.Portal)) error {
 	if err := c.mx.EnsurePortal(ctx, msg.GetPortalKey()); err != nil {
 		return fmt.Errorf("portal room: %w", err)
 	}
 	handled := make(chan *bridgev2.Portal, 1)
-	meta.PostHandleFunc = func(hctx context.Context, p *bridgev2.Portal) {
+	attempt := withPostHandle(msg, func(hctx context.Context, p *bridgev2.Portal) {
 		if orig != nil {
 			orig(hctx, p)
 		}
@@ -112,8 +135,10 @@ func (c *Client) deliverOnce(ctx context.Context, msg bridgev2.RemoteMessage, me
 		case handled <- p:
 		default:
 		}
+	})
+	if !c.mx.QueueRemoteEvent(attempt) {
+		return errNotQueued
 	}
-	c.mx.QueueRemoteEvent(msg)
 	timer := time.NewTimer(deliverAttemptWait)
 	defer timer.Stop()
 	select {

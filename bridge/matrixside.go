@@ -13,7 +13,9 @@ import (
 // matrixSide is everything the MSN client does to the Matrix side. The bridge implementation
 // goes through bridgev2; tests record the calls instead.
 type matrixSide interface {
-	QueueRemoteEvent(evt bridgev2.RemoteEvent)
+	// QueueRemoteEvent hands an event to bridgev2; false when bridgev2 did not take it (it
+	// was neither queued nor handled).
+	QueueRemoteEvent(evt bridgev2.RemoteEvent) bool
 	// EnsurePortal makes sure the portal has its Matrix room (creating it if needed).
 	EnsurePortal(ctx context.Context, key networkid.PortalKey) error
 	UpdateGhost(ctx context.Context, ghostID networkid.UserID, info *bridgev2.UserInfo) error
@@ -32,11 +34,12 @@ type bridgeSide struct {
 	login *bridgev2.UserLogin
 }
 
-func (b *bridgeSide) QueueRemoteEvent(evt bridgev2.RemoteEvent) {
+func (b *bridgeSide) QueueRemoteEvent(evt bridgev2.RemoteEvent) bool {
 	res := b.login.QueueRemoteEvent(evt)
 	if !res.Success {
 		b.login.Log.Warn().Any("result", res).Msg("Remote event was not handled")
 	}
+	return res.Queued || res.Success
 }
 
 func (b *bridgeSide) EnsurePortal(ctx context.Context, key networkid.PortalKey) error {

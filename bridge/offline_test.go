@@ -22,11 +22,11 @@ type oimProbe struct {
 	left     chan int
 }
 
-func (p *oimProbe) QueueRemoteEvent(evt bridgev2.RemoteEvent) {
+func (p *oimProbe) QueueRemoteEvent(evt bridgev2.RemoteEvent) bool {
 	if evt.GetType() == bridgev2.RemoteEventMessage {
 		p.left <- len(p.srv.OfflineMessages(p.passport))
 	}
-	p.recorder.QueueRemoteEvent(evt)
+	return p.recorder.QueueRemoteEvent(evt)
 }
 
 // TestClientOfflineMessagesDeletedAfterQueueing: offline messages stay on the server until the

@@ -219,11 +219,11 @@ type portalGate struct {
 	release chan struct{}
 }
 
-func (g *portalGate) QueueRemoteEvent(evt bridgev2.RemoteEvent) {
+func (g *portalGate) QueueRemoteEvent(evt bridgev2.RemoteEvent) bool {
 	if evt.GetPortalKey() == g.portal {
 		<-g.release
 	}
-	g.recorder.QueueRemoteEvent(evt)
+	return g.recorder.QueueRemoteEvent(evt)
 }
 
 // TestClientSlowPortalDoesNotStallOthers: while Bob's room does not take events, Carol's

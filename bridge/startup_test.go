@@ -25,7 +25,7 @@ type connectedSink struct {
 	connected chan<- time.Time
 }
 
-func (connectedSink) QueueRemoteEvent(bridgev2.RemoteEvent)                   {}
+func (connectedSink) QueueRemoteEvent(bridgev2.RemoteEvent) bool              { return true }
 func (connectedSink) EnsurePortal(context.Context, networkid.PortalKey) error { return nil }
 func (connectedSink) UpdateGhost(context.Context, networkid.UserID, *bridgev2.UserInfo) error {
 	return nil
