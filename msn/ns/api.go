@@ -77,6 +77,10 @@ type Config struct {
 	// PingInterval is the keep-alive interval until the server names one with "QNG n"
 	// (default 60 s). The session is considered dead when no QNG comes within twice the interval.
 	PingInterval time.Duration
+	// MinTicketRenewal is the least time between two scheduled renewals of the HTTP tickets
+	// (each one logs in with the password again), whatever lifetime the server gives them or
+	// however its clock differs from ours (default DefaultMinTicketRenewal).
+	MinTicketRenewal time.Duration
 	// Limits bounds the wire reader.
 	Limits wire.Limits
 	// MaxContacts bounds the contacts the session keeps, from every source (SYN/LST, the ABCH

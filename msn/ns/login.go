@@ -23,7 +23,9 @@ const (
 	DefaultRequestTimeout = 30 * time.Second
 	DefaultLoginTimeout   = 90 * time.Second
 	DefaultPingInterval   = 60 * time.Second
-	maxRedirects          = 5
+	// DefaultMinTicketRenewal is the least time between two scheduled ticket renewals.
+	DefaultMinTicketRenewal = time.Minute
+	maxRedirects            = 5
 )
 
 // DefaultVersions is the version offer used when Config.Versions is empty.
@@ -63,6 +65,9 @@ func (cfg *Config) setDefaults() error {
 	}
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = DefaultPingInterval
+	}
+	if cfg.MinTicketRenewal <= 0 {
+		cfg.MinTicketRenewal = DefaultMinTicketRenewal
 	}
 	if cfg.InitialStatus == "" {
 		cfg.InitialStatus = Online

@@ -196,16 +196,24 @@ func (s *Session) scheduleRenewal(retry time.Duration) {
 	if at.IsZero() {
 		return
 	}
-	wait := time.Until(at)
-	if retry > 0 {
-		wait = retry
-	}
+	wait := renewalWait(time.Until(at), retry, s.cfg.MinTicketRenewal)
 	s.ka.mu.Lock()
 	defer s.ka.mu.Unlock()
 	if s.ka.stopped {
 		return
 	}
-	s.ka.renew = time.AfterFunc(max(wait, 0), func() { s.renewDue(issued, expires) })
+	s.ka.renew = time.AfterFunc(wait, func() { s.renewDue(issued, expires) })
+}
+
+// renewalWait is the wait before the next renewal: until the renewal time (or retry when > 0),
+// never below floor. Tickets the server gives a tiny lifetime, or an expiry its clock puts in
+// our past, would otherwise send the password again in a tight loop.
+func renewalWait(untilDue, retry, floor time.Duration) time.Duration {
+	wait := untilDue
+	if retry > 0 {
+		wait = retry
+	}
+	return max(wait, floor)
 }
 
 // renewDue renews the tickets once and schedules the next renewal or a retry.

@@ -45,6 +45,8 @@ func ticketLogin(t *testing.T, srv *msntest.Server, version int) *Session {
 		MachineGUID:    "{5E3EDFE5-440D-5132-A3F3-A7AE35275C64}",
 		RequestTimeout: 10 * time.Second,
 		LoginTimeout:   20 * time.Second,
+		// The test server's tickets live seconds: allow renewals that often.
+		MinTicketRenewal: 100 * time.Millisecond,
 	}
 	s, err := Login(context.Background(), cfg, "alice@example.com", "alicepass")
 	if err != nil {
@@ -140,5 +142,21 @@ func TestRenewAt(t *testing.T) {
 	lo, hi := renewAt(issued, short, func(n int64) int64 { return n - 1 }), renewAt(issued, short, func(int64) int64 { return 0 })
 	if !lo.Before(hi) || lo.Before(issued.Add(7*time.Second)) || !hi.Equal(issued.Add(8*time.Second)) {
 		t.Errorf("10 s tickets renewed between %v and %v", lo, hi)
+	}
+}
+
+// TestRenewalWaitFloor: however short the tickets' lifetime or however far the server's clock
+// is ahead (renewal time already past), scheduled renewals never come closer than the floor.
+func TestRenewalWaitFloor(t *testing.T) {
+	for _, tc := range []struct{ untilDue, retry, want time.Duration }{
+		{-time.Hour, 0, time.Minute},             // expiry in our past
+		{750 * time.Millisecond, 0, time.Minute}, // 1 s tickets
+		{time.Hour, 0, time.Hour},
+		{time.Hour, time.Second, time.Minute}, // a quick retry after a failure
+		{time.Hour, 5 * time.Minute, 5 * time.Minute},
+	} {
+		if got := renewalWait(tc.untilDue, tc.retry, time.Minute); got != tc.want {
+			t.Errorf("renewalWait(%v, %v) = %v, want %v", tc.untilDue, tc.retry, got, tc.want)
+		}
 	}
 }
