@@ -83,7 +83,8 @@ func (a *Assembler) Add(from string, p *Packet) ([]byte, error) {
 		if b == nil && len(a.pending) >= a.cfg.MaxPending {
 			a.evictOldestLocked()
 		}
-		b = &asmBuf{created: now, total: h.TotalSize, data: make([]byte, 0, h.TotalSize)}
+		// The declared total is the peer's word: grow with what arrives instead of reserving it.
+		b = &asmBuf{created: now, total: h.TotalSize, data: make([]byte, 0, min(h.TotalSize, uint64(len(p.Data))))}
 		a.pending[key] = b
 	}
 	switch {

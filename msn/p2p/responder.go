@@ -86,12 +86,16 @@ func NewSessionResponder(self, endpoint string, cfg SessionConfig) *Responder {
 	}
 }
 
-// senderOf is the peer's e-mail: from P2P-Src when present, else the MSG line's sender.
+// senderOf is the peer's e-mail: the MSG line's sender, which the server stamps. P2P-Src is
+// the peer's own claim: in a multi-party switchboard a third participant could name someone
+// else there and inject data or a BYE into their session, so it is used only when the MSG
+// carried no sender, and a frame whose P2P-Src names another account is not that account's.
 func senderOf(from, src string) string {
-	if e, _ := SplitAddress(src); e != "" {
-		return e
+	if f := strings.ToLower(strings.TrimSpace(from)); f != "" {
+		return f
 	}
-	return strings.ToLower(strings.TrimSpace(from))
+	e, _ := SplitAddress(src)
+	return e
 }
 
 // ourAddress reports whether addr (P2P-Dest, SLP To) names this client: our e-mail, bare or

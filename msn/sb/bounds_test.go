@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -122,5 +123,26 @@ func TestInvitationFloodIsBounded(t *testing.T) {
 	pc.send("ANS %d OK", ans.TrID)
 	if j := waitEvent[*JoinedEvent](t, e.rec); j.Participant.Passport != "bob@example.com" {
 		t.Fatalf("joined %+v", j)
+	}
+}
+
+// TestPruneSkipsBusyConversation: pruning runs with the manager's lock held; a one-to-one
+// conversation busy under its own lock (its reader may be turning it into a group, which takes
+// the manager's lock) is passed over, not waited for: waiting deadlocked both.
+func TestPruneSkipsBusyConversation(t *testing.T) {
+	e := newEnv(t, 12, Config{MaxConversations: 1})
+	busy := e.m.Conversation("bob@example.com")
+	busy.mu.Lock()
+	done := make(chan *Conversation, 1)
+	go func() { done <- e.m.Conversation("carol@example.com") }() // prunes: over the limit
+	select {
+	case c := <-done:
+		busy.mu.Unlock()
+		if c == nil || c.Peer() != "carol@example.com" {
+			t.Fatalf("got %v", c)
+		}
+	case <-time.After(10 * time.Second):
+		busy.mu.Unlock()
+		t.Fatal("pruning waited for a conversation's lock while holding the manager's")
 	}
 }

@@ -359,7 +359,11 @@ func (m *Manager) pruneLocked(set map[string]*Conversation, keep *Conversation, 
 		if g == keep {
 			continue
 		}
-		g.mu.Lock()
+		// m.mu is held: a conversation busy under its own lock (its reader may be turning
+		// it into a group, which takes m.mu) is not dormant; waiting for it would deadlock.
+		if !g.mu.TryLock() {
+			continue
+		}
 		idle := g.active == nil && !g.opening && len(g.queue) == 0
 		use := g.lastUse
 		g.mu.Unlock()

@@ -170,6 +170,9 @@ func (c *Conversation) releaseAfterFetch(ctx context.Context) {
 			return
 		}
 	}
+	if r := c.p2p.responder(c); r.Fetches() > 0 || r.Transfers() > 0 {
+		return // another picture or a file is still on its way over this switchboard
+	}
 	c.mu.Lock()
 	s := c.active
 	if s == nil || s.busy() || len(c.queue) > 0 || s.paused.Load() || c.eventsPending() {
