@@ -598,6 +598,7 @@ func (c *Client) IsLoggedIn() bool {
 // LogoutRemote signs out of MSN and forgets the bridge's cached data for the login.
 func (c *Client) LogoutRemote(ctx context.Context) {
 	c.Disconnect()
+	c.dropReceivedFiles()
 	c.leaveSpace(ctx)
 	if c.conn.Store != nil && c.login != nil {
 		if err := c.conn.Store.DeleteLogin(ctx, c.login.ID); err != nil {

@@ -8,7 +8,9 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
+	"github.com/rs/zerolog"
 	"go.mau.fi/util/configupgrade"
 	"go.mau.fi/util/dbutil"
 	"maunium.net/go/mautrix/bridgev2"
@@ -128,6 +130,7 @@ func (c *Connector) Start(ctx context.Context) error {
 		return fmt.Errorf("password encryption: %w", err)
 	}
 	c.sealer = sealer
+	removeStaleFiles(*zerolog.Ctx(ctx), time.Now())
 	if err := c.Store.Upgrade(ctx); err != nil {
 		return bridgev2.DBUpgradeError{Err: err, Section: "msn"}
 	}

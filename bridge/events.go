@@ -116,6 +116,8 @@ func (c *Client) handleQueued(ctx context.Context, _ queueKey, item any) {
 		c.syncContacts(ctx)
 	case fetchOIMs:
 		c.fetchOfflineMessages(ctx, ev)
+	case deliverOIMs:
+		c.deliverOfflineMessages(ctx, ev.msgs)
 	case ns.Event:
 		c.handleNSEvent(ctx, ev)
 	case sb.Event:
@@ -329,11 +331,7 @@ func (c *Client) handleSBEvent(ctx context.Context, evt sb.Event) {
 		}
 		kind, show := unsupportedKind(ev)
 		if show {
-			content := portal.UnsupportedNotice(kind, c.nameOf(ctx, ev.Sender))
-			if f, ok := offeredFile(ev); ok && f.Name != "" {
-				content.Body += fmt.Sprintf(" (%s, %s)", f.Name, humanSize(f.Size))
-			}
-			c.queueContent(ctx, key, ev.Sender, content)
+			c.queueContent(ctx, key, ev.Sender, portal.UnsupportedNotice(kind, c.nameOf(ctx, ev.Sender)))
 		}
 	case *sb.JoinedEvent:
 		if conv.IsGroup() {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
@@ -49,7 +50,7 @@ type fileReceived struct {
 // file as it arrives; once complete it is uploaded to Matrix and posted from the contact's
 // ghost (postFile). Memory does not grow with the file.
 func (c *Client) acceptFile(conv *sb.Conversation, t *p2p.Transfer) io.Writer {
-	f, err := os.CreateTemp("", "msnbridge-file-*")
+	f, err := os.CreateTemp("", fileTempPattern)
 	if err != nil {
 		c.log.Err(err).Msg("Cannot store an incoming file: declining it")
 		return nil
@@ -67,6 +68,36 @@ func (c *Client) acceptFile(conv *sb.Conversation, t *p2p.Transfer) io.Writer {
 		c.events.push(conv, fileReceived{conv: conv, t: t, path: path}, nil, false)
 	}()
 	return f
+}
+
+// fileTempPattern names the temporary files of incoming transfers (in os.TempDir).
+const fileTempPattern = "msnbridge-file-*"
+
+// staleFileAge is how old a leftover temporary file must be to be removed at start: far past
+// any transfer's timeout, so another bridge process's files in progress are left alone.
+const staleFileAge = 24 * time.Hour
+
+// dropReceivedFiles removes the temporary files of received files not posted yet (logout: the
+// client will not run again).
+func (c *Client) dropReceivedFiles() {
+	c.events.discard(func(it any) bool { _, ok := it.(fileReceived); return ok }, func(it any) {
+		if fr := it.(fileReceived); fr.path != "" {
+			_ = os.Remove(fr.path)
+		}
+	})
+}
+
+// removeStaleFiles removes temporary files of incoming transfers that a process which ended
+// (killed, or stopped before posting them) left behind.
+func removeStaleFiles(log zerolog.Logger, now time.Time) {
+	paths, _ := filepath.Glob(filepath.Join(os.TempDir(), fileTempPattern))
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && now.Sub(st.ModTime()) > staleFileAge {
+			if err := os.Remove(p); err == nil {
+				log.Debug().Str("path", p).Msg("Removed a leftover temporary file of an incoming transfer")
+			}
+		}
+	}
 }
 
 // postFile posts a received file from the contact's ghost as m.image, m.video, m.audio or

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
@@ -370,5 +371,49 @@ func TestReceivedFileSurvivesHomeserverOutage(t *testing.T) {
 	}
 	if !permanentUploadError(mautrix.HTTPError{Response: &http.Response{StatusCode: 413}}) || permanentUploadError(errors.New("EOF")) {
 		t.Fatal("upload errors misclassified")
+	}
+}
+
+// TestReceivedFileTempFilesReleased: a received file not posted yet when the login is logged
+// out has its temporary file removed with it, and a temporary file a dead process left
+// behind is removed at start once it is older than any transfer could be (a recent one,
+// perhaps another bridge's transfer in progress, stays).
+func TestReceivedFileTempFilesReleased(t *testing.T) {
+	h := newHarness(t, 12)
+	f, err := os.CreateTemp("", fileTempPattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	h.client.events.push(nsLane, fileReceived{path: f.Name()}, nil, false) // stopped: it waits
+	h.client.dropReceivedFiles()
+	if _, err := os.Stat(f.Name()); !os.IsNotExist(err) {
+		t.Fatalf("temporary file of an unposted file kept after logout: %v", err)
+	}
+	if n := h.client.events.waiting(nsLane); n != 0 {
+		t.Fatalf("%d items still queued", n)
+	}
+
+	old, err := os.CreateTemp("", fileTempPattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = old.Close()
+	recent, err := os.CreateTemp("", fileTempPattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = recent.Close()
+	t.Cleanup(func() { _ = os.Remove(recent.Name()) })
+	past := time.Now().Add(-2 * staleFileAge)
+	if err := os.Chtimes(old.Name(), past, past); err != nil {
+		t.Fatal(err)
+	}
+	removeStaleFiles(zerolog.Nop(), time.Now())
+	if _, err := os.Stat(old.Name()); !os.IsNotExist(err) {
+		t.Fatalf("stale temporary file kept: %v", err)
+	}
+	if _, err := os.Stat(recent.Name()); err != nil {
+		t.Fatalf("recent temporary file removed: %v", err)
 	}
 }

@@ -57,12 +57,15 @@ func (c *Client) rsiClient(sess *ns.Session) *oim.RSIClient {
 	}
 }
 
-// fetchOfflineMessages fetches offline messages and puts them into their DM portals in order,
-// with their original timestamps. An offline message is deleted on the server only once
-// bridgev2 has stored its Matrix event (its post-handle hook finds the message row): a crash,
-// restart or homeserver outage before that leaves it on the server, the next login fetches it
-// again, and its message id (made from the OIM id) makes bridgev2 drop it if it was stored
-// after all, so it reaches Matrix exactly once.
+// oimLaneKey is the dispatcher lane that delivers fetched offline messages: in order, and off
+// the NS lane, which a homeserver outage must not hold up (invitations wait there).
+type oimLaneKey struct{}
+
+// deliverOIMs is a batch of fetched offline messages on its way to Matrix.
+type deliverOIMs struct{ msgs []oim.OfflineMessage }
+
+// fetchOfflineMessages fetches offline messages (on the NS lane) and hands them to the offline
+// lane (deliverOfflineMessages).
 func (c *Client) fetchOfflineMessages(ctx context.Context, req fetchOIMs) {
 	c.mu.Lock()
 	sess := c.sess
@@ -89,99 +92,51 @@ func (c *Client) fetchOfflineMessages(ctx context.Context, req fetchOIMs) {
 	if err != nil {
 		c.log.Warn().Err(err).Int("fetched", len(msgs)).Msg("Some offline messages could not be fetched")
 	}
-	if len(msgs) == 0 {
-		return
+	if len(msgs) > 0 {
+		c.events.push(oimLaneKey{}, deliverOIMs{msgs: msgs}, nil, false) // a worker's push never blocks
 	}
-	batch := newOIMBatch(len(msgs))
+}
+
+// deliverOfflineMessages puts offline messages into their DM portals in order, with their
+// original timestamps, and deletes from the server those whose Matrix event bridgev2 stored
+// (queueRemote reports it): one not stored (the client stopped, or an hour of homeserver
+// outage) stays on the server, the next login fetches it again, and its message id (made from
+// the OIM id) makes bridgev2 drop it if it was stored after all: exactly once.
+func (c *Client) deliverOfflineMessages(ctx context.Context, msgs []oim.OfflineMessage) {
+	var ids []string
+	kept := 0
 	for _, m := range msgs {
 		passport, perr := puppet.NormalizePassport(m.From)
 		if perr != nil {
 			// Undeliverable (invalid sender): deleted too, it would fail again every login.
 			c.log.Warn().Str("from", m.From).Msg("Offline message from an invalid passport")
-			batch.settle(m.ID, true)
+			ids = append(ids, m.ID)
 			continue
 		}
 		ts := m.Time
 		if ts.IsZero() {
 			ts = time.Now()
 		}
-		oimID, msgID := m.ID, newMessageIDFrom("oim", m.ID)
-		c.queueRemote(ctx, &simplevent.Message[message.Text]{
+		if c.queueRemote(ctx, &simplevent.Message[message.Text]{
 			EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventMessage, PortalKey: c.dmKey(passport), CreatePortal: true,
-				Sender: c.sender(passport, false), Timestamp: ts,
-				PostHandleFunc: func(ctx context.Context, p *bridgev2.Portal) {
-					// Called once per delivery attempt (see deliver.go): only a stored message
-					// settles; one never stored stays on the server for the next login.
-					stored, err := c.mx.MessageStored(ctx, p, msgID)
-					if err != nil {
-						c.log.Warn().Err(err).Str("oim_id", oimID).Msg("Failed to check whether an offline message was bridged; keeping it on the server")
-					}
-					if stored {
-						batch.settle(oimID, true)
-					}
-				}},
+				Sender: c.sender(passport, false), Timestamp: ts},
 			Data:               message.Text{Body: m.Text},
-			ID:                 msgID,
+			ID:                 newMessageIDFrom("oim", m.ID),
 			ConvertMessageFunc: convertText(m.FromName),
-		})
-	}
-	go c.deleteBridgedOIMs(ctx, batch)
-}
-
-// oimConfirmTimeout bounds how long a fetched batch of offline messages waits for bridgev2 to
-// store them before the ones stored so far are deleted (the others stay for the next login).
-const oimConfirmTimeout = 10 * time.Minute
-
-// oimBatch collects, for one fetch, which offline messages are safe to delete.
-type oimBatch struct {
-	results chan oimResult
-	want    int
-}
-
-type oimResult struct {
-	id        string
-	deletable bool
-}
-
-func newOIMBatch(n int) *oimBatch {
-	// Buffered for every message: a post-handle hook never waits for the deleter.
-	return &oimBatch{results: make(chan oimResult, n), want: n}
-}
-
-// settle reports one message's outcome: deletable when it is in Matrix (or can never be).
-func (b *oimBatch) settle(id string, deletable bool) {
-	select {
-	case b.results <- oimResult{id: id, deletable: deletable}:
-	default: // a hook run twice; the first answer counts
-	}
-}
-
-// deleteBridgedOIMs waits until every message of the batch is settled (or the wait runs out or
-// the client stops), then deletes the deletable ones in one request (batched by the RSI client).
-func (c *Client) deleteBridgedOIMs(ctx context.Context, b *oimBatch) {
-	timeout := time.NewTimer(oimConfirmTimeout)
-	defer timeout.Stop()
-	var ids []string
-	kept := 0
-collect:
-	for n := 0; n < b.want; n++ {
-		select {
-		case r := <-b.results:
-			if r.deletable && r.id != "" {
-				ids = append(ids, r.id)
-			} else {
-				kept++
-			}
-		case <-timeout.C:
-			kept += b.want - n
-			break collect
-		case <-ctx.Done():
-			kept += b.want - n
-			break collect
+		}) {
+			ids = append(ids, m.ID)
+		} else {
+			kept++
 		}
 	}
+	c.deleteOIMs(ids, kept)
+}
+
+// deleteOIMs deletes bridged offline messages on the server in one request (batched by the
+// RSI client).
+func (c *Client) deleteOIMs(ids []string, kept int) {
 	if kept > 0 {
-		c.log.Info().Int("kept", kept).Msg("Offline messages not (yet) in Matrix stay on the server for the next login")
+		c.log.Info().Int("kept", kept).Msg("Offline messages not in Matrix stay on the server for the next login")
 	}
 	if c.oimSettled != nil {
 		defer c.oimSettled(len(ids), kept)

@@ -174,3 +174,32 @@ func TestClientOfflineImpossibleIsPermanent(t *testing.T) {
 		t.Fatalf("notice %v (send %v): must say the contact is offline and why", err, ms.SendNotice)
 	}
 }
+
+// TestOfflineDeliveryDoesNotHoldTheNSLane: while offline messages cannot reach Matrix (the
+// homeserver is down, their delivery retries), the NS lane still serves the session: a
+// contact's invitation is answered. Offline messages were delivered on the NS lane, which a
+// homeserver outage held for as long as it lasted (invitation cookies live two minutes).
+func TestOfflineDeliveryDoesNotHoldTheNSLane(t *testing.T) {
+	h := newHarness(t, 18)
+	if _, err := h.srv.QueueOfflineMessage("carol@example.com", "alice@example.com", "while you were away", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.rec.mu.Lock()
+	h.rec.failStore = true
+	h.rec.mu.Unlock()
+	sbw := watchSB(h.srv, "alice@example.com")
+	h.connect(t)
+	wait(t, h.rec.events, "the offline message (not stored)", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob := h.online(t, "bob@example.com")
+	go func() { _ = bob.Say(ctx, "alice@example.com", "are you there?") }()
+	select {
+	case <-sbw.ans:
+	case <-ctx.Done():
+		t.Fatal("bob's invitation was not answered while an offline message waited for Matrix")
+	}
+	if n := len(h.srv.OfflineMessages("alice@example.com")); n != 1 {
+		t.Fatalf("%d offline messages on the server; the one not in Matrix must stay", n)
+	}
+}

@@ -163,6 +163,30 @@ func (d *dispatcher) work(ctx context.Context, key queueKey, l *lane) {
 	}
 }
 
+// discard removes the waiting items match selects from every lane and hands each to match's
+// caller through gone (outside the lock), e.g. to release what they hold.
+func (d *dispatcher) discard(match func(item any) bool, gone func(item any)) {
+	var out []any
+	d.mu.Lock()
+	for _, l := range d.lanes {
+		kept := l.items[:0]
+		for _, q := range l.items {
+			if q.coalesce == nil && match(q.item) {
+				out = append(out, q.item)
+				continue
+			}
+			kept = append(kept, q)
+		}
+		clear(l.items[len(kept):])
+		l.items = kept
+	}
+	d.mu.Unlock()
+	d.cond.Broadcast()
+	for _, it := range out {
+		gone(it)
+	}
+}
+
 // waiting reports how many items wait in a lane (for tests and logs).
 func (d *dispatcher) waiting(key queueKey) int {
 	d.mu.Lock()
