@@ -91,7 +91,7 @@ func NewSessionResponder(self, endpoint string, cfg SessionConfig) *Responder {
 // else there and inject data or a BYE into their session, so it is used only when the MSG
 // carried no sender, and a frame whose P2P-Src names another account is not that account's.
 func senderOf(from, src string) string {
-	if f := strings.ToLower(strings.TrimSpace(from)); f != "" {
+	if f, _ := SplitAddress(from); f != "" {
 		return f
 	}
 	e, _ := SplitAddress(src)
