@@ -97,6 +97,22 @@ func (s *Session) RenewTickets(ctx context.Context) error {
 	return s.renewTickets(ctx, false)
 }
 
+// redactedError is an error whose text has the password removed (auth.Redact); errors.Is and
+// errors.As still see the cause. A login service may echo what it was sent.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redacted wraps err so that its text never carries password; the renewal's errors are logged
+// and returned to the address-book and offline-message callers, as the login's are redacted.
+func redacted(err error, password string) error {
+	return &redactedError{msg: auth.Redact(err.Error(), password), err: err}
+}
+
 // renewTickets renews; unless forced (the scheduled renewal), not again within minRenewGap.
 func (s *Session) renewTickets(ctx context.Context, force bool) error {
 	r := &s.renewal
@@ -128,14 +144,14 @@ func (s *Session) renewTickets(ctx context.Context, force bool) error {
 		p := &auth.Passport{HTTP: s.cfg.HTTPClient, NexusURL: s.cfg.Endpoints.Nexus, LoginURL: s.cfg.Endpoints.Login, AllowedHosts: s.cfg.Endpoints.hosts()}
 		t, err := p.TWN(ctx, s.passport, r.password, r.challenge)
 		if err != nil {
-			return fmt.Errorf("msn: renewing the passport ticket: %w", err)
+			return redacted(fmt.Errorf("msn: renewing the passport ticket: %w", err), r.password)
 		}
 		twn = t
 	case "SSO":
 		sso := &auth.SSO{HTTP: s.cfg.HTTPClient, URL: s.cfg.Endpoints.RST, AllowedHosts: s.cfg.Endpoints.hosts()}
 		res, err := sso.Login(ctx, s.passport, r.password, r.policy)
 		if err != nil {
-			return fmt.Errorf("msn: renewing the SSO tickets: %w", err)
+			return redacted(fmt.Errorf("msn: renewing the SSO tickets: %w", err), r.password)
 		}
 		tickets = make(map[string]string, len(res.Tokens))
 		for d, t := range res.Tokens {

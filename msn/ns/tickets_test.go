@@ -2,7 +2,9 @@ package ns
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,5 +160,16 @@ func TestRenewalWaitFloor(t *testing.T) {
 		if got := renewalWait(tc.untilDue, tc.retry, time.Minute); got != tc.want {
 			t.Errorf("renewalWait(%v, %v) = %v, want %v", tc.untilDue, tc.retry, got, tc.want)
 		}
+	}
+}
+
+// TestRenewalErrorsRedacted: a login service that echoes the password in its error text does
+// not get it into the renewal's error (logged, and returned to the services' callers), and the
+// error still matches its cause.
+func TestRenewalErrorsRedacted(t *testing.T) {
+	cause := fmt.Errorf("login: %w: server said: bad password s3cret-Passw0rd", auth.ErrBadCredentials)
+	err := redacted(fmt.Errorf("msn: renewing the SSO tickets: %w", cause), "s3cret-Passw0rd")
+	if strings.Contains(err.Error(), "s3cret-Passw0rd") || !errors.Is(err, auth.ErrBadCredentials) {
+		t.Fatalf("error %q (is bad credentials: %v)", err, errors.Is(err, auth.ErrBadCredentials))
 	}
 }
