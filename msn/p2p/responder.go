@@ -199,11 +199,7 @@ func (r *Responder) Handle(from, dest, src string, data []byte) (Outcome, error)
 		return out, nil
 	}
 	if m.Method == "INVITE" {
-		decline := NewDecline(m, to).Bytes()
-		pk := &Packet{Header: Header{Identifier: r.newID(), AckID: randomAckID()}}
-		for _, c := range Chunks(pk.Header, decline, 0) {
-			out.Replies = append(out.Replies, Frame{Dest: peer, Data: c.Bytes()})
-		}
+		out.Replies = append(out.Replies, r.slpFrames(peer, NewDecline(m, to))...)
 		out.Declined = true
 	}
 	return out, nil

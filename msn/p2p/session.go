@@ -99,12 +99,11 @@ type Fetch struct {
 	created time.Time
 	done    chan struct{}
 	// Guarded by the Responder's mutex.
-	accepted bool
-	dataID   uint32 // Identifier of the data message once its first chunk came; 0 before
-	dataOK   bool   // dataID is set
-	buf      []byte
-	data     []byte
-	err      error
+	dataID uint32 // Identifier of the data message once its first chunk came; 0 before
+	dataOK bool   // dataID is set
+	buf    []byte
+	data   []byte
+	err    error
 }
 
 // Done is closed when the fetch ended.
@@ -271,8 +270,7 @@ func (r *Responder) onSLPForFetch(m *SLPMessage) bool {
 		return false
 	}
 	switch {
-	case m.StatusCode == 200:
-		f.accepted = true
+	case m.StatusCode == 200: // accepted: the data follows
 	case m.StatusCode != 0:
 		r.endLocked(f, nil, fmt.Errorf("%w: %d %s", ErrDeclined, m.StatusCode, clip(m.Reason)))
 	case m.Method == "BYE":
