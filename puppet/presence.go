@@ -141,6 +141,12 @@ type PusherConfig struct {
 	Logger  zerolog.Logger
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// RequireRoom pushes only ghosts that share a room with a bridged Matrix user, as recorded
+	// with [Pusher.SetRoom], [Pusher.JoinRoom], [Pusher.LeaveRoom] and [Pusher.DropSource].
+	// Synapse sends a user's presence only to users it shares a room with, so pushing a ghost
+	// without one (a contact nobody has chatted with) is load for nothing. Without RequireRoom
+	// every ghost is pushed.
+	RequireRoom bool
 }
 
 // sourcePresence is what one source (a login of the bridge) sees of a ghost.
@@ -159,8 +165,10 @@ type ghostState struct {
 	lastPush time.Time
 	due      time.Time // heap key while idx >= 0
 	idx      int       // index in the heap, -1 when not in it
+	rooms    int       // rooms (of any source) the ghost is in, see RequireRoom
 	hasPush  bool
-	dirty    bool // want differs from pushed (or never pushed)
+	force    bool // a push is owed even if want equals pushed (it just got a room)
+	dirty    bool // a push is owed: force, or want differs from pushed (or never pushed)
 	queued   bool // in the change queue
 	inflight bool // a worker is pushing it
 }
@@ -195,15 +203,26 @@ func (h *dueHeap) Pop() any {
 // Scheduling: changed ghosts wait in a FIFO queue and go first; ghosts whose presence must be
 // refreshed (or whose change waits for MinInterval) wait in a heap keyed by due time, so the
 // most overdue goes next. The shared token bucket grows with the number of ghosts to refresh.
+//
+// Rooms (with [PusherConfig.RequireRoom]): a ghost is eligible while it is in at least one room
+// recorded for any source. A ghost without a room is neither refreshed nor pushed on a change:
+// its wanted presence is only recorded. Skipping its changes (rather than pushing them once) is
+// safe because the moment it gets a room its current presence is pushed at once, and until then
+// nobody on the homeserver can see it; it also keeps an idle contact list of thousands from
+// costing a push per change. When it loses its last room it leaves the refresh heap; what was
+// pushed last then times out on the homeserver, unseen. Room changes cost O(1) per ghost and
+// room; nothing is looked up per push.
 type Pusher struct {
 	cfg      PusherConfig
 	mu       sync.Mutex
 	ghosts   map[string]*ghostState
-	changes  []*ghostState // FIFO of changed ghosts; changes[head:] are live
+	rooms    map[roomKey]map[string]struct{} // ghosts in each room
+	bySource map[string]map[string]struct{}  // rooms of each source
+	changes  []*ghostState                   // FIFO of changed ghosts; changes[head:] are live
 	head     int
 	due      dueHeap
-	online   int // ghosts whose pushed presence is not offline (the ones refreshed)
-	wanted   int // ghosts whose wanted presence is not offline (the ones to refresh soon)
+	online   int // eligible ghosts whose pushed presence is not offline (the ones refreshed)
+	wanted   int // eligible ghosts whose wanted presence is not offline (the ones to refresh soon)
 	seq      uint64
 	tokens   float64
 	lastTok  time.Time
@@ -244,12 +263,14 @@ func NewPusher(cfg PusherConfig) *Pusher {
 		cfg.Now = time.Now
 	}
 	return &Pusher{
-		cfg:     cfg,
-		ghosts:  make(map[string]*ghostState),
-		wake:    make(chan struct{}, 1),
-		tokens:  float64(cfg.Burst),
-		lastTok: cfg.Now(),
-		stop:    make(chan struct{}),
+		cfg:      cfg,
+		ghosts:   make(map[string]*ghostState),
+		rooms:    make(map[roomKey]map[string]struct{}),
+		bySource: make(map[string]map[string]struct{}),
+		wake:     make(chan struct{}, 1),
+		tokens:   float64(cfg.Burst),
+		lastTok:  cfg.Now(),
+		stop:     make(chan struct{}),
 	}
 }
 
@@ -261,32 +282,195 @@ func (p *Pusher) Update(key string, pres Presence) {
 // UpdateFrom records the presence of a ghost as one source (a login) sees it. A ghost seen by
 // several sources is pushed once, with the most online state among them (online, then
 // unavailable, then offline; the latest report among equals). The cost does not depend on the
-// number of ghosts: a map lookup, the ghost's few sources and a queue append.
+// number of ghosts: a map lookup, the ghost's few sources and a queue append. A ghost without a
+// room (see [PusherConfig.RequireRoom]) is not queued.
 func (p *Pusher) UpdateFrom(key, source string, pres Presence) {
 	p.mu.Lock()
+	g := p.ghostLocked(key)
+	p.seq++
+	g.setSource(source, pres, p.seq)
+	p.uncount(g)
+	g.want = g.best()
+	p.count(g)
+	g.dirty = g.force || !g.hasPush || g.pushed != g.want
+	queued := p.queueLocked(g)
+	p.mu.Unlock()
+	if queued {
+		p.signal()
+	}
+}
+
+// ghostLocked returns the state of a ghost, making it; p.mu is held.
+func (p *Pusher) ghostLocked(key string) *ghostState {
 	g, ok := p.ghosts[key]
 	if !ok {
 		g = &ghostState{key: key, idx: -1}
 		p.ghosts[key] = g
 	}
-	p.seq++
-	g.setSource(source, pres, p.seq)
-	wasWanted := g.want.State != "" && g.want.State != event.PresenceOffline
-	g.want = g.best()
-	if isWanted := g.want.State != event.PresenceOffline; isWanted != wasWanted {
-		if isWanted {
-			p.wanted++
-		} else {
-			p.wanted--
+	return g
+}
+
+// queueLocked puts a dirty, eligible ghost in the change queue; p.mu is held.
+func (p *Pusher) queueLocked(g *ghostState) bool {
+	if !g.dirty || g.queued || !p.eligible(g) {
+		return false
+	}
+	g.queued = true
+	p.changes = append(p.changes, g)
+	return true
+}
+
+// eligible reports whether g may be pushed: it shares a room with a Matrix user, or rooms are
+// not required.
+func (p *Pusher) eligible(g *ghostState) bool {
+	return !p.cfg.RequireRoom || g.rooms > 0
+}
+
+// count adds g to the online and wanted counts it belongs to; uncount takes it out. Every
+// change of g's eligibility, wanted or pushed presence is bracketed by the two.
+func (p *Pusher) count(g *ghostState)   { p.addCounts(g, 1) }
+func (p *Pusher) uncount(g *ghostState) { p.addCounts(g, -1) }
+
+func (p *Pusher) addCounts(g *ghostState, d int) {
+	if !p.eligible(g) {
+		return
+	}
+	if g.hasPush && g.pushed.State != event.PresenceOffline {
+		p.online += d
+	}
+	if g.want.State != "" && g.want.State != event.PresenceOffline {
+		p.wanted += d
+	}
+}
+
+// roomKey names one room of one source.
+type roomKey struct{ source, room string }
+
+// SetRoom records the ghosts in one room of a source (a login's portal): those listed are in it,
+// any other ghost recorded in it before has left. An empty list removes the room. A ghost that
+// gets its first room has its current presence pushed at once; one that loses its last room is
+// no longer pushed (see [PusherConfig.RequireRoom]).
+func (p *Pusher) SetRoom(source, room string, ghosts []string) {
+	rk := roomKey{source, room}
+	p.mu.Lock()
+	old := p.rooms[rk]
+	next := make(map[string]struct{}, len(ghosts))
+	for _, key := range ghosts {
+		next[key] = struct{}{}
+	}
+	woke := false
+	for key := range old {
+		if _, stays := next[key]; !stays {
+			p.leaveLocked(rk, key)
 		}
 	}
-	g.dirty = !g.hasPush || g.pushed != g.want
-	if g.dirty && !g.queued {
-		g.queued = true
-		p.changes = append(p.changes, g)
+	for key := range next {
+		if _, was := old[key]; !was {
+			woke = p.joinLocked(rk, key) || woke
+		}
 	}
 	p.mu.Unlock()
-	p.signal()
+	if woke {
+		p.signal()
+	}
+}
+
+// JoinRoom records that a ghost is in one room of a source.
+func (p *Pusher) JoinRoom(source, room, key string) {
+	p.mu.Lock()
+	woke := p.joinLocked(roomKey{source, room}, key)
+	p.mu.Unlock()
+	if woke {
+		p.signal()
+	}
+}
+
+// LeaveRoom records that a ghost is no longer in one room of a source.
+func (p *Pusher) LeaveRoom(source, room, key string) {
+	p.mu.Lock()
+	p.leaveLocked(roomKey{source, room}, key)
+	p.mu.Unlock()
+}
+
+// DropSource forgets every room of a source (a login that logged out).
+func (p *Pusher) DropSource(source string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for room := range p.bySource[source] {
+		rk := roomKey{source, room}
+		for key := range p.rooms[rk] {
+			p.leaveLocked(rk, key)
+		}
+	}
+}
+
+// HasRoom reports whether a ghost is in at least one recorded room.
+func (p *Pusher) HasRoom(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	g, ok := p.ghosts[key]
+	return ok && g.rooms > 0
+}
+
+// joinLocked adds a ghost to a room; it reports whether a push was queued. p.mu is held.
+func (p *Pusher) joinLocked(rk roomKey, key string) bool {
+	members, ok := p.rooms[rk]
+	if !ok {
+		members = make(map[string]struct{})
+		p.rooms[rk] = members
+		if p.bySource[rk.source] == nil {
+			p.bySource[rk.source] = make(map[string]struct{})
+		}
+		p.bySource[rk.source][rk.room] = struct{}{}
+	}
+	if _, in := members[key]; in {
+		return false
+	}
+	members[key] = struct{}{}
+	g := p.ghostLocked(key)
+	if g.rooms > 0 || !p.cfg.RequireRoom {
+		g.rooms++
+		return false
+	}
+	g.rooms++
+	p.count(g)
+	if g.want.State == "" {
+		return false // no presence known yet: the first report is pushed as a change
+	}
+	// Its presence was not pushed while it had no room (or has timed out since): push it now,
+	// unless it is offline and was pushed as offline (offline does not time out).
+	if !g.hasPush || g.pushed != g.want || g.want.State != event.PresenceOffline {
+		g.force = true
+		g.dirty = true
+	}
+	return p.queueLocked(g)
+}
+
+// leaveLocked removes a ghost from a room; p.mu is held.
+func (p *Pusher) leaveLocked(rk roomKey, key string) {
+	members := p.rooms[rk]
+	if _, in := members[key]; !in {
+		return
+	}
+	delete(members, key)
+	if len(members) == 0 {
+		delete(p.rooms, rk)
+		delete(p.bySource[rk.source], rk.room)
+		if len(p.bySource[rk.source]) == 0 {
+			delete(p.bySource, rk.source)
+		}
+	}
+	g := p.ghosts[key]
+	if g.rooms > 1 || !p.cfg.RequireRoom {
+		g.rooms--
+		return
+	}
+	p.uncount(g)
+	g.rooms = 0
+	g.force = false
+	if g.idx >= 0 {
+		heap.Remove(&p.due, g.idx) // no refreshes; a queued change is dropped when it comes up
+	}
 }
 
 func (p *Pusher) signal() {
@@ -431,7 +615,7 @@ func (p *Pusher) nextLocked(now time.Time) (*ghostState, Presence, time.Duration
 	fromQueue := false
 	for p.head < len(p.changes) {
 		g := p.changes[p.head]
-		if !g.dirty {
+		if !g.dirty || !p.eligible(g) {
 			p.popChange()
 			continue
 		}
@@ -452,6 +636,10 @@ func (p *Pusher) nextLocked(now time.Time) (*ghostState, Presence, time.Duration
 	wait := time.Hour
 	for pick == nil && len(p.due) > 0 {
 		top := p.due[0]
+		if !p.eligible(top) {
+			heap.Pop(&p.due) // lost its last room (kept out of the heap there; defensive)
+			continue
+		}
 		if top.due.After(now) {
 			wait = top.due.Sub(now)
 			break
@@ -477,18 +665,14 @@ func (p *Pusher) nextLocked(now time.Time) (*ghostState, Presence, time.Duration
 	if fromQueue {
 		p.popChange()
 	}
-	wasOnline := pick.hasPush && pick.pushed.State != event.PresenceOffline
+	p.uncount(pick)
 	pick.dirty = false
+	pick.force = false
 	pick.hasPush = true
 	pick.pushed = pick.want
 	pick.lastPush = now
+	p.count(pick)
 	isOnline := pick.pushed.State != event.PresenceOffline
-	switch {
-	case isOnline && !wasOnline:
-		p.online++
-	case !isOnline && wasOnline:
-		p.online--
-	}
 	switch {
 	case isOnline && p.cfg.Refresh > 0 && (pick.idx < 0 || !fromQueue):
 		p.heapSet(pick, now.Add(p.cfg.Refresh))

@@ -153,8 +153,9 @@ func TestPusherWarnsAtCeiling(t *testing.T) {
 	}
 }
 
-// BenchmarkPresenceChange measures one presence change with many tracked contacts, all online
-// and waiting in the refresh heap: the update and the worker's step that pushes it. The cost must
+// BenchmarkPresenceChange measures one presence change with many tracked contacts, all online,
+// each in a room (RequireRoom, as the bridge runs it) and waiting in the refresh heap: the update
+// and the worker's step that pushes it. The cost must
 // not grow with their number (compare contacts=1000 with contacts=100000; the old scheduler
 // scanned every tracked contact per push). The changes cycle over the same 1,000 contacts in both
 // cases so the figures compare the algorithm, not the CPU cache.
@@ -163,11 +164,12 @@ func BenchmarkPresenceChange(b *testing.B) {
 		b.Run(fmt.Sprintf("contacts=%d", n), func(b *testing.B) {
 			now := time.Unix(1000, 0)
 			p := NewPusher(PusherConfig{MinInterval: time.Nanosecond, Refresh: time.Hour, MaxRate: 1e9, Burst: 1 << 30,
-				Resolve: noSetter, Now: func() time.Time { return now }})
+				RequireRoom: true, Resolve: noSetter, Now: func() time.Time { return now }})
 			keys := make([]string, n)
 			for i := range keys {
 				keys[i] = fmt.Sprintf("ghost%d", i)
 				p.UpdateFrom(keys[i], "login", Presence{State: event.PresenceOnline})
+				p.JoinRoom("login", "dm-"+keys[i], keys[i])
 			}
 			for p.online < n { // push them all, so the refresh heap holds every ghost
 				if k, _, wait := p.next(); k == "" {
