@@ -110,6 +110,8 @@ type Client struct {
 	metaMu sync.Mutex
 	// maintenanceAt is when the server announced it goes down for maintenance (zero: none).
 	maintenanceAt time.Time
+	// roomsLoaded is set once the login's portal rooms are loaded for presence (presencerooms.go).
+	roomsLoaded bool
 }
 
 var (
@@ -505,6 +507,9 @@ func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
 		c.log.Err(err).Msg("Failed to save login metadata")
 	}
 	c.log.Info().Int("protocol", sess.Version()).Msg("Connected to MSN")
+	roomsCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	c.loadPresenceRooms(roomsCtx)
+	cancel()
 	c.sendState(status.BridgeState{StateEvent: status.StateConnected})
 	c.pushWork(restoreProfileItem{})
 	c.pushWork(syncContacts{})
@@ -600,6 +605,7 @@ func (c *Client) LogoutRemote(ctx context.Context) {
 	c.Disconnect()
 	c.dropReceivedFiles()
 	c.leaveSpace(ctx)
+	c.dropPresenceRooms()
 	if c.conn.Store != nil && c.login != nil {
 		if err := c.conn.Store.DeleteLogin(ctx, c.login.ID); err != nil {
 			c.log.Err(err).Msg("Failed to delete cached contacts of login")

@@ -164,9 +164,8 @@ func newHarness(t *testing.T, version int) *harness {
 	return &harness{srv: srv, conn: conn, client: client, rec: rec, login: login}
 }
 
-// online signs a contact of the fake server in as online.
-// testStore is a bridge store in an in-memory SQLite database named after the test.
-func testStore(t *testing.T) *database.Store {
+// testDB is an in-memory SQLite database named after the test.
+func testDB(t *testing.T) *dbutil.Database {
 	t.Helper()
 	db, err := dbutil.NewWithDialect("file:"+strings.ReplaceAll(t.Name(), "/", "_")+"?mode=memory&cache=shared&_txlock=immediate", "sqlite3-fk-wal")
 	if err != nil {
@@ -174,7 +173,13 @@ func testStore(t *testing.T) *database.Store {
 	}
 	db.RawDB.SetMaxOpenConns(1)
 	t.Cleanup(func() { _ = db.Close() })
-	store := database.New("test", db, dbutil.ZeroLogger(zerolog.Nop()))
+	return db
+}
+
+// testStore is a bridge store in an in-memory SQLite database named after the test.
+func testStore(t *testing.T) *database.Store {
+	t.Helper()
+	store := database.New("test", testDB(t), dbutil.ZeroLogger(zerolog.Nop()))
 	if err := store.Upgrade(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -139,6 +139,8 @@ func (c *Connector) Start(ctx context.Context) error {
 		MaxRate: float64(c.Config.PresenceMaxRate),
 		Resolve: c.presenceSetter,
 		Logger:  c.Bridge.Log.With().Str("component", "presence").Logger(),
+		// Only ghosts that share a room with a Matrix user are pushed (presencerooms.go).
+		RequireRoom: true,
 	})
 	if c.Config.BridgePresence {
 		c.presence.Start()

@@ -498,7 +498,7 @@ func (c *Client) groupMembership(ctx context.Context, key networkid.PortalKey, p
 	}
 	c.queueRemote(ctx, &simplevent.ChatInfoChange{
 		EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventChatInfoChange, PortalKey: key, CreatePortal: joined,
-			Sender: c.sender(passport, false), Timestamp: time.Now()},
+			Sender: c.sender(passport, false), Timestamp: time.Now(), PostHandleFunc: c.memberRoomHook(passport, joined)},
 		ChatInfoChange: change,
 	})
 }

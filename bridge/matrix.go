@@ -282,11 +282,11 @@ func (c *Client) GetChatInfo(ctx context.Context, p *bridgev2.Portal) (*bridgev2
 	}
 	name := groupName(names)
 	roomType := bridgedb.RoomTypeGroupDM
-	return &bridgev2.ChatInfo{
+	return c.withRoomHook(&bridgev2.ChatInfo{
 		Name:    &name,
 		Type:    &roomType,
 		Members: &bridgev2.ChatMemberList{IsFull: true, MemberMap: members},
-	}, nil
+	}, roster), nil
 }
 
 // friendlyName is a contact's friendly name from the live session or the contact cache.
@@ -341,14 +341,14 @@ func (c *Client) dmInfo(ctx context.Context, passport string, me bridgev2.ChatMe
 		other.UserInfo = c.userInfo(passport, row.FriendlyName)
 	}
 	roomType := bridgedb.RoomTypeDM
-	return &bridgev2.ChatInfo{
+	return c.withRoomHook(&bridgev2.ChatInfo{
 		Type: &roomType,
 		Members: &bridgev2.ChatMemberList{
 			IsFull:      true,
 			OtherUserID: other.Sender,
 			MemberMap:   bridgev2.ChatMemberMap{me.Sender: me, other.Sender: other},
 		},
-	}
+	}, []string{passport})
 }
 
 // GetUserInfo describes a contact's ghost from the live session or the contact cache.

@@ -1,0 +1,207 @@
+package bridge
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mau.fi/util/dbutil"
+	"go.mau.fi/util/exsync"
+	"maunium.net/go/mautrix/bridgev2"
+	bridgedb "maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/simplevent"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/msnbridge/msnbridge/database"
+	"github.com/msnbridge/msnbridge/puppet"
+)
+
+// storeWithPortals is a bridge store whose database also holds bridgev2's tables, as in the
+// running bridge (one database), so that portals can be stored next to group rosters.
+func storeWithPortals(t *testing.T) (*database.Store, *bridgedb.Database) {
+	t.Helper()
+	db := testDB(t)
+	ctx := context.Background()
+	bdb := bridgedb.New("test", (&Connector{}).GetDBMetaTypes(), db)
+	if err := bdb.Upgrade(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store := database.New("test", db, dbutil.ZeroLogger(zerolog.Nop()))
+	if err := store.Upgrade(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return store, bdb
+}
+
+// roomsHarness is a harness whose store holds bridgev2's tables too, with presence bridged by
+// a started pusher that needs rooms and sends every push to the returned channel, one at a time
+// in queue order.
+func roomsHarness(t *testing.T) (*harness, *bridgedb.Database, chan presenceCall) {
+	h := newHarness(t, 18)
+	store, bdb := storeWithPortals(t)
+	h.conn.Store = store
+	calls := make(chan presenceCall, 100)
+	p := puppet.NewPusher(puppet.PusherConfig{
+		MinInterval: time.Millisecond, Workers: 1, RequireRoom: true,
+		Resolve: func(_ context.Context, key string) (puppet.PresenceSetter, error) {
+			return &presenceRec{key: key, calls: calls}, nil
+		},
+	})
+	p.Start()
+	t.Cleanup(p.Stop)
+	h.conn.Config.BridgePresence = true
+	h.conn.presence = p
+	return h, bdb, calls
+}
+
+// waitHasRoom polls the pusher until the ghost's room state is want (nothing signals it: the
+// hook records it from a goroutine waiting for the room's creation).
+func waitHasRoom(t *testing.T, p *puppet.Pusher, ghost string, want bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for p.HasRoom(ghost) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("HasRoom(%s) stayed %v", ghost, !want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPresenceRoomsFromPortals: at login the pusher learns, in one query, which contacts share a
+// room with the user (DM portals with a room, rosters of group portals with a room; not portals
+// without a room, nor another login's); a contact without one is not pushed when it comes
+// online, and is pushed at once when its DM room is created; a contact leaving a group room, a
+// group room being created and a logout update the set.
+func TestPresenceRoomsFromPortals(t *testing.T) {
+	h, bdb, calls := roomsHarness(t)
+	store := h.conn.Store
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	alice := h.login.ID
+	for _, p := range []*bridgedb.Portal{
+		{PortalKey: networkid.PortalKey{ID: "bob@example.com", Receiver: alice}, MXID: "!bob:example", OtherUserID: "bob@example.com", RoomType: bridgedb.RoomTypeDM},
+		{PortalKey: networkid.PortalKey{ID: "carol@example.com", Receiver: alice}, OtherUserID: "carol@example.com", RoomType: bridgedb.RoomTypeDM},
+		{PortalKey: networkid.PortalKey{ID: groupPrefix + "g1", Receiver: alice}, MXID: "!g1:example", RoomType: bridgedb.RoomTypeGroupDM},
+		{PortalKey: networkid.PortalKey{ID: groupPrefix + "g2", Receiver: alice}, RoomType: bridgedb.RoomTypeGroupDM},
+		{PortalKey: networkid.PortalKey{ID: "grace@example.com", Receiver: "other@example.com"}, MXID: "!grace:example", OtherUserID: "grace@example.com", RoomType: bridgedb.RoomTypeDM},
+	} {
+		if err := bdb.Portal.Insert(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.SetGroupMembers(ctx, alice, groupPrefix+"g1", []string{"dave@example.com", "erin@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SetGroupMembers(ctx, alice, groupPrefix+"g2", []string{"frank@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+
+	h.connect(t)
+	for ghost, want := range map[string]bool{
+		"bob@example.com": true, "dave@example.com": true, "erin@example.com": true,
+		"carol@example.com": false, "frank@example.com": false, "grace@example.com": false,
+	} {
+		if got := h.conn.presence.HasRoom(ghost); got != want {
+			t.Errorf("after login HasRoom(%s) = %v, want %v", ghost, got, want)
+		}
+	}
+
+	// Carol (no room) comes online before Bob (a DM room): with one worker taking changes in
+	// order, a push for Carol would come before Bob's.
+	h.online(t, "carol@example.com")
+	h.online(t, "bob@example.com")
+	for c := range calls {
+		if c.key == "carol@example.com" {
+			t.Fatalf("carol has no room and was pushed: %+v", c.req)
+		}
+		if c.key == "bob@example.com" && c.req.Presence == event.PresenceOnline {
+			break
+		}
+	}
+
+	// Carol's DM room is created: bridgev2 applies the chat info (with its hook) first and
+	// creates the room after; her current presence is pushed once the room exists.
+	carolKey := networkid.PortalKey{ID: "carol@example.com", Receiver: alice}
+	info, err := h.client.GetChatInfo(ctx, portalFor(carolKey))
+	if err != nil || info.ExtraUpdates == nil {
+		t.Fatalf("DM chat info %+v, %v: no room hook", info, err)
+	}
+	creating := &bridgev2.Portal{Portal: &bridgedb.Portal{PortalKey: carolKey}, RoomCreated: exsync.NewEvent()}
+	info.ExtraUpdates(ctx, creating)
+	if h.conn.presence.HasRoom("carol@example.com") {
+		t.Fatal("carol counted before her room exists")
+	}
+	creating.MXID = id.RoomID("!carol:example")
+	creating.RoomCreated.Set()
+	wait(t, calls, "carol online once her room exists", func(c presenceCall) bool {
+		return c.key == "carol@example.com" && c.req.Presence == event.PresenceOnline
+	})
+
+	// A group room created for g2 (roster frank): frank counts.
+	g2Key := networkid.PortalKey{ID: groupPrefix + "g2", Receiver: alice}
+	info, err = h.client.GetChatInfo(ctx, portalFor(g2Key))
+	if err != nil || info.ExtraUpdates == nil {
+		t.Fatalf("group chat info %+v, %v: no room hook", info, err)
+	}
+	info.ExtraUpdates(ctx, withMXID(g2Key, "!g2:example"))
+	waitHasRoom(t, h.conn.presence, "frank@example.com", true)
+
+	// Dave leaves g1; the member change's post-handle hook takes him out, erin stays.
+	g1Key := networkid.PortalKey{ID: groupPrefix + "g1", Receiver: alice}
+	h.client.groupMembership(ctx, g1Key, "dave@example.com", "", false)
+	change := wait(t, h.rec.events, "dave leaves g1", func(e bridgev2.RemoteEvent) bool {
+		return e.GetType() == bridgev2.RemoteEventChatInfoChange && e.GetPortalKey() == g1Key
+	}).(*simplevent.ChatInfoChange)
+	change.PostHandle(ctx, withMXID(g1Key, "!g1:example"))
+	if h.conn.presence.HasRoom("dave@example.com") || !h.conn.presence.HasRoom("erin@example.com") {
+		t.Fatalf("after dave left g1: HasRoom dave=%v erin=%v, want false and true",
+			h.conn.presence.HasRoom("dave@example.com"), h.conn.presence.HasRoom("erin@example.com"))
+	}
+	// And joins again.
+	h.client.groupMembership(ctx, g1Key, "dave@example.com", "Dave", true)
+	change = wait(t, h.rec.events, "dave joins g1", func(e bridgev2.RemoteEvent) bool {
+		return e.GetType() == bridgev2.RemoteEventChatInfoChange && e.GetPortalKey() == g1Key
+	}).(*simplevent.ChatInfoChange)
+	change.PostHandle(ctx, withMXID(g1Key, "!g1:example"))
+	if !h.conn.presence.HasRoom("dave@example.com") {
+		t.Fatal("dave rejoined g1 and does not count")
+	}
+
+	// Logout: none of the login's rooms count any more.
+	h.client.LogoutRemote(ctx)
+	for _, ghost := range []string{"bob@example.com", "carol@example.com", "dave@example.com", "erin@example.com", "frank@example.com"} {
+		if h.conn.presence.HasRoom(ghost) {
+			t.Errorf("HasRoom(%s) after logout", ghost)
+		}
+	}
+}
+
+// withMXID is a portal whose room exists.
+func withMXID(key networkid.PortalKey, room id.RoomID) *bridgev2.Portal {
+	return &bridgev2.Portal{Portal: &bridgedb.Portal{PortalKey: key, MXID: room}}
+}
+
+// TestPresenceRoomsNotLoadedTwice: the rooms are read from the database at the first connect
+// only; the hooks keep them current after that (a reconnect does not re-read them).
+func TestPresenceRoomsNotLoadedTwice(t *testing.T) {
+	h, bdb, _ := roomsHarness(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h.client.loadPresenceRooms(ctx)
+	if err := bdb.Portal.Insert(ctx, &bridgedb.Portal{PortalKey: networkid.PortalKey{ID: "bob@example.com", Receiver: h.login.ID},
+		MXID: "!bob:example", OtherUserID: "bob@example.com", RoomType: bridgedb.RoomTypeDM}); err != nil {
+		t.Fatal(err)
+	}
+	h.client.loadPresenceRooms(ctx)
+	if h.conn.presence.HasRoom("bob@example.com") {
+		t.Fatal("the rooms were read again")
+	}
+	h.client.dropPresenceRooms() // logout: a new login reads them anew
+	h.client.loadPresenceRooms(ctx)
+	if !h.conn.presence.HasRoom("bob@example.com") {
+		t.Fatal("the rooms were not read after a logout")
+	}
+}
