@@ -22,9 +22,9 @@ import (
 //   - when a contact joins or leaves a group room (the member change's post-handle hook);
 //   - when the login logs out (all its rooms go).
 // bridgev2 does not tell the network connector about portals deleted by its own commands or by a
-// tombstone, nor about a Matrix user leaving a room (unless bridge_matrix_leave is on, and
-// even then the portal stays): such a room keeps counting until the bridge restarts. That errs
-// on the side of refreshing a ghost nobody sees, as every ghost was before, never of hiding one.
+// tombstone: such a room keeps counting until the bridge restarts. A room the Matrix user left
+// keeps its portal, so it keeps counting too. Both err on the side of refreshing a ghost nobody
+// sees, as every ghost was before, never of hiding one.
 
 // roomCreateWait bounds how long the hook waits for a room being created when it runs before
 // the creation (the room is usually there within seconds).
