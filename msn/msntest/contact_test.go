@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/msnbridge/msnbridge/msn/p2p"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -230,4 +232,57 @@ func TestSelfCALPullsOtherEndpoints(t *testing.T) {
 	sid := sb.expect("CAL 2 RINGING *").Args[1]
 	sb.expect("JOI alice@example.com alice@example.com 2789003324:48")
 	first.expect("RNG " + sid + " " + s.SBAddr() + " CKI * alice@example.com alice@example.com U messenger.hotmail.com 1")
+}
+
+// TestContactAckForClosedSwitchboardGoesNowhere: a scripted contact answering a P2P frame of
+// a switchboard the client already left (the ACK of the client's BYE, typically) sends the
+// ACK nowhere: it does not ring the client for a new switchboard, which would cross the
+// client's next one.
+func TestContactAckForClosedSwitchboardGoesNowhere(t *testing.T) {
+	s := newServer(t, Options{})
+	aliceBob(t, s)
+	must(t, s.AddAccount("carol@example.com", "carolpass1", "Carol"))
+	must(t, s.AddContact("bob@example.com", "carol@example.com", FL|AL))
+	bob := online18(t, s, "bob@example.com", "bobpass1", bobGUID)
+	carol := s.Contact("carol@example.com")
+	must(t, carol.SignIn("NLN"))
+	bob.expect("NLN NLN 1:carol@example.com Carol 1073741824:0 %3Cmsnobj%2F%3E")
+	bob.expect("UBX 1:carol@example.com *")
+
+	// Bob talks to carol on a switchboard, then leaves it.
+	x := bob.expectXFR("6", s.SBAddr(), "U messenger.msn.com 1")
+	bsb := dial(t, "bob SB", s.SBAddr())
+	bsb.send("USR 1 bob@example.com;" + bobGUID + " " + x)
+	bsb.expect("USR 1 OK *rest")
+	bsb.send("CAL 2 carol@example.com")
+	bsb.expect("CAL 2 RINGING *")
+	bsb.expect("JOI carol@example.com Carol 1073741824:0")
+	bsb.sendPayload("MSG 3 N", "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nbye now")
+	m, err := carol.NextText(ctxT(t))
+	must(t, err)
+	bsb.send("OUT")
+	deadline := time.Now().Add(ioTimeout)
+	for carol.Participants("bob@example.com") != nil { // nothing to wait on: the server has no notifier
+		if time.Now().After(deadline) {
+			t.Fatal("the switchboard did not end")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	ack := p2p.Frame{Dest: "bob@example.com", Data: p2p.NewAck(p2p.Header{Identifier: 9, TotalSize: 320, AckID: 4}, 100).Bytes(), Ack: true}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+		defer cancel()
+		carol.reply(ctx, m, []p2p.Frame{ack})
+	}()
+	select {
+	case <-done:
+	case <-time.After(ioTimeout):
+		t.Fatal("reply did not return: it is waiting for bob to answer a new switchboard")
+	}
+	// Bob's next notification is carol's status, not a RNG.
+	must(t, s.SetPersonalMessage("carol@example.com", "after"))
+	bob.expect("UBX 1:carol@example.com *")
 }

@@ -242,12 +242,12 @@ func (r *Responder) onFileData(peer string, p *Packet) ([]Frame, bool) {
 	r.endTransferLocked(t, nil)
 	r.mu.Unlock()
 	// As the captured receiver: one ACK after the last chunk, no BYE (transcripts/p2p finding 6).
-	return []Frame{{Dest: peer, Data: NewAck(h, r.newID()).Bytes()}}, true
+	return []Frame{r.ackFrame(peer, h)}, true
 }
 
 // onFileAck handles a P2P ACK from peer: the acknowledgement of the whole data message of an
-// outgoing transfer completes it. It reports whether the ACK belonged to a transfer.
-func (r *Responder) onFileAck(peer string, h Header) bool {
+// outgoing transfer completes it.
+func (r *Responder) onFileAck(peer string, h Header) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, t := range r.files {
@@ -255,10 +255,9 @@ func (r *Responder) onFileAck(peer string, h Header) bool {
 			if h.AckSize == t.File.Size || h.TotalSize == t.File.Size {
 				r.endTransferLocked(t, nil)
 			}
-			return true
+			return
 		}
 	}
-	return false
 }
 
 // onSLPForFile handles an SLP response or BYE that belongs to one of our transfers with peer

@@ -13,6 +13,11 @@ import (
 type Frame struct {
 	Dest string // P2P-Dest: the peer's e-mail ("email;{guid}" only for P2Pv2, never sent here)
 	Data []byte // header, data and footer
+	// Ack is set when the frame only acknowledges one the peer sent. It belongs to the
+	// switchboard that frame came in on: when that switchboard is gone, the ACK is dropped,
+	// never sent on (or a switchboard opened for it) another one — the peer's transport
+	// already forgot what it acknowledges (e.g. the ACK of a BYE).
+	Ack bool
 }
 
 // Outcome says what a Responder did with one incoming frame.
@@ -27,7 +32,8 @@ type Outcome struct {
 	// with 200 OK and the data.
 	Served bool
 	// Session is set when the frame belonged to one of our P2P sessions (a fetch's answers
-	// and data, a served request): the client's own business, nothing to show.
+	// and data, a served request) or acknowledges a frame the Responder sent: the client's
+	// own business, nothing to show.
 	Session bool
 	// Offer is set for a file-transfer INVITE addressed to us: the file offered.
 	Offer *FileInfo
@@ -56,6 +62,7 @@ type Responder struct {
 	cfg      SessionConfig
 
 	idMu    sync.Mutex
+	firstID uint32 // the Identifier of our first frame: ours run from firstID to nextID-1
 	nextID  uint32
 	mu      sync.Mutex
 	fetches map[string]*Fetch    // by Call-ID
@@ -80,6 +87,7 @@ func NewSessionResponder(self, endpoint string, cfg SessionConfig) *Responder {
 		endpoint: strings.ToLower(strings.TrimSpace(endpoint)),
 		asm:      NewAssembler(AssemblerConfig{}),
 		cfg:      cfg.withDefaults(),
+		firstID:  id,
 		nextID:   id,
 		fetches:  make(map[string]*Fetch),
 		files:    make(map[string]*Transfer),
@@ -103,6 +111,20 @@ func senderOf(from, src string) string {
 func (r *Responder) ourAddress(addr string) bool {
 	email, guid := SplitAddress(addr)
 	return email == r.self && (guid == "" || guid == r.endpoint)
+}
+
+// sentByUs reports whether id is the Identifier of a frame this Responder sent (it draws them
+// in sequence from a random start, so those of frames the application sent itself, with
+// their own Identifiers, fall outside).
+func (r *Responder) sentByUs(id uint32) bool {
+	r.idMu.Lock()
+	defer r.idMu.Unlock()
+	return id != 0 && id-r.firstID < r.nextID-r.firstID
+}
+
+// ackFrame is the ACK to peer of the message whose last chunk is h.
+func (r *Responder) ackFrame(peer string, h Header) Frame {
+	return Frame{Dest: peer, Data: NewAck(h, r.newID()).Bytes(), Ack: true}
 }
 
 func (r *Responder) newID() uint32 {
@@ -139,11 +161,12 @@ func (r *Responder) Handle(from, dest, src string, data []byte) (Outcome, error)
 	h := p.Header
 	if h.Flags&(FlagAck|FlagNAK|FlagError|FlagTLPError) != 0 {
 		// Acknowledgements and errors need no answer; the ACK of an outgoing file's data
-		// completes its transfer.
-		if h.IsAck() && h.SessionID != 0 && r.onFileAck(senderOf(from, src), h) {
-			return Outcome{Session: true}, nil
+		// completes its transfer. Those of frames we sent are nobody else's business; others
+		// acknowledge what the application sent itself.
+		if h.IsAck() && h.SessionID != 0 {
+			r.onFileAck(senderOf(from, src), h)
 		}
-		return Outcome{}, nil
+		return Outcome{Session: r.sentByUs(h.AckID)}, nil
 	}
 	if h.SessionID != 0 {
 		// Data of one of our fetches or incoming files; anything else belongs to a session
@@ -174,7 +197,7 @@ func (r *Responder) Handle(from, dest, src string, data []byte) (Outcome, error)
 	}
 	peer := senderOf(from, src)
 	// As the captured clients: acknowledge the message first, then answer it.
-	out.Replies = append(out.Replies, Frame{Dest: peer, Data: NewAck(h, r.newID()).Bytes()})
+	out.Replies = append(out.Replies, r.ackFrame(peer, h))
 	if !m.IsRequest() || m.Method == "BYE" {
 		out.Session = r.onSLPForFetch(m) || r.onSLPForFile(peer, m)
 		return out, nil

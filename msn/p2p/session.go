@@ -297,13 +297,10 @@ func (r *Responder) onSessionData(peer string, p *Packet) ([]Frame, bool) {
 	if f == nil {
 		return nil, false
 	}
-	ack := func() []Frame {
-		return []Frame{{Dest: peer, Data: NewAck(h, r.newID()).Bytes()}}
-	}
 	isData := h.Flags&FlagObjectData != 0
 	if !isData {
 		if h.TotalSize == dataPrepSize && h.IsLastChunk() && !f.dataOK {
-			return ack(), true // data preparation
+			return []Frame{r.ackFrame(peer, h)}, true // data preparation
 		}
 		return nil, true // something else of this session (e.g. a close flag): ignore
 	}
@@ -329,7 +326,7 @@ func (r *Responder) onSessionData(peer string, p *Packet) ([]Frame, bool) {
 	if !h.IsLastChunk() {
 		return nil, true
 	}
-	out := ack()
+	out := []Frame{r.ackFrame(peer, h)}
 	data := f.buf
 	if !f.Object.Matches(data) {
 		r.endLocked(f, nil, fmt.Errorf("%w: %d bytes from %s", ErrChecksum, len(data), peer))

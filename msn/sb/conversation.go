@@ -299,6 +299,9 @@ func (c *Conversation) flushLocked() {
 		}
 		for len(c.queue) > 0 {
 			p := c.queue[0]
+			if p.bound != nil && p.bound != c.active {
+				p.res.resolve(Failed, fmt.Errorf("%w: the frame belonged to a switchboard that ended", ErrNotConnected))
+			}
 			if p.res.resolved() {
 				c.queue = c.queue[1:]
 				continue
@@ -319,9 +322,13 @@ func (c *Conversation) flushLocked() {
 		}
 		return
 	}
-	// Drop what already ended (timeouts, cancelled) before deciding to open.
+	// Drop what already ended (timeouts, cancelled) and what belonged to a switchboard
+	// that ended before deciding to open.
 	kept := c.queue[:0]
 	for _, p := range c.queue {
+		if p.bound != nil {
+			p.res.resolve(Failed, fmt.Errorf("%w: the frame belonged to a switchboard that ended", ErrNotConnected))
+		}
 		if !p.res.resolved() {
 			kept = append(kept, p)
 		}
@@ -561,7 +568,8 @@ func (c *Conversation) attach(s *switchboard) {
 }
 
 // requeue takes back parts that were in flight on a switchboard that ended: each is sent once
-// more, in its original order, ahead of what is queued; a part already sent twice fails.
+// more, in its original order, ahead of what is queued; a part already sent twice, or bound
+// to the switchboard that ended, fails.
 func (c *Conversation) requeue(parts []*part, cause error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -570,7 +578,7 @@ func (c *Conversation) requeue(parts []*part, cause error) {
 		if p.res.resolved() {
 			continue
 		}
-		if p.attempts >= 2 || c.closed {
+		if p.attempts >= 2 || c.closed || p.bound != nil {
 			p.res.resolve(Failed, fmt.Errorf("%w: %w", ErrConnectionLost, closedCause(cause)))
 			continue
 		}
@@ -715,7 +723,7 @@ func (c *Conversation) handleMessage(s *switchboard, n note, from Participant, p
 	case message.KindKeepAlive, message.KindClientCaps:
 		// Nothing to show.
 	case message.KindP2P:
-		if !c.handleP2P(from, msg.P2P) {
+		if !c.handleP2P(s, from, msg.P2P) {
 			return // for someone else in a multi-party switchboard, or another endpoint of ours
 		}
 		c.emitNote(s, n, &ContentEvent{Conv: c, Sender: from, Kind: msg.Kind, Message: msg, Payload: payload})

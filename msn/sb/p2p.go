@@ -59,7 +59,7 @@ func (ps *p2pState) responder(c *Conversation) *p2p.Responder {
 // switchboard idles out. It reports false for a frame addressed to another participant or to
 // another endpoint of this account, which must be ignored entirely, and for a frame of one of
 // our own sessions, which is nobody else's business.
-func (c *Conversation) handleP2P(from Participant, m *message.P2P) bool {
+func (c *Conversation) handleP2P(s *switchboard, from Participant, m *message.P2P) bool {
 	if m == nil || from.Passport == c.m.self() {
 		return m == nil || m.Dest == "" || p2pForUs(c, m.Dest)
 	}
@@ -80,7 +80,12 @@ func (c *Conversation) handleP2P(from Participant, m *message.P2P) bool {
 		go c.watchTransfer(out.File)
 	}
 	for _, f := range out.Replies {
-		res := c.SendP2P(c.m.ctx, f.Dest, f.Data)
+		var res *Result
+		if f.Ack {
+			res = c.sendBound(s, f)
+		} else {
+			res = c.SendP2P(c.m.ctx, f.Dest, f.Data)
+		}
 		if out.Session {
 			c.p2p.last = res
 		}
@@ -92,6 +97,36 @@ func (c *Conversation) handleP2P(from Participant, m *message.P2P) bool {
 		c.log.Debug().Str("from", from.Passport).Str("call_id", out.SLP.CallID()).Msg("declining a P2P invitation the bridge cannot serve")
 	}
 	return true
+}
+
+// sendBound sends P2P frame f on switchboard s only, the one whose frame it acknowledges: it is
+// dropped when s is no longer the live switchboard or ends before the server acknowledged it.
+// An ACK re-sent elsewhere would acknowledge nothing the peer still waits for (the ACK of a
+// BYE, typically, after the peer left), and opening a switchboard for it would cross the
+// peer's next one.
+func (c *Conversation) sendBound(s *switchboard, f p2p.Frame) *Result {
+	res := newResult(1)
+	payload, err := p2p.MessagePayload(f.Dest, f.Data)
+	if err != nil {
+		res.resolve(Failed, err)
+		return res
+	}
+	p := &part{res: res, conv: c, ack: AckData, payload: payload, bound: s}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed || c.m.isClosed():
+		res.resolve(Failed, ErrClosed)
+	case c.active != s:
+		res.resolve(Failed, fmt.Errorf("%w: the switchboard of the acknowledged frame ended", ErrNotConnected))
+	case len(c.queue) >= maxQueue:
+		res.resolve(Failed, ErrQueueFull)
+	default:
+		c.queue = append(c.queue, p)
+		res.arm(c.m.ctx, c.m.cfg.SendTimeout)
+		c.flushLocked()
+	}
+	return res
 }
 
 // p2pForUs reports whether a P2P-Dest names this client (bare, or with our own endpoint).

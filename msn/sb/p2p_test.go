@@ -2,6 +2,7 @@ package sb
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,5 +147,79 @@ func TestP2PForAnotherEndpointIgnored(t *testing.T) {
 	ce := waitEvent[*ContentEvent](t, e.rec)
 	if !bytes.Contains(ce.Message.P2P.Data, []byte("{OURS}")) {
 		t.Fatalf("first content event is not the invitation for us: %q", ce.Message.P2P.Data)
+	}
+}
+
+// TestP2PAckNotResentOnAnotherSwitchboard: the ACK of a contact's P2P frame belongs to the
+// switchboard that frame came in on. When that switchboard drops before the server
+// acknowledged the client's answers, the SLP answer (603 Decline) is re-sent on a new
+// switchboard, but the ACK is not: the new switchboard's first P2P frame is the 603.
+func TestP2PAckNotResentOnAnotherSwitchboard(t *testing.T) {
+	e := newEnv(t, 12, Config{})
+	_, pc := e.acceptInvite(t, Invitation{SessionID: "1", Cookie: "2", Inviter: "bob@example.com", InviterName: "Bob"}, "bob@example.com Bob 1342472228")
+	waitEvent[*JoinedEvent](t, e.rec)
+	pc.sendMSG("bob@example.com", "Bob", string(transcriptP2P(t, "03.bob-3.msg")))
+	ackCmd := pc.expect("MSG")
+	if _, ack := splitPayload(t, ackCmd.Payload); ack.Header.Flags != p2p.FlagAck {
+		t.Fatalf("first answer %+v", ack.Header)
+	}
+	decCmd := pc.expect("MSG")
+	pc.nc.Close() // drops both without ACK
+
+	pc2 := e.peer.accept()
+	pc2.openAndJoin("alice@example.com", "bob@example.com")
+	again := pc2.expect("MSG")
+	if _, pk := splitPayload(t, again.Payload); pk.Header.Flags == p2p.FlagAck {
+		t.Fatalf("the ACK of the dropped switchboard's frame was re-sent: %+v", pk.Header)
+	}
+	if !bytes.Equal(again.Payload, decCmd.Payload) {
+		t.Fatalf("re-sent %q, want the 603 %q", again.Payload, decCmd.Payload)
+	}
+	pc2.send("ACK %d", again.TrID)
+	// Nothing else follows: a message the client sends now is the next MSG.
+	c := e.m.Conversation("bob@example.com")
+	res := c.SendText(context.Background(), "after", message.Format{})
+	next := pc2.expect("MSG")
+	if !bytes.Contains(next.Payload, []byte("after")) {
+		t.Fatalf("next MSG %q", next.Payload)
+	}
+	pc2.send("ACK %d", next.TrID)
+	if o, err := wait(t, res); o != Delivered {
+		t.Fatalf("outcome %v %v", o, err)
+	}
+}
+
+// TestIncomingP2PAckIsNoContent: a contact's P2P ACK of a frame the client's responder sent
+// (here its 603; the ACK of a fetch's BYE arrives the same way after the fetch ended) is the
+// client's own business: no ContentEvent, which would also keep a switchboard opened for a
+// fetch from closing. An ACK of anything else is left to the application.
+func TestIncomingP2PAckIsNoContent(t *testing.T) {
+	e := newEnv(t, 12, Config{})
+	_, pc := e.acceptInvite(t, Invitation{SessionID: "1", Cookie: "2", Inviter: "bob@example.com", InviterName: "Bob"}, "bob@example.com Bob 1342472228")
+	waitEvent[*JoinedEvent](t, e.rec)
+	pc.sendMSG("bob@example.com", "Bob", string(transcriptP2P(t, "03.bob-3.msg")))
+	readP2P(t, pc)
+	_, dec := readP2P(t, pc)
+	waitEvent[*ContentEvent](t, e.rec) // the offer
+	sendAck := func(of p2p.Header) {
+		payload, err := p2p.MessagePayload("alice@example.com", p2p.NewAck(of, 1000).Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc.sendMSG("bob@example.com", "Bob", string(payload))
+	}
+	text := func(s string) {
+		pc.sendMSG("bob@example.com", "Bob", "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n"+s)
+	}
+	sendAck(dec.Header)
+	text("hi")
+	if ev := noEventBefore[*ContentEvent, *MessageEvent](t, e.rec); ev.Text != "hi" {
+		t.Fatalf("message %+v", ev)
+	}
+	foreign := dec.Header
+	foreign.Identifier = dec.Header.Identifier + 1_000_000
+	sendAck(foreign)
+	if ce := waitEvent[*ContentEvent](t, e.rec); ce.Kind != message.KindP2P {
+		t.Fatalf("content %+v", ce)
 	}
 }
