@@ -29,7 +29,8 @@ type Outcome struct {
 	// Declined is set when the SLP message was an INVITE answered with 603 Decline.
 	Declined bool
 	// Served is set when the SLP message was an INVITE for one of our own objects, answered
-	// with 200 OK and the data.
+	// with 200 OK and the data. One declined because too many are being served
+	// (SessionConfig.MaxServes…) has Declined set instead.
 	Served bool
 	// Session is set when the frame belonged to one of our P2P sessions (a fetch's answers
 	// and data, a served request) or acknowledges a frame the Responder sent: the client's
@@ -67,6 +68,7 @@ type Responder struct {
 	mu      sync.Mutex
 	fetches map[string]*Fetch    // by Call-ID
 	files   map[string]*Transfer // by Call-ID
+	serves  map[string]*served   // by Call-ID
 }
 
 // NewResponder returns a Responder for the account self; endpoint is its machine GUID
@@ -91,6 +93,7 @@ func NewSessionResponder(self, endpoint string, cfg SessionConfig) *Responder {
 		nextID:   id,
 		fetches:  make(map[string]*Fetch),
 		files:    make(map[string]*Transfer),
+		serves:   make(map[string]*served),
 	}
 }
 
@@ -165,6 +168,7 @@ func (r *Responder) Handle(from, dest, src string, data []byte) (Outcome, error)
 		// acknowledge what the application sent itself.
 		if h.IsAck() && h.SessionID != 0 {
 			r.onFileAck(senderOf(from, src), h)
+			r.onServeAck(senderOf(from, src), h)
 		}
 		return Outcome{Session: r.sentByUs(h.AckID)}, nil
 	}
@@ -199,12 +203,12 @@ func (r *Responder) Handle(from, dest, src string, data []byte) (Outcome, error)
 	// As the captured clients: acknowledge the message first, then answer it.
 	out.Replies = append(out.Replies, r.ackFrame(peer, h))
 	if !m.IsRequest() || m.Method == "BYE" {
-		out.Session = r.onSLPForFetch(m) || r.onSLPForFile(peer, m)
+		out.Session = r.onSLPForFetch(m) || r.onSLPForFile(peer, m) || r.onSLPForServe(peer, m)
 		return out, nil
 	}
-	if served := r.serve(peer, m, to); served != nil {
-		out.Replies = append(out.Replies, served...)
-		out.Served, out.Session = true, true
+	if frames, busy := r.serve(peer, m, to); frames != nil {
+		out.Replies = append(out.Replies, frames...)
+		out.Served, out.Declined, out.Session = !busy, busy, true
 		return out, nil
 	}
 	if r.endpoint != "" && m.Method == "INVITE" && strings.EqualFold(m.BodyFields().Get("EUF-GUID"), EUFGUIDMSNObject) {

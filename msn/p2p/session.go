@@ -17,6 +17,8 @@ const (
 	DefaultMaxObjectSize      = 1 << 20
 	DefaultSessionTimeout     = 2 * time.Minute
 	DefaultMaxSessionsPerPeer = 2
+	DefaultMaxServesPerPeer   = 2
+	DefaultMaxServes          = 16
 )
 
 // AppIDs of the footer and of the INVITE body (FACTS §9.1, §9.2).
@@ -54,6 +56,12 @@ type SessionConfig struct {
 	SessionTimeout time.Duration
 	// MaxSessionsPerPeer bounds the fetches in progress from one contact [2].
 	MaxSessionsPerPeer int
+	// MaxServesPerPeer and MaxServes bound the requests for our own objects served at once,
+	// to one contact and overall [2, 16]: a request over either is declined with 603 (the
+	// contact may ask again later). A served request counts until the contact acknowledges
+	// the data or closes the session with BYE, at most SessionTimeout.
+	MaxServesPerPeer int
+	MaxServes        int
 	// Now is the clock [time.Now].
 	Now func() time.Time
 
@@ -79,6 +87,12 @@ func (c SessionConfig) withDefaults() SessionConfig {
 	}
 	if c.MaxSessionsPerPeer <= 0 {
 		c.MaxSessionsPerPeer = DefaultMaxSessionsPerPeer
+	}
+	if c.MaxServesPerPeer <= 0 {
+		c.MaxServesPerPeer = DefaultMaxServesPerPeer
+	}
+	if c.MaxServes <= 0 {
+		c.MaxServes = DefaultMaxServes
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -337,28 +351,113 @@ func (r *Responder) onSessionData(peer string, p *Packet) ([]Frame, bool) {
 	return append(out, r.slpFrames(peer, r.bye(f))...), true
 }
 
-// serve answers an INVITE for one of our own objects: ACK (sent by the caller), 200 OK, data
-// preparation and the data (FACTS §9.3, pidgin got_sessionreq). It returns nil when the
-// INVITE is not a request for an object we have.
-func (r *Responder) serve(peer string, m *SLPMessage, to string) []Frame {
-	if r.cfg.Objects == nil || m.Method != "INVITE" || m.ContentType() != ContentSessionReq {
+// served is a request for one of our objects being served: it counts against
+// MaxServesPerPeer and MaxServes until the peer acknowledges the data, closes the session
+// (BYE) or SessionTimeout passes.
+type served struct {
+	peer    string
+	sid     uint32
+	dataID  uint32 // Identifier of the data message (0 until drawn)
+	created time.Time
+}
+
+// expireServesLocked forgets the served requests older than SessionTimeout.
+func (r *Responder) expireServesLocked() {
+	now := r.cfg.Now()
+	for id, sv := range r.serves {
+		if now.Sub(sv.created) >= r.cfg.SessionTimeout {
+			delete(r.serves, id)
+		}
+	}
+}
+
+// admitServeLocked records a request from peer to serve (Call-ID callID, session sid) unless
+// MaxServesPerPeer requests of peer or MaxServes overall are being served (nil then). The
+// caller sets the data message's Identifier once it is drawn.
+func (r *Responder) admitServeLocked(peer, callID string, sid uint32) *served {
+	r.expireServesLocked()
+	n := 0
+	for _, sv := range r.serves {
+		if sv.peer == peer {
+			n++
+		}
+	}
+	if n >= r.cfg.MaxServesPerPeer || len(r.serves) >= r.cfg.MaxServes {
 		return nil
+	}
+	if _, dup := r.serves[callID]; dup {
+		return nil // the same request again: the first answer stands
+	}
+	sv := &served{peer: peer, sid: sid, created: r.cfg.Now()}
+	r.serves[callID] = sv
+	return sv
+}
+
+// onServeAck ends the served request whose data message the peer's ACK h acknowledges.
+func (r *Responder) onServeAck(peer string, h Header) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, sv := range r.serves {
+		if sv.peer == peer && sv.sid == h.SessionID && sv.dataID != 0 && sv.dataID == h.AckID {
+			delete(r.serves, id)
+			return
+		}
+	}
+}
+
+// onSLPForServe ends the served request a BYE from peer closes (by Call-ID); it reports
+// false when the message belongs to none.
+func (r *Responder) onSLPForServe(peer string, m *SLPMessage) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sv := r.serves[m.CallID()]
+	if sv == nil || sv.peer != peer {
+		return false
+	}
+	if m.Method == "BYE" {
+		delete(r.serves, m.CallID())
+	}
+	return true
+}
+
+// Serves returns how many requests for our objects are being served.
+func (r *Responder) Serves() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.expireServesLocked()
+	return len(r.serves)
+}
+
+// serve answers an INVITE for one of our own objects: ACK (sent by the caller), 200 OK, data
+// preparation and the data (FACTS §9.3, pidgin got_sessionreq), or 603 Decline when
+// MaxServesPerPeer or MaxServes requests are being served (busy is then set). It returns nil
+// when the INVITE is not a request for an object we have.
+func (r *Responder) serve(peer string, m *SLPMessage, to string) (frames []Frame, busy bool) {
+	if r.cfg.Objects == nil || m.Method != "INVITE" || m.ContentType() != ContentSessionReq {
+		return nil, false
 	}
 	fs := m.BodyFields()
 	if !strings.EqualFold(fs.Get("EUF-GUID"), EUFGUIDMSNObject) {
-		return nil
+		return nil, false
 	}
 	obj, err := ObjectFromContext(fs.Get("Context"))
 	if err != nil || !strings.EqualFold(obj.Creator, r.self) {
-		return nil
+		return nil, false
 	}
 	sid, ok := m.SessionID()
 	if !ok || sid == 0 {
-		return nil
+		return nil, false
 	}
 	data, ok := r.cfg.Objects(obj.SHA1D)
 	if !ok || !obj.Matches(data) {
-		return nil
+		return nil, false
+	}
+	// Admitted before anything is built: a flood of requests costs no chunking.
+	r.mu.Lock()
+	sv := r.admitServeLocked(peer, m.CallID(), sid)
+	r.mu.Unlock()
+	if sv == nil {
+		return r.slpFrames(peer, NewDecline(m, to)), true
 	}
 	appID := uint32(AppIDObject)
 	flags := FlagObjectData
@@ -368,8 +467,12 @@ func (r *Responder) serve(peer string, m *SLPMessage, to string) []Frame {
 	out := r.slpFrames(peer, NewResponse(m, 200, "OK", to))
 	prep := &Packet{Header: Header{SessionID: sid, Identifier: r.newID(), TotalSize: dataPrepSize, AckID: randomAckID()}, Data: make([]byte, dataPrepSize), Footer: appID}
 	out = append(out, Frame{Dest: peer, Data: prep.Bytes()})
-	for _, c := range Chunks(Header{SessionID: sid, Identifier: r.newID(), Flags: flags, AckID: randomAckID()}, data, appID) {
+	dataID := r.newID()
+	for _, c := range Chunks(Header{SessionID: sid, Identifier: dataID, Flags: flags, AckID: randomAckID()}, data, appID) {
 		out = append(out, Frame{Dest: peer, Data: c.Bytes()})
 	}
-	return out
+	r.mu.Lock()
+	sv.dataID = dataID
+	r.mu.Unlock()
+	return out, false
 }
