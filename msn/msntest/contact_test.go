@@ -28,6 +28,20 @@ func online18(t *testing.T, s *Server, email, pw, guid string) *client {
 	}
 }
 
+// callCarol opens a switchboard from the MSNP18 client ns (email at endpoint guid) and calls
+// the scripted contact carol into it; it returns the switchboard connection once she joined.
+func callCarol(t *testing.T, s *Server, ns *client, email, guid string) *client {
+	t.Helper()
+	x := ns.expectXFR("6", s.SBAddr(), "U messenger.msn.com 1")
+	sbc := dial(t, email+" SB", s.SBAddr())
+	sbc.send("USR 1 " + email + ";" + guid + " " + x)
+	sbc.expect("USR 1 OK *rest")
+	sbc.send("CAL 2 carol@example.com")
+	sbc.expect("CAL 2 RINGING *")
+	sbc.expect("JOI carol@example.com Carol 1073741824:0")
+	return sbc
+}
+
 func TestScriptedContactChatsWithRealClient(t *testing.T) {
 	s := newServer(t, Options{})
 	aliceBob(t, s)
@@ -94,13 +108,7 @@ func TestRealClientCallsScriptedContactAndInvitesAThird(t *testing.T) {
 	alice.expect("NLN NLN 1:bob@example.com *rest")
 	alice.expect("UBX 1:bob@example.com *")
 
-	x := alice.expectXFR("6", s.SBAddr(), "U messenger.msn.com 1")
-	asb := dial(t, "alice SB", s.SBAddr())
-	asb.send("USR 1 alice@example.com;" + aliceGUID + " " + x)
-	asb.expect("USR 1 OK *rest")
-	asb.send("CAL 2 carol@example.com")
-	asb.expect("CAL 2 RINGING *")
-	asb.expect("JOI carol@example.com Carol 1073741824:0")
+	asb := callCarol(t, s, alice, "alice@example.com", aliceGUID)
 	asb.sendPayload("MSG 3 N", "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nhey carol")
 	m, err := carol.NextText(ctxT(t))
 	must(t, err)
@@ -250,13 +258,7 @@ func TestContactAckForClosedSwitchboardGoesNowhere(t *testing.T) {
 	bob.expect("UBX 1:carol@example.com *")
 
 	// Bob talks to carol on a switchboard, then leaves it.
-	x := bob.expectXFR("6", s.SBAddr(), "U messenger.msn.com 1")
-	bsb := dial(t, "bob SB", s.SBAddr())
-	bsb.send("USR 1 bob@example.com;" + bobGUID + " " + x)
-	bsb.expect("USR 1 OK *rest")
-	bsb.send("CAL 2 carol@example.com")
-	bsb.expect("CAL 2 RINGING *")
-	bsb.expect("JOI carol@example.com Carol 1073741824:0")
+	bsb := callCarol(t, s, bob, "bob@example.com", bobGUID)
 	bsb.sendPayload("MSG 3 N", "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nbye now")
 	m, err := carol.NextText(ctxT(t))
 	must(t, err)

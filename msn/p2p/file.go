@@ -352,17 +352,27 @@ func (r *Responder) CancelTransfer(t *Transfer, cause error) []Frame {
 // cleanFileName keeps the last path element of name without control characters, at most
 // maxFileNameRunes runes (the context has room for 259 UTF-16 units).
 func cleanFileName(name string) string {
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
-	name = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return -1
-		}
-		return r
-	}, strings.TrimSpace(name))
+	name = dropControl(strings.TrimSpace(pathBase(name)))
 	if rs := []rune(name); len(rs) > maxFileNameRunes {
 		name = string(rs[:maxFileNameRunes])
 	}
 	return name
+}
+
+// pathBase is the last element of a path with / or \ separators.
+func pathBase(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		return name[i+1:]
+	}
+	return name
+}
+
+// dropControl removes the control characters (C0 and DEL) from s.
+func dropControl(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
 }

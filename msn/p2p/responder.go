@@ -112,8 +112,19 @@ func senderOf(from, src string) string {
 // ourAddress reports whether addr (P2P-Dest, SLP To) names this client: our e-mail, bare or
 // with our own endpoint GUID.
 func (r *Responder) ourAddress(addr string) bool {
+	return AddressedTo(addr, r.self, r.endpoint)
+}
+
+// AddressedTo reports whether addr (a P2P-Dest or SLP To: "email", "email;{guid}", with or
+// without "msnmsgr:" and angle brackets) names the client of account self at endpoint, its
+// machine GUID on MSNP16+ ("" before, where only the bare e-mail names it). Case and spaces
+// do not matter.
+func AddressedTo(addr, self, endpoint string) bool {
 	email, guid := SplitAddress(addr)
-	return email == r.self && (guid == "" || guid == r.endpoint)
+	if email != strings.ToLower(strings.TrimSpace(self)) {
+		return false
+	}
+	return guid == "" || guid == strings.ToLower(strings.TrimSpace(endpoint))
 }
 
 // sentByUs reports whether id is the Identifier of a frame this Responder sent (it draws them

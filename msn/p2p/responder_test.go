@@ -89,3 +89,26 @@ func TestAcksAreMarkedAndNothingToShow(t *testing.T) {
 		t.Fatalf("foreign ACK: %+v %v", out, err)
 	}
 }
+
+// TestAddressedTo: an address names a client by its e-mail, bare or with the client's own
+// endpoint; another endpoint, or any endpoint before MSNP16 (none of our own), does not.
+func TestAddressedTo(t *testing.T) {
+	const guid = "{5E3EDFE5-440D-5132-A3F3-A7AE35275C64}"
+	for _, tc := range []struct {
+		addr, endpoint string
+		want           bool
+	}{
+		{"alice@example.com", "", true},
+		{"<msnmsgr:Alice@Example.com>", guid, true},
+		{"alice@example.com;" + guid, guid, true},
+		{"MSNMSGR:alice@example.com;{5e3edfe5-440d-5132-a3f3-a7ae35275c64}", " " + guid + " ", true},
+		{"alice@example.com;{00000000-1111-2222-3333-444444444444}", guid, false},
+		{"alice@example.com;" + guid, "", false},
+		{"bob@example.com", "", false},
+		{"", "", false},
+	} {
+		if got := AddressedTo(tc.addr, "Alice@example.com", tc.endpoint); got != tc.want {
+			t.Errorf("AddressedTo(%q, endpoint %q) = %v, want %v", tc.addr, tc.endpoint, got, tc.want)
+		}
+	}
+}

@@ -39,15 +39,11 @@ type p2pState struct {
 
 func (ps *p2pState) responder(c *Conversation) *p2p.Responder {
 	ps.once.Do(func() {
-		endpoint := ""
-		if c.m.ns.Version() >= 16 {
-			endpoint = c.m.cfg.MachineGUID
-		}
 		cfg := c.m.cfg.P2P
 		if accept := c.m.cfg.AcceptFile; accept != nil {
 			cfg.AcceptFile = func(t *p2p.Transfer) io.Writer { return accept(c, t) }
 		}
-		ps.r = p2p.NewSessionResponder(c.m.self(), endpoint, cfg)
+		ps.r = p2p.NewSessionResponder(c.m.self(), c.p2pEndpoint(), cfg)
 	})
 	return ps.r
 }
@@ -72,23 +68,18 @@ func (c *Conversation) handleP2P(s *switchboard, from Participant, m *message.P2
 	case err != nil:
 		c.log.Debug().Err(err).Str("from", from.Passport).Msg("unusable P2P frame")
 	}
-	if out.Served {
+	switch {
+	case out.Served:
 		c.log.Debug().Str("from", from.Passport).Msg("serving our display picture")
+	case out.Declined && out.Session:
+		c.log.Debug().Str("from", from.Passport).Msg("declining a request for our display picture: too many being served")
 	}
 	if out.File != nil {
 		c.log.Debug().Str("from", from.Passport).Uint64("size", out.File.File.Size).Msg("accepted a file transfer")
 		go c.watchTransfer(out.File)
 	}
-	for _, f := range out.Replies {
-		var res *Result
-		if f.Ack {
-			res = c.sendBound(s, f)
-		} else {
-			res = c.SendP2P(c.m.ctx, f.Dest, f.Data)
-		}
-		if out.Session {
-			c.p2p.last = res
-		}
+	if res := c.sendFrames(c.m.ctx, s, out.Replies); res != nil && out.Session {
+		c.p2p.last = res
 	}
 	if out.NotForUs || out.Session {
 		return false
@@ -97,6 +88,21 @@ func (c *Conversation) handleP2P(s *switchboard, from Participant, m *message.P2
 		c.log.Debug().Str("from", from.Passport).Str("call_id", out.SLP.CallID()).Msg("declining a P2P invitation the bridge cannot serve")
 	}
 	return true
+}
+
+// sendFrames queues P2P frames on the conversation and returns the Result of the last one (nil
+// when there is none). With s, the ACKs among them are bound to s, the switchboard whose
+// frames they acknowledge (sendBound).
+func (c *Conversation) sendFrames(ctx context.Context, s *switchboard, frames []p2p.Frame) *Result {
+	var last *Result
+	for _, f := range frames {
+		if f.Ack && s != nil {
+			last = c.sendBound(s, f)
+		} else {
+			last = c.SendP2P(ctx, f.Dest, f.Data)
+		}
+	}
+	return last
 }
 
 // sendBound sends P2P frame f on switchboard s only, the one whose frame it acknowledges: it is
@@ -129,17 +135,18 @@ func (c *Conversation) sendBound(s *switchboard, f p2p.Frame) *Result {
 	return res
 }
 
+// p2pEndpoint is this client's endpoint in P2P addresses: its machine GUID on MSNP16+, ""
+// before.
+func (c *Conversation) p2pEndpoint() string {
+	if c.m.ns.Version() >= 16 {
+		return c.m.cfg.MachineGUID
+	}
+	return ""
+}
+
 // p2pForUs reports whether a P2P-Dest names this client (bare, or with our own endpoint).
 func p2pForUs(c *Conversation, dest string) bool {
-	email, guid := p2p.SplitAddress(dest)
-	if email != c.m.self() {
-		return false
-	}
-	if guid == "" {
-		return true
-	}
-	_, own := p2p.SplitAddress(";" + c.m.cfg.MachineGUID)
-	return c.m.ns.Version() >= 16 && guid == own
+	return p2p.AddressedTo(dest, c.m.self(), c.p2pEndpoint())
 }
 
 // FetchObject fetches obj — a contact's display picture or other MSNObject — from its creator
@@ -167,20 +174,14 @@ func (c *Conversation) FetchObject(ctx context.Context, obj *p2p.MSNObject) ([]b
 	if err != nil {
 		return nil, fmt.Errorf("msn: fetching %s's picture: %w", c.peer, err)
 	}
-	var last *Result
-	for _, fr := range frames {
-		last = c.SendP2P(ctx, fr.Dest, fr.Data)
-	}
-	if o, err := last.Wait(ctx); o != Delivered {
+	if o, err := c.sendFrames(ctx, nil, frames).Wait(ctx); o != Delivered {
 		r.Cancel(f, fmt.Errorf("invitation not delivered: %w", err))
 		return nil, fmt.Errorf("msn: fetching %s's picture: invitation %s: %w", c.peer, o, err)
 	}
 	select {
 	case <-f.Done():
 	case <-ctx.Done():
-		for _, fr := range r.Cancel(f, ctx.Err()) {
-			c.SendP2P(c.m.ctx, fr.Dest, fr.Data)
-		}
+		c.sendFrames(c.m.ctx, nil, r.Cancel(f, ctx.Err()))
 	}
 	data, err := f.Result()
 	if err != nil {
