@@ -48,6 +48,19 @@ type Conversation struct {
 	evQueue   []Event
 	evRunning bool          // a goroutine is delivering evQueue
 	evRoom    chan struct{} // closed when evQueue drops below the bound; made by a waiting reader
+	// evUse counts the events queued or being delivered that show the conversation in use
+	// (showsUse): a switchboard opened for a fetch stays while any is pending.
+	evUse int
+}
+
+// showsUse reports whether ev shows the conversation in use, something the application may
+// answer on it (a message, typing, content), rather than a change of who is on it.
+func showsUse(ev Event) bool {
+	switch ev.(type) {
+	case *JoinedEvent, *LeftEvent, *ClosedEvent:
+		return false
+	}
+	return true
 }
 
 func newConversation(m *Manager, id, peer string, group bool, members []Participant) *Conversation {
@@ -69,6 +82,9 @@ func newConversation(m *Manager, id, peer string, group bool, members []Particip
 func (c *Conversation) enqueueEvent(ev Event) {
 	c.evMu.Lock()
 	c.evQueue = append(c.evQueue, ev)
+	if showsUse(ev) {
+		c.evUse++
+	}
 	start := !c.evRunning
 	c.evRunning = true
 	c.evMu.Unlock()
@@ -80,8 +96,12 @@ func (c *Conversation) enqueueEvent(ev Event) {
 // deliverEvents hands the queued events to Config.OnEvent one by one and ends when the queue
 // is empty.
 func (c *Conversation) deliverEvents() {
+	var done Event // the event just delivered
 	for {
 		c.evMu.Lock()
+		if done != nil && showsUse(done) {
+			c.evUse--
+		}
 		if len(c.evQueue) == 0 {
 			c.evQueue = nil
 			c.evRunning = false
@@ -99,7 +119,16 @@ func (c *Conversation) deliverEvents() {
 		if on := c.m.cfg.OnEvent; on != nil {
 			on(ev)
 		}
+		done = ev
 	}
+}
+
+// usePending reports whether events that show the conversation in use (showsUse) wait or
+// are being delivered.
+func (c *Conversation) usePending() bool {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	return c.evUse > 0
 }
 
 // eventsPending reports whether events of the conversation wait or are being delivered.

@@ -195,24 +195,35 @@ func (c *Conversation) FetchObject(ctx context.Context, obj *p2p.MSNObject) ([]b
 
 // releaseAfterFetch closes the switchboard that a fetch opened, once the fetch's last
 // replies (the data's ACK, BYE) went out, unless something else uses it by then (a message
-// queued or in flight, events waiting): fetching the pictures of many contacts must not
-// leave a switchboard open per contact until each idles out.
+// queued or in flight, events other than joins and leaves waiting): fetching the pictures of
+// many contacts must not leave a switchboard open per contact until each idles out.
 func (c *Conversation) releaseAfterFetch(ctx context.Context) {
 	c.p2p.sendMu.Lock()
 	last := c.p2p.last
 	c.p2p.sendMu.Unlock()
 	if last != nil {
-		if o, _ := last.Wait(ctx); o != Delivered {
+		if o, err := last.Wait(ctx); o != Delivered {
+			c.log.Debug().Err(err).Stringer("outcome", o).Msg("keeping the switchboard of a fetch: its last frame was not delivered")
 			return
 		}
 	}
 	if r := c.p2p.responder(c); r.Fetches() > 0 || r.Transfers() > 0 {
+		c.log.Debug().Msg("keeping the switchboard of a fetch: another P2P session uses it")
 		return // another picture or a file is still on its way over this switchboard
 	}
 	c.mu.Lock()
 	s := c.active
-	if s == nil || s.busy() || len(c.queue) > 0 || s.paused.Load() || c.eventsPending() {
+	if s == nil {
 		c.mu.Unlock()
+		return // it ended already
+	}
+	// Events that only tell who joined or left (the peer joining this very switchboard, say)
+	// do not count: a consumer slow to take them would keep every fetch's switchboard open.
+	inflight, queued, paused, events := s.busy(), len(c.queue) > 0, s.paused.Load(), c.usePending()
+	if inflight || queued || paused || events {
+		c.mu.Unlock()
+		c.log.Debug().Bool("in_flight", inflight).Bool("queued", queued).Bool("paused", paused).Bool("events", events).
+			Msg("keeping the switchboard of a fetch: it is in use")
 		return
 	}
 	c.active = nil

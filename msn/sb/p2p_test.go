@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/msnbridge/msnbridge/msn/message"
 	"github.com/msnbridge/msnbridge/msn/p2p"
@@ -222,4 +224,84 @@ func TestIncomingP2PAckIsNoContent(t *testing.T) {
 	if ce := waitEvent[*ContentEvent](t, e.rec); ce.Kind != message.KindP2P {
 		t.Fatalf("content %+v", ce)
 	}
+}
+
+// TestFetchSwitchboardClosedDespiteSlowConsumer: a switchboard opened to fetch a picture is
+// closed once the fetch is over even while the application is still busy with the event of
+// the contact joining it: a join is no use of the conversation. (Under load the JoinedEvent
+// of the fetch's own switchboard could still be in delivery when the fetch ended, and the
+// switchboard stayed until it idled out.)
+func TestFetchSwitchboardClosedDespiteSlowConsumer(t *testing.T) {
+	peer := newPeerServer(t)
+	gate := make(chan struct{})
+	var release sync.Once
+	open := func() { release.Do(func() { close(gate) }) }
+	t.Cleanup(open)
+	m := NewManager(&fakeNS{passport: "alice@example.com", version: 12, addr: peer.addr()}, Config{
+		XFRInterval: -1, RequestTimeout: waitLimit,
+		OnEvent: func(ev Event) {
+			if _, ok := ev.(*JoinedEvent); ok {
+				<-gate // the application is slow with the join
+			}
+		},
+	})
+	t.Cleanup(func() { m.Close() })
+
+	pic := bytes.Repeat([]byte("picture!"), 400)
+	obj := p2p.NewMSNObject("bob@example.com", p2p.ObjectDisplayPicture, pic, "", "")
+	bob := p2p.NewSessionResponder("bob@example.com", "", p2p.SessionConfig{Objects: func(d string) ([]byte, bool) {
+		return pic, d == obj.SHA1D
+	}})
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		data, err := m.FetchObject(ctx, obj)
+		done <- result{data, err}
+	}()
+	pc := peer.accept()
+	pc.openAndJoin("alice@example.com", "bob@example.com")
+	// Bob's client: every P2P frame from alice goes to bob's responder, its answers back.
+	for {
+		cmd, err := pc.read()
+		if err != nil {
+			t.Fatalf("no OUT after the fetch: %v", err)
+		}
+		if cmd.Name == "OUT" {
+			break
+		}
+		if cmd.Name != "MSG" {
+			t.Fatalf("unexpected %s", cmd.Name)
+		}
+		pc.send("ACK %d", cmd.TrID)
+		msg, err := message.Parse(cmd.Payload)
+		if err != nil || msg.P2P == nil {
+			t.Fatalf("payload %q: %v", cmd.Payload, err)
+		}
+		out, err := bob.Handle("alice@example.com", msg.P2P.Dest, "", msg.P2P.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range out.Replies {
+			payload, err := p2p.MessagePayload(f.Dest, f.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pc.sendMSG("bob@example.com", "Bob", string(payload))
+		}
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(waitLimit):
+		t.Fatal("FetchObject did not return")
+	}
+	if r.err != nil || !bytes.Equal(r.data, pic) {
+		t.Fatalf("fetch: %d bytes, %v", len(r.data), r.err)
+	}
+	open()
 }
