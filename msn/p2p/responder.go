@@ -69,6 +69,8 @@ type Responder struct {
 	fetches map[string]*Fetch    // by Call-ID
 	files   map[string]*Transfer // by Call-ID
 	serves  map[string]*served   // by Call-ID
+	// serveLimit bounds serves with those of other Responders (SessionConfig.ServeLimiter).
+	serveLimit *ServeLimiter
 }
 
 // NewResponder returns a Responder for the account self; endpoint is its machine GUID
@@ -84,16 +86,21 @@ func NewSessionResponder(self, endpoint string, cfg SessionConfig) *Responder {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	id := binary.LittleEndian.Uint32(b[:])%0x7fff0000 + 4
+	limit := cfg.ServeLimiter
+	if limit == nil {
+		limit = NewServeLimiter(cfg)
+	}
 	return &Responder{
-		self:     strings.ToLower(strings.TrimSpace(self)),
-		endpoint: strings.ToLower(strings.TrimSpace(endpoint)),
-		asm:      NewAssembler(AssemblerConfig{}),
-		cfg:      cfg.withDefaults(),
-		firstID:  id,
-		nextID:   id,
-		fetches:  make(map[string]*Fetch),
-		files:    make(map[string]*Transfer),
-		serves:   make(map[string]*served),
+		serveLimit: limit,
+		self:       strings.ToLower(strings.TrimSpace(self)),
+		endpoint:   strings.ToLower(strings.TrimSpace(endpoint)),
+		asm:        NewAssembler(AssemblerConfig{}),
+		cfg:        cfg.withDefaults(),
+		firstID:    id,
+		nextID:     id,
+		fetches:    make(map[string]*Fetch),
+		files:      make(map[string]*Transfer),
+		serves:     make(map[string]*served),
 	}
 }
 

@@ -62,6 +62,10 @@ type SessionConfig struct {
 	// the data or closes the session with BYE, at most SessionTimeout.
 	MaxServesPerPeer int
 	MaxServes        int
+	// ServeLimiter, when set, applies the bounds on serving across every Responder given
+	// it (msn/sb shares one among the conversations of a login); its own bounds then hold
+	// and MaxServesPerPeer and MaxServes are not used. Nil: the Responder has its own.
+	ServeLimiter *ServeLimiter
 	// Now is the clock [time.Now].
 	Now func() time.Time
 
@@ -349,83 +353,6 @@ func (r *Responder) onSessionData(peer string, p *Packet) ([]Frame, bool) {
 	}
 	// The receiver closes the session (FACTS §9.3 step 6; pidgin does).
 	return append(out, r.slpFrames(peer, r.bye(f))...), true
-}
-
-// served is a request for one of our objects being served: it counts against
-// MaxServesPerPeer and MaxServes until the peer acknowledges the data, closes the session
-// (BYE) or SessionTimeout passes.
-type served struct {
-	peer    string
-	sid     uint32
-	dataID  uint32 // Identifier of the data message (0 until drawn)
-	created time.Time
-}
-
-// expireServesLocked forgets the served requests older than SessionTimeout.
-func (r *Responder) expireServesLocked() {
-	now := r.cfg.Now()
-	for id, sv := range r.serves {
-		if now.Sub(sv.created) >= r.cfg.SessionTimeout {
-			delete(r.serves, id)
-		}
-	}
-}
-
-// admitServeLocked records a request from peer to serve (Call-ID callID, session sid) unless
-// MaxServesPerPeer requests of peer or MaxServes overall are being served (nil then). The
-// caller sets the data message's Identifier once it is drawn.
-func (r *Responder) admitServeLocked(peer, callID string, sid uint32) *served {
-	r.expireServesLocked()
-	n := 0
-	for _, sv := range r.serves {
-		if sv.peer == peer {
-			n++
-		}
-	}
-	if n >= r.cfg.MaxServesPerPeer || len(r.serves) >= r.cfg.MaxServes {
-		return nil
-	}
-	if _, dup := r.serves[callID]; dup {
-		return nil // the same request again: the first answer stands
-	}
-	sv := &served{peer: peer, sid: sid, created: r.cfg.Now()}
-	r.serves[callID] = sv
-	return sv
-}
-
-// onServeAck ends the served request whose data message the peer's ACK h acknowledges.
-func (r *Responder) onServeAck(peer string, h Header) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for id, sv := range r.serves {
-		if sv.peer == peer && sv.sid == h.SessionID && sv.dataID != 0 && sv.dataID == h.AckID {
-			delete(r.serves, id)
-			return
-		}
-	}
-}
-
-// onSLPForServe ends the served request a BYE from peer closes (by Call-ID); it reports
-// false when the message belongs to none.
-func (r *Responder) onSLPForServe(peer string, m *SLPMessage) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	sv := r.serves[m.CallID()]
-	if sv == nil || sv.peer != peer {
-		return false
-	}
-	if m.Method == "BYE" {
-		delete(r.serves, m.CallID())
-	}
-	return true
-}
-
-// Serves returns how many requests for our objects are being served.
-func (r *Responder) Serves() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.expireServesLocked()
-	return len(r.serves)
 }
 
 // serve answers an INVITE for one of our own objects: ACK (sent by the caller), 200 OK, data

@@ -379,29 +379,9 @@ func TestServeBounds(t *testing.T) {
 			Now:     func() time.Time { return now },
 		})
 	}
-	// request sends alice one INVITE from peer and reports whether it was served; a
-	// declined one must be answered with the ACK and a 603 for its Call-ID.
 	request := func(alice *Responder, peer string) (*Responder, *Fetch, bool) {
 		t.Helper()
-		r := NewSessionResponder(peer, "", SessionConfig{MaxSessionsPerPeer: 100})
-		f, invite, err := r.Fetch("alice@example.com", obj)
-		if err != nil || len(invite) != 1 {
-			t.Fatalf("fetch: %d frames, %v", len(invite), err)
-		}
-		out, err := alice.Handle(peer, invite[0].Dest, "", invite[0].Data)
-		if err != nil || out.Served == out.Declined || !out.Session {
-			t.Fatalf("INVITE from %s: %+v %v", peer, out, err)
-		}
-		if out.Declined {
-			if len(out.Replies) != 2 || !out.Replies[0].Ack {
-				t.Fatalf("declined with %d replies", len(out.Replies))
-			}
-			m, err := ParseSLP(mustPacket(t, out.Replies[1].Data).Data)
-			if err != nil || m.StatusCode != 603 || m.Reason != "Decline" || m.CallID() != f.CallID || m.To() != peer {
-				t.Fatalf("decline %+v %v", m, err)
-			}
-		}
-		return r, f, out.Served
+		return requestServe(t, alice, peer, obj)
 	}
 	fetch := func(alice *Responder) error {
 		t.Helper()
@@ -474,4 +454,60 @@ func TestServeBounds(t *testing.T) {
 			t.Fatalf("bob's fetch after a BYE: %v", err)
 		}
 	})
+}
+
+// requestServe sends alice one INVITE for obj from peer and reports whether it was served; a
+// declined one must be answered with the ACK and a 603 for its Call-ID.
+func requestServe(t *testing.T, alice *Responder, peer string, obj *MSNObject) (*Responder, *Fetch, bool) {
+	t.Helper()
+	r := NewSessionResponder(peer, "", SessionConfig{MaxSessionsPerPeer: 100})
+	f, invite, err := r.Fetch("alice@example.com", obj)
+	if err != nil || len(invite) != 1 {
+		t.Fatalf("fetch: %d frames, %v", len(invite), err)
+	}
+	out, err := alice.Handle(peer, invite[0].Dest, "", invite[0].Data)
+	if err != nil || out.Served == out.Declined || !out.Session {
+		t.Fatalf("INVITE from %s: %+v %v", peer, out, err)
+	}
+	if out.Declined {
+		if len(out.Replies) != 2 || !out.Replies[0].Ack {
+			t.Fatalf("declined with %d replies", len(out.Replies))
+		}
+		m, err := ParseSLP(mustPacket(t, out.Replies[1].Data).Data)
+		if err != nil || m.StatusCode != 603 || m.Reason != "Decline" || m.CallID() != f.CallID || m.To() != peer {
+			t.Fatalf("decline %+v %v", m, err)
+		}
+	}
+	return r, f, out.Served
+}
+
+// TestServeLimiterShared: Responders sharing a ServeLimiter (one per conversation in msn/sb)
+// are bounded together: a contact's requests to either count against its per-contact bound,
+// everybody's against the overall one.
+func TestServeLimiterShared(t *testing.T) {
+	pic := picture(500)
+	obj := NewMSNObject("alice@example.com", ObjectDisplayPicture, pic, "", "")
+	limit := NewServeLimiter(SessionConfig{MaxServesPerPeer: 2, MaxServes: 3})
+	cfg := SessionConfig{Objects: func(d string) ([]byte, bool) { return pic, d == obj.SHA1D }, ServeLimiter: limit}
+	one := NewSessionResponder("alice@example.com", "", cfg)
+	two := NewSessionResponder("alice@example.com", "", cfg)
+	for i, tc := range []struct {
+		r      *Responder
+		peer   string
+		served bool
+	}{
+		{one, "mallory@example.com", true},
+		{one, "mallory@example.com", true},
+		{two, "mallory@example.com", false}, // her third, in another conversation
+		{two, "carol@example.com", true},
+		{two, "dave@example.com", false}, // the fourth overall
+		{one, "dave@example.com", false},
+	} {
+		if _, _, ok := requestServe(t, tc.r, tc.peer, obj); ok != tc.served {
+			t.Fatalf("request %d from %s: served %v", i, tc.peer, ok)
+		}
+	}
+	if limit.Active() != 3 || one.Serves() != 2 || two.Serves() != 1 {
+		t.Fatalf("active %d, serving %d + %d", limit.Active(), one.Serves(), two.Serves())
+	}
 }

@@ -305,3 +305,36 @@ func TestFetchSwitchboardClosedDespiteSlowConsumer(t *testing.T) {
 	}
 	open()
 }
+
+// TestServeBoundsShareAcrossConversations: the bound on serving our display picture holds
+// for all conversations of a login together, not per conversation (each has its own
+// responder): with P2P.MaxServes 1, a second contact asking in another conversation while
+// the first is served is declined.
+func TestServeBoundsShareAcrossConversations(t *testing.T) {
+	pic := bytes.Repeat([]byte("me"), 300)
+	obj := p2p.NewMSNObject("alice@example.com", p2p.ObjectDisplayPicture, pic, "", "")
+	e := newEnv(t, 12, Config{P2P: p2p.SessionConfig{
+		Objects:   func(d string) ([]byte, bool) { return pic, d == obj.SHA1D },
+		MaxServes: 1,
+	}})
+	ask := func(peer string) p2p.Outcome {
+		t.Helper()
+		c := e.m.Conversation(peer)
+		fetcher := p2p.NewSessionResponder(peer, "", p2p.SessionConfig{})
+		_, invite, err := fetcher.Fetch("alice@example.com", obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.p2p.responder(c).Handle(peer, invite[0].Dest, "", invite[0].Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if out := ask("bob@example.com"); !out.Served {
+		t.Fatalf("bob's request: %+v", out)
+	}
+	if out := ask("carol@example.com"); out.Served || !out.Declined {
+		t.Fatalf("carol's request over the bound: %+v", out)
+	}
+}
