@@ -106,7 +106,7 @@ func (c *Conversation) sendFrames(ctx context.Context, s *switchboard, frames []
 }
 
 // sendBound sends P2P frame f on switchboard s only, the one whose frame it acknowledges: it is
-// dropped when s is no longer the live switchboard or ends before the server acknowledged it.
+// dropped when s is closing or ends before the server acknowledged it.
 // An ACK re-sent elsewhere would acknowledge nothing the peer still waits for (the ACK of a
 // BYE, typically, after the peer left), and opening a switchboard for it would cross the
 // peer's next one.
@@ -124,7 +124,12 @@ func (c *Conversation) sendBound(s *switchboard, f p2p.Frame) *Result {
 	case c.closed || c.m.isClosed():
 		res.resolve(Failed, ErrClosed)
 	case c.active != s:
-		res.resolve(Failed, fmt.Errorf("%w: the switchboard of the acknowledged frame ended", ErrNotConnected))
+		// Replaced but still open (it waits for its last ACKs): the ACK goes there directly;
+		// once closing, it is dropped.
+		res.arm(c.m.ctx, c.m.cfg.SendTimeout)
+		if err := s.sendPart(p, nil); errors.Is(err, errNotSent) {
+			res.resolve(Failed, fmt.Errorf("%w: the switchboard of the acknowledged frame ended", ErrNotConnected))
+		}
 	case len(c.queue) >= maxQueue:
 		res.resolve(Failed, ErrQueueFull)
 	default:

@@ -338,3 +338,35 @@ func TestServeBoundsShareAcrossConversations(t *testing.T) {
 		t.Fatalf("carol's request over the bound: %+v", out)
 	}
 }
+
+// TestP2PAckOnReplacedSwitchboard: a contact's P2P frame that arrives on a switchboard
+// another one replaced, still open for its last ACKs, is acknowledged on that switchboard;
+// the SLP answer goes on the live one.
+func TestP2PAckOnReplacedSwitchboard(t *testing.T) {
+	e := newEnv(t, 12, Config{})
+	c := e.m.Conversation("bob@example.com")
+	res := c.SendText(context.Background(), "one", message.Format{})
+	old := e.peer.accept()
+	old.openAndJoin("alice@example.com", "bob@example.com")
+	inFlight := old.expect("MSG") // not acknowledged yet: the old switchboard stays open
+
+	_, pc := e.acceptInvite(t, Invitation{SessionID: "2", Cookie: "c2", Inviter: "bob@example.com", InviterName: "Bob"}, "bob@example.com Bob 1342472228")
+	old.sendMSG("bob@example.com", "Bob", string(transcriptP2P(t, "03.bob-3.msg")))
+	ackCmd := old.expect("MSG")
+	if _, ack := splitPayload(t, ackCmd.Payload); ack.Header.Flags != p2p.FlagAck {
+		t.Fatalf("on the old switchboard %+v", ack.Header)
+	}
+	old.send("ACK %d", ackCmd.TrID)
+	decCmd := pc.expect("MSG")
+	if _, dec := splitPayload(t, decCmd.Payload); !bytes.Contains(dec.Data, []byte("603 Decline")) {
+		t.Fatalf("on the live switchboard %q", dec.Data)
+	}
+	pc.send("ACK %d", decCmd.TrID)
+	old.send("ACK %d", inFlight.TrID)
+	if o, err := wait(t, res); o != Delivered {
+		t.Fatalf("outcome %v %v", o, err)
+	}
+	if got := old.expectClosed(); len(got) != 1 || got[0].Name != "OUT" {
+		t.Fatalf("old switchboard got %v, want OUT", got)
+	}
+}
