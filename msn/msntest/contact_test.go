@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/msnbridge/msnbridge/msn/p2p"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -24,6 +26,20 @@ func online18(t *testing.T, s *Server, email, pw, guid string) *client {
 			return c
 		}
 	}
+}
+
+// callCarol opens a switchboard from the MSNP18 client ns (email at endpoint guid) and calls
+// the scripted contact carol into it; it returns the switchboard connection once she joined.
+func callCarol(t *testing.T, s *Server, ns *client, email, guid string) *client {
+	t.Helper()
+	x := ns.expectXFR("6", s.SBAddr(), "U messenger.msn.com 1")
+	sbc := dial(t, email+" SB", s.SBAddr())
+	sbc.send("USR 1 " + email + ";" + guid + " " + x)
+	sbc.expect("USR 1 OK *rest")
+	sbc.send("CAL 2 carol@example.com")
+	sbc.expect("CAL 2 RINGING *")
+	sbc.expect("JOI carol@example.com Carol 1073741824:0")
+	return sbc
 }
 
 func TestScriptedContactChatsWithRealClient(t *testing.T) {
@@ -92,13 +108,7 @@ func TestRealClientCallsScriptedContactAndInvitesAThird(t *testing.T) {
 	alice.expect("NLN NLN 1:bob@example.com *rest")
 	alice.expect("UBX 1:bob@example.com *")
 
-	x := alice.expectXFR("6", s.SBAddr(), "U messenger.msn.com 1")
-	asb := dial(t, "alice SB", s.SBAddr())
-	asb.send("USR 1 alice@example.com;" + aliceGUID + " " + x)
-	asb.expect("USR 1 OK *rest")
-	asb.send("CAL 2 carol@example.com")
-	asb.expect("CAL 2 RINGING *")
-	asb.expect("JOI carol@example.com Carol 1073741824:0")
+	asb := callCarol(t, s, alice, "alice@example.com", aliceGUID)
 	asb.sendPayload("MSG 3 N", "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nhey carol")
 	m, err := carol.NextText(ctxT(t))
 	must(t, err)
@@ -230,4 +240,51 @@ func TestSelfCALPullsOtherEndpoints(t *testing.T) {
 	sid := sb.expect("CAL 2 RINGING *").Args[1]
 	sb.expect("JOI alice@example.com alice@example.com 2789003324:48")
 	first.expect("RNG " + sid + " " + s.SBAddr() + " CKI * alice@example.com alice@example.com U messenger.hotmail.com 1")
+}
+
+// TestContactAckForClosedSwitchboardGoesNowhere: a scripted contact answering a P2P frame of
+// a switchboard the client already left (the ACK of the client's BYE, typically) sends the
+// ACK nowhere: it does not ring the client for a new switchboard, which would cross the
+// client's next one.
+func TestContactAckForClosedSwitchboardGoesNowhere(t *testing.T) {
+	s := newServer(t, Options{})
+	aliceBob(t, s)
+	must(t, s.AddAccount("carol@example.com", "carolpass1", "Carol"))
+	must(t, s.AddContact("bob@example.com", "carol@example.com", FL|AL))
+	bob := online18(t, s, "bob@example.com", "bobpass1", bobGUID)
+	carol := s.Contact("carol@example.com")
+	must(t, carol.SignIn("NLN"))
+	bob.expect("NLN NLN 1:carol@example.com Carol 1073741824:0 %3Cmsnobj%2F%3E")
+	bob.expect("UBX 1:carol@example.com *")
+
+	// Bob talks to carol on a switchboard, then leaves it.
+	bsb := callCarol(t, s, bob, "bob@example.com", bobGUID)
+	bsb.sendPayload("MSG 3 N", "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nbye now")
+	m, err := carol.NextText(ctxT(t))
+	must(t, err)
+	bsb.send("OUT")
+	deadline := time.Now().Add(ioTimeout)
+	for carol.Participants("bob@example.com") != nil { // nothing to wait on: the server has no notifier
+		if time.Now().After(deadline) {
+			t.Fatal("the switchboard did not end")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	ack := p2p.Frame{Dest: "bob@example.com", Data: p2p.NewAck(p2p.Header{Identifier: 9, TotalSize: 320, AckID: 4}, 100).Bytes(), Ack: true}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+		defer cancel()
+		carol.reply(ctx, m, []p2p.Frame{ack})
+	}()
+	select {
+	case <-done:
+	case <-time.After(ioTimeout):
+		t.Fatal("reply did not return: it is waiting for bob to answer a new switchboard")
+	}
+	// Bob's next notification is carol's status, not a RNG.
+	must(t, s.SetPersonalMessage("carol@example.com", "after"))
+	bob.expect("UBX 1:carol@example.com *")
 }

@@ -204,8 +204,10 @@ func (c *Contact) sendFrames(ctx context.Context, to string, frames []p2p.Frame)
 }
 
 // reply sends P2P frames answering m on the switchboard m came in on, as real clients do (the
-// sender's P2P state may be tied to that conversation); on another one with m's sender when
-// that switchboard is gone.
+// sender's P2P state may be tied to that conversation). When that switchboard is gone, an ACK
+// goes nowhere (it acknowledges a frame of a switchboard the sender left, e.g. its BYE; ringing
+// the sender again for it would open a switchboard nobody wants), and an SLP answer or data
+// goes on another conversation with m's sender, as a real client sends them.
 func (c *Contact) reply(ctx context.Context, m Message, frames []p2p.Frame) {
 	for _, f := range frames {
 		payload, err := p2p.MessagePayload(f.Dest, f.Data)
@@ -229,6 +231,9 @@ func (c *Contact) reply(ctx context.Context, m Message, frames []p2p.Frame) {
 			continue
 		}
 		c.s.mu.Unlock()
+		if f.Ack {
+			continue
+		}
 		_ = c.Send(ctx, m.From, payload)
 	}
 }

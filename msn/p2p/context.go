@@ -65,16 +65,7 @@ func ParseFileContext(b64 string) (FileInfo, error) {
 		}
 		units = append(units, u)
 	}
-	name := strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return -1
-		}
-		return r
-	}, string(utf16.Decode(units)))
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
-	fi := FileInfo{Name: name, Size: le.Uint64(raw[8:])}
+	fi := FileInfo{Name: pathBase(dropControl(string(utf16.Decode(units)))), Size: le.Uint64(raw[8:])}
 	if n := int(min(le.Uint32(raw[0:]), uint32(len(raw)))); le.Uint32(raw[16:]) == 0 && n > fileContextSize {
 		fi.Preview = append([]byte(nil), raw[fileContextSize:n]...)
 	}

@@ -3,7 +3,8 @@
 // footer (FACTS §9.1), MSNSLP requests and responses (FACTS §9.2), the file-transfer context,
 // bounded reassembly of SLP messages split over several chunks, MSNObjects (FACTS §5.5), and a
 // Responder that runs display-picture sessions both ways (fetching a contact's object,
-// serving our own; FACTS §9.3), file transfers both ways (Transfer: an offer accepted with
+// serving our own to at most MaxServesPerPeer requests of a contact and MaxServes overall at
+// once; FACTS §9.3), file transfers both ways (Transfer: an offer accepted with
 // SessionConfig.AcceptFile streams into the caller's io.Writer chunk by chunk, bounded by
 // MaxFileSize and FileTimeout; OfferFile and FileChunk send one; FACTS §9.4), and answers what
 // a client cannot serve (webcam, direct connections, files it declines) with "603 Decline"

@@ -242,12 +242,12 @@ func (r *Responder) onFileData(peer string, p *Packet) ([]Frame, bool) {
 	r.endTransferLocked(t, nil)
 	r.mu.Unlock()
 	// As the captured receiver: one ACK after the last chunk, no BYE (transcripts/p2p finding 6).
-	return []Frame{{Dest: peer, Data: NewAck(h, r.newID()).Bytes()}}, true
+	return []Frame{r.ackFrame(peer, h)}, true
 }
 
 // onFileAck handles a P2P ACK from peer: the acknowledgement of the whole data message of an
-// outgoing transfer completes it. It reports whether the ACK belonged to a transfer.
-func (r *Responder) onFileAck(peer string, h Header) bool {
+// outgoing transfer completes it.
+func (r *Responder) onFileAck(peer string, h Header) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, t := range r.files {
@@ -255,10 +255,9 @@ func (r *Responder) onFileAck(peer string, h Header) bool {
 			if h.AckSize == t.File.Size || h.TotalSize == t.File.Size {
 				r.endTransferLocked(t, nil)
 			}
-			return true
+			return
 		}
 	}
-	return false
 }
 
 // onSLPForFile handles an SLP response or BYE that belongs to one of our transfers with peer
@@ -353,17 +352,27 @@ func (r *Responder) CancelTransfer(t *Transfer, cause error) []Frame {
 // cleanFileName keeps the last path element of name without control characters, at most
 // maxFileNameRunes runes (the context has room for 259 UTF-16 units).
 func cleanFileName(name string) string {
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
-	name = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return -1
-		}
-		return r
-	}, strings.TrimSpace(name))
+	name = dropControl(strings.TrimSpace(pathBase(name)))
 	if rs := []rune(name); len(rs) > maxFileNameRunes {
 		name = string(rs[:maxFileNameRunes])
 	}
 	return name
+}
+
+// pathBase is the last element of a path with / or \ separators.
+func pathBase(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		return name[i+1:]
+	}
+	return name
+}
+
+// dropControl removes the control characters (C0 and DEL) from s.
+func dropControl(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
 }

@@ -13,6 +13,11 @@ import (
 type Frame struct {
 	Dest string // P2P-Dest: the peer's e-mail ("email;{guid}" only for P2Pv2, never sent here)
 	Data []byte // header, data and footer
+	// Ack is set when the frame only acknowledges one the peer sent. It belongs to the
+	// switchboard that frame came in on: when that switchboard is gone, the ACK is dropped,
+	// never sent on (or a switchboard opened for it) another one — the peer's transport
+	// already forgot what it acknowledges (e.g. the ACK of a BYE).
+	Ack bool
 }
 
 // Outcome says what a Responder did with one incoming frame.
@@ -24,10 +29,12 @@ type Outcome struct {
 	// Declined is set when the SLP message was an INVITE answered with 603 Decline.
 	Declined bool
 	// Served is set when the SLP message was an INVITE for one of our own objects, answered
-	// with 200 OK and the data.
+	// with 200 OK and the data. One declined because too many are being served
+	// (SessionConfig.MaxServes…) has Declined set instead.
 	Served bool
 	// Session is set when the frame belonged to one of our P2P sessions (a fetch's answers
-	// and data, a served request): the client's own business, nothing to show.
+	// and data, a served request) or acknowledges a frame the Responder sent: the client's
+	// own business, nothing to show.
 	Session bool
 	// Offer is set for a file-transfer INVITE addressed to us: the file offered.
 	Offer *FileInfo
@@ -56,10 +63,14 @@ type Responder struct {
 	cfg      SessionConfig
 
 	idMu    sync.Mutex
+	firstID uint32 // the Identifier of our first frame: ours run from firstID to nextID-1
 	nextID  uint32
 	mu      sync.Mutex
 	fetches map[string]*Fetch    // by Call-ID
 	files   map[string]*Transfer // by Call-ID
+	serves  map[string]*served   // by Call-ID
+	// serveLimit bounds serves with those of other Responders (SessionConfig.ServeLimiter).
+	serveLimit *ServeLimiter
 }
 
 // NewResponder returns a Responder for the account self; endpoint is its machine GUID
@@ -75,14 +86,21 @@ func NewSessionResponder(self, endpoint string, cfg SessionConfig) *Responder {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	id := binary.LittleEndian.Uint32(b[:])%0x7fff0000 + 4
+	limit := cfg.ServeLimiter
+	if limit == nil {
+		limit = NewServeLimiter(cfg)
+	}
 	return &Responder{
-		self:     strings.ToLower(strings.TrimSpace(self)),
-		endpoint: strings.ToLower(strings.TrimSpace(endpoint)),
-		asm:      NewAssembler(AssemblerConfig{}),
-		cfg:      cfg.withDefaults(),
-		nextID:   id,
-		fetches:  make(map[string]*Fetch),
-		files:    make(map[string]*Transfer),
+		serveLimit: limit,
+		self:       strings.ToLower(strings.TrimSpace(self)),
+		endpoint:   strings.ToLower(strings.TrimSpace(endpoint)),
+		asm:        NewAssembler(AssemblerConfig{}),
+		cfg:        cfg.withDefaults(),
+		firstID:    id,
+		nextID:     id,
+		fetches:    make(map[string]*Fetch),
+		files:      make(map[string]*Transfer),
+		serves:     make(map[string]*served),
 	}
 }
 
@@ -101,8 +119,33 @@ func senderOf(from, src string) string {
 // ourAddress reports whether addr (P2P-Dest, SLP To) names this client: our e-mail, bare or
 // with our own endpoint GUID.
 func (r *Responder) ourAddress(addr string) bool {
+	return AddressedTo(addr, r.self, r.endpoint)
+}
+
+// AddressedTo reports whether addr (a P2P-Dest or SLP To: "email", "email;{guid}", with or
+// without "msnmsgr:" and angle brackets) names the client of account self at endpoint, its
+// machine GUID on MSNP16+ ("" before, where only the bare e-mail names it). Case and spaces
+// do not matter.
+func AddressedTo(addr, self, endpoint string) bool {
 	email, guid := SplitAddress(addr)
-	return email == r.self && (guid == "" || guid == r.endpoint)
+	if email != strings.ToLower(strings.TrimSpace(self)) {
+		return false
+	}
+	return guid == "" || guid == strings.ToLower(strings.TrimSpace(endpoint))
+}
+
+// sentByUs reports whether id is the Identifier of a frame this Responder sent (it draws them
+// in sequence from a random start, so those of frames the application sent itself, with
+// their own Identifiers, fall outside).
+func (r *Responder) sentByUs(id uint32) bool {
+	r.idMu.Lock()
+	defer r.idMu.Unlock()
+	return id != 0 && id-r.firstID < r.nextID-r.firstID
+}
+
+// ackFrame is the ACK to peer of the message whose last chunk is h.
+func (r *Responder) ackFrame(peer string, h Header) Frame {
+	return Frame{Dest: peer, Data: NewAck(h, r.newID()).Bytes(), Ack: true}
 }
 
 func (r *Responder) newID() uint32 {
@@ -139,11 +182,13 @@ func (r *Responder) Handle(from, dest, src string, data []byte) (Outcome, error)
 	h := p.Header
 	if h.Flags&(FlagAck|FlagNAK|FlagError|FlagTLPError) != 0 {
 		// Acknowledgements and errors need no answer; the ACK of an outgoing file's data
-		// completes its transfer.
-		if h.IsAck() && h.SessionID != 0 && r.onFileAck(senderOf(from, src), h) {
-			return Outcome{Session: true}, nil
+		// completes its transfer. Those of frames we sent are nobody else's business; others
+		// acknowledge what the application sent itself.
+		if h.IsAck() && h.SessionID != 0 {
+			r.onFileAck(senderOf(from, src), h)
+			r.onServeAck(senderOf(from, src), h)
 		}
-		return Outcome{}, nil
+		return Outcome{Session: r.sentByUs(h.AckID)}, nil
 	}
 	if h.SessionID != 0 {
 		// Data of one of our fetches or incoming files; anything else belongs to a session
@@ -174,14 +219,14 @@ func (r *Responder) Handle(from, dest, src string, data []byte) (Outcome, error)
 	}
 	peer := senderOf(from, src)
 	// As the captured clients: acknowledge the message first, then answer it.
-	out.Replies = append(out.Replies, Frame{Dest: peer, Data: NewAck(h, r.newID()).Bytes()})
+	out.Replies = append(out.Replies, r.ackFrame(peer, h))
 	if !m.IsRequest() || m.Method == "BYE" {
-		out.Session = r.onSLPForFetch(m) || r.onSLPForFile(peer, m)
+		out.Session = r.onSLPForFetch(m) || r.onSLPForFile(peer, m) || r.onSLPForServe(peer, m)
 		return out, nil
 	}
-	if served := r.serve(peer, m, to); served != nil {
-		out.Replies = append(out.Replies, served...)
-		out.Served, out.Session = true, true
+	if frames, busy := r.serve(peer, m, to); frames != nil {
+		out.Replies = append(out.Replies, frames...)
+		out.Served, out.Declined, out.Session = !busy, busy, true
 		return out, nil
 	}
 	if r.endpoint != "" && m.Method == "INVITE" && strings.EqualFold(m.BodyFields().Get("EUF-GUID"), EUFGUIDMSNObject) {

@@ -17,6 +17,8 @@ const (
 	DefaultMaxObjectSize      = 1 << 20
 	DefaultSessionTimeout     = 2 * time.Minute
 	DefaultMaxSessionsPerPeer = 2
+	DefaultMaxServesPerPeer   = 2
+	DefaultMaxServes          = 16
 )
 
 // AppIDs of the footer and of the INVITE body (FACTS §9.1, §9.2).
@@ -54,6 +56,16 @@ type SessionConfig struct {
 	SessionTimeout time.Duration
 	// MaxSessionsPerPeer bounds the fetches in progress from one contact [2].
 	MaxSessionsPerPeer int
+	// MaxServesPerPeer and MaxServes bound the requests for our own objects served at once,
+	// to one contact and overall [2, 16]: a request over either is declined with 603 (the
+	// contact may ask again later). A served request counts until the contact acknowledges
+	// the data or closes the session with BYE, at most SessionTimeout.
+	MaxServesPerPeer int
+	MaxServes        int
+	// ServeLimiter, when set, applies the bounds on serving across every Responder given
+	// it (msn/sb shares one among the conversations of a login); its own bounds then hold
+	// and MaxServesPerPeer and MaxServes are not used. Nil: the Responder has its own.
+	ServeLimiter *ServeLimiter
 	// Now is the clock [time.Now].
 	Now func() time.Time
 
@@ -79,6 +91,12 @@ func (c SessionConfig) withDefaults() SessionConfig {
 	}
 	if c.MaxSessionsPerPeer <= 0 {
 		c.MaxSessionsPerPeer = DefaultMaxSessionsPerPeer
+	}
+	if c.MaxServesPerPeer <= 0 {
+		c.MaxServesPerPeer = DefaultMaxServesPerPeer
+	}
+	if c.MaxServes <= 0 {
+		c.MaxServes = DefaultMaxServes
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -297,13 +315,10 @@ func (r *Responder) onSessionData(peer string, p *Packet) ([]Frame, bool) {
 	if f == nil {
 		return nil, false
 	}
-	ack := func() []Frame {
-		return []Frame{{Dest: peer, Data: NewAck(h, r.newID()).Bytes()}}
-	}
 	isData := h.Flags&FlagObjectData != 0
 	if !isData {
 		if h.TotalSize == dataPrepSize && h.IsLastChunk() && !f.dataOK {
-			return ack(), true // data preparation
+			return []Frame{r.ackFrame(peer, h)}, true // data preparation
 		}
 		return nil, true // something else of this session (e.g. a close flag): ignore
 	}
@@ -329,7 +344,7 @@ func (r *Responder) onSessionData(peer string, p *Packet) ([]Frame, bool) {
 	if !h.IsLastChunk() {
 		return nil, true
 	}
-	out := ack()
+	out := []Frame{r.ackFrame(peer, h)}
 	data := f.buf
 	if !f.Object.Matches(data) {
 		r.endLocked(f, nil, fmt.Errorf("%w: %d bytes from %s", ErrChecksum, len(data), peer))
@@ -341,27 +356,35 @@ func (r *Responder) onSessionData(peer string, p *Packet) ([]Frame, bool) {
 }
 
 // serve answers an INVITE for one of our own objects: ACK (sent by the caller), 200 OK, data
-// preparation and the data (FACTS §9.3, pidgin got_sessionreq). It returns nil when the
-// INVITE is not a request for an object we have.
-func (r *Responder) serve(peer string, m *SLPMessage, to string) []Frame {
+// preparation and the data (FACTS §9.3, pidgin got_sessionreq), or 603 Decline when
+// MaxServesPerPeer or MaxServes requests are being served (busy is then set). It returns nil
+// when the INVITE is not a request for an object we have.
+func (r *Responder) serve(peer string, m *SLPMessage, to string) (frames []Frame, busy bool) {
 	if r.cfg.Objects == nil || m.Method != "INVITE" || m.ContentType() != ContentSessionReq {
-		return nil
+		return nil, false
 	}
 	fs := m.BodyFields()
 	if !strings.EqualFold(fs.Get("EUF-GUID"), EUFGUIDMSNObject) {
-		return nil
+		return nil, false
 	}
 	obj, err := ObjectFromContext(fs.Get("Context"))
 	if err != nil || !strings.EqualFold(obj.Creator, r.self) {
-		return nil
+		return nil, false
 	}
 	sid, ok := m.SessionID()
 	if !ok || sid == 0 {
-		return nil
+		return nil, false
 	}
 	data, ok := r.cfg.Objects(obj.SHA1D)
 	if !ok || !obj.Matches(data) {
-		return nil
+		return nil, false
+	}
+	// Admitted before anything is built: a flood of requests costs no chunking.
+	r.mu.Lock()
+	sv := r.admitServeLocked(peer, m.CallID(), sid)
+	r.mu.Unlock()
+	if sv == nil {
+		return r.slpFrames(peer, NewDecline(m, to)), true
 	}
 	appID := uint32(AppIDObject)
 	flags := FlagObjectData
@@ -371,8 +394,12 @@ func (r *Responder) serve(peer string, m *SLPMessage, to string) []Frame {
 	out := r.slpFrames(peer, NewResponse(m, 200, "OK", to))
 	prep := &Packet{Header: Header{SessionID: sid, Identifier: r.newID(), TotalSize: dataPrepSize, AckID: randomAckID()}, Data: make([]byte, dataPrepSize), Footer: appID}
 	out = append(out, Frame{Dest: peer, Data: prep.Bytes()})
-	for _, c := range Chunks(Header{SessionID: sid, Identifier: r.newID(), Flags: flags, AckID: randomAckID()}, data, appID) {
+	dataID := r.newID()
+	for _, c := range Chunks(Header{SessionID: sid, Identifier: dataID, Flags: flags, AckID: randomAckID()}, data, appID) {
 		out = append(out, Frame{Dest: peer, Data: c.Bytes()})
 	}
-	return out
+	r.mu.Lock()
+	sv.dataID = dataID
+	r.mu.Unlock()
+	return out, false
 }

@@ -363,3 +363,151 @@ func TestDirectConnectionRequestDeclined(t *testing.T) {
 		t.Fatalf("fetch after the request: %v", err)
 	}
 }
+
+// TestServeBounds: a contact flooding us with requests for our display picture gets at most
+// MaxServesPerPeer served at once and 603 Decline for the rest, as do requests over
+// MaxServes overall; another contact's fetch still works while one contact floods, a served
+// request stops counting once its data is acknowledged, its session closed with BYE, or
+// SessionTimeout passed.
+func TestServeBounds(t *testing.T) {
+	pic := picture(3000)
+	obj := NewMSNObject("alice@example.com", ObjectDisplayPicture, pic, "", "")
+	now := time.Unix(1_700_000_000, 0)
+	newAlice := func() *Responder {
+		return NewSessionResponder("alice@example.com", "", SessionConfig{
+			Objects: func(d string) ([]byte, bool) { return pic, d == obj.SHA1D },
+			Now:     func() time.Time { return now },
+		})
+	}
+	request := func(alice *Responder, peer string) (*Responder, *Fetch, bool) {
+		t.Helper()
+		return requestServe(t, alice, peer, obj)
+	}
+	fetch := func(alice *Responder) error {
+		t.Helper()
+		bob := NewSessionResponder("bob@example.com", "", SessionConfig{})
+		f, invite, err := bob.Fetch("alice@example.com", obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pump(t, bob, alice, "bob@example.com", "alice@example.com", invite)
+		<-f.Done()
+		data, err := f.Result()
+		if err == nil && !bytes.Equal(data, pic) {
+			t.Fatal("fetched data differs")
+		}
+		return err
+	}
+
+	t.Run("per peer", func(t *testing.T) {
+		alice := newAlice()
+		served := 0
+		for range 5 {
+			if _, _, ok := request(alice, "mallory@example.com"); ok {
+				served++
+			}
+		}
+		if served != DefaultMaxServesPerPeer || alice.Serves() != DefaultMaxServesPerPeer {
+			t.Fatalf("%d of 5 served, %d counted", served, alice.Serves())
+		}
+		// Bob is not held up by mallory, and his fetch, acknowledged, stops counting.
+		if err := fetch(alice); err != nil {
+			t.Fatalf("bob's fetch during the flood: %v", err)
+		}
+		if alice.Serves() != DefaultMaxServesPerPeer {
+			t.Fatalf("%d served after bob's fetch", alice.Serves())
+		}
+		// Mallory never acknowledges: her requests count until SessionTimeout.
+		now = now.Add(DefaultSessionTimeout)
+		if _, _, ok := request(alice, "mallory@example.com"); !ok {
+			t.Fatal("mallory declined after her requests timed out")
+		}
+	})
+
+	t.Run("overall", func(t *testing.T) {
+		alice := newAlice()
+		var peers []*Responder
+		var fetches []*Fetch
+		for i := range DefaultMaxServes {
+			r, f, ok := request(alice, fmt.Sprintf("peer%d@example.com", i))
+			if !ok {
+				t.Fatalf("request %d declined", i)
+			}
+			peers, fetches = append(peers, r), append(fetches, f)
+		}
+		if _, _, ok := request(alice, "late@example.com"); ok {
+			t.Fatal("a request over MaxServes was served")
+		}
+		if err := fetch(alice); !errors.Is(err, ErrDeclined) {
+			t.Fatalf("bob's fetch over MaxServes: %v", err)
+		}
+		// One peer gives up (BYE): bob's next fetch is served.
+		for _, fr := range peers[0].Cancel(fetches[0], errors.New("gave up")) {
+			if _, err := alice.Handle("peer0@example.com", fr.Dest, "", fr.Data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if alice.Serves() != DefaultMaxServes-1 {
+			t.Fatalf("%d served after a BYE", alice.Serves())
+		}
+		if err := fetch(alice); err != nil {
+			t.Fatalf("bob's fetch after a BYE: %v", err)
+		}
+	})
+}
+
+// requestServe sends alice one INVITE for obj from peer and reports whether it was served; a
+// declined one must be answered with the ACK and a 603 for its Call-ID.
+func requestServe(t *testing.T, alice *Responder, peer string, obj *MSNObject) (*Responder, *Fetch, bool) {
+	t.Helper()
+	r := NewSessionResponder(peer, "", SessionConfig{MaxSessionsPerPeer: 100})
+	f, invite, err := r.Fetch("alice@example.com", obj)
+	if err != nil || len(invite) != 1 {
+		t.Fatalf("fetch: %d frames, %v", len(invite), err)
+	}
+	out, err := alice.Handle(peer, invite[0].Dest, "", invite[0].Data)
+	if err != nil || out.Served == out.Declined || !out.Session {
+		t.Fatalf("INVITE from %s: %+v %v", peer, out, err)
+	}
+	if out.Declined {
+		if len(out.Replies) != 2 || !out.Replies[0].Ack {
+			t.Fatalf("declined with %d replies", len(out.Replies))
+		}
+		m, err := ParseSLP(mustPacket(t, out.Replies[1].Data).Data)
+		if err != nil || m.StatusCode != 603 || m.Reason != "Decline" || m.CallID() != f.CallID || m.To() != peer {
+			t.Fatalf("decline %+v %v", m, err)
+		}
+	}
+	return r, f, out.Served
+}
+
+// TestServeLimiterShared: Responders sharing a ServeLimiter (one per conversation in msn/sb)
+// are bounded together: a contact's requests to either count against its per-contact bound,
+// everybody's against the overall one.
+func TestServeLimiterShared(t *testing.T) {
+	pic := picture(500)
+	obj := NewMSNObject("alice@example.com", ObjectDisplayPicture, pic, "", "")
+	limit := NewServeLimiter(SessionConfig{MaxServesPerPeer: 2, MaxServes: 3})
+	cfg := SessionConfig{Objects: func(d string) ([]byte, bool) { return pic, d == obj.SHA1D }, ServeLimiter: limit}
+	one := NewSessionResponder("alice@example.com", "", cfg)
+	two := NewSessionResponder("alice@example.com", "", cfg)
+	for i, tc := range []struct {
+		r      *Responder
+		peer   string
+		served bool
+	}{
+		{one, "mallory@example.com", true},
+		{one, "mallory@example.com", true},
+		{two, "mallory@example.com", false}, // her third, in another conversation
+		{two, "carol@example.com", true},
+		{two, "dave@example.com", false}, // the fourth overall
+		{one, "dave@example.com", false},
+	} {
+		if _, _, ok := requestServe(t, tc.r, tc.peer, obj); ok != tc.served {
+			t.Fatalf("request %d from %s: served %v", i, tc.peer, ok)
+		}
+	}
+	if limit.Active() != 3 || one.Serves() != 2 || two.Serves() != 1 {
+		t.Fatalf("active %d, serving %d + %d", limit.Active(), one.Serves(), two.Serves())
+	}
+}

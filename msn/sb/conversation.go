@@ -48,6 +48,19 @@ type Conversation struct {
 	evQueue   []Event
 	evRunning bool          // a goroutine is delivering evQueue
 	evRoom    chan struct{} // closed when evQueue drops below the bound; made by a waiting reader
+	// evUse counts the events queued or being delivered that show the conversation in use
+	// (showsUse): a switchboard opened for a fetch stays while any is pending.
+	evUse int
+}
+
+// showsUse reports whether ev shows the conversation in use, something the application may
+// answer on it (a message, typing, content), rather than a change of who is on it.
+func showsUse(ev Event) bool {
+	switch ev.(type) {
+	case *JoinedEvent, *LeftEvent, *ClosedEvent:
+		return false
+	}
+	return true
 }
 
 func newConversation(m *Manager, id, peer string, group bool, members []Participant) *Conversation {
@@ -69,6 +82,9 @@ func newConversation(m *Manager, id, peer string, group bool, members []Particip
 func (c *Conversation) enqueueEvent(ev Event) {
 	c.evMu.Lock()
 	c.evQueue = append(c.evQueue, ev)
+	if showsUse(ev) {
+		c.evUse++
+	}
 	start := !c.evRunning
 	c.evRunning = true
 	c.evMu.Unlock()
@@ -80,8 +96,12 @@ func (c *Conversation) enqueueEvent(ev Event) {
 // deliverEvents hands the queued events to Config.OnEvent one by one and ends when the queue
 // is empty.
 func (c *Conversation) deliverEvents() {
+	var done Event // the event just delivered
 	for {
 		c.evMu.Lock()
+		if done != nil && showsUse(done) {
+			c.evUse--
+		}
 		if len(c.evQueue) == 0 {
 			c.evQueue = nil
 			c.evRunning = false
@@ -99,7 +119,16 @@ func (c *Conversation) deliverEvents() {
 		if on := c.m.cfg.OnEvent; on != nil {
 			on(ev)
 		}
+		done = ev
 	}
+}
+
+// usePending reports whether events that show the conversation in use (showsUse) wait or
+// are being delivered.
+func (c *Conversation) usePending() bool {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	return c.evUse > 0
 }
 
 // eventsPending reports whether events of the conversation wait or are being delivered.
@@ -299,6 +328,9 @@ func (c *Conversation) flushLocked() {
 		}
 		for len(c.queue) > 0 {
 			p := c.queue[0]
+			if p.bound != nil && p.bound != c.active {
+				p.res.resolve(Failed, fmt.Errorf("%w: the frame belonged to a switchboard that ended", ErrNotConnected))
+			}
 			if p.res.resolved() {
 				c.queue = c.queue[1:]
 				continue
@@ -319,9 +351,13 @@ func (c *Conversation) flushLocked() {
 		}
 		return
 	}
-	// Drop what already ended (timeouts, cancelled) before deciding to open.
+	// Drop what already ended (timeouts, cancelled) and what belonged to a switchboard
+	// that ended before deciding to open.
 	kept := c.queue[:0]
 	for _, p := range c.queue {
+		if p.bound != nil {
+			p.res.resolve(Failed, fmt.Errorf("%w: the frame belonged to a switchboard that ended", ErrNotConnected))
+		}
 		if !p.res.resolved() {
 			kept = append(kept, p)
 		}
@@ -561,7 +597,8 @@ func (c *Conversation) attach(s *switchboard) {
 }
 
 // requeue takes back parts that were in flight on a switchboard that ended: each is sent once
-// more, in its original order, ahead of what is queued; a part already sent twice fails.
+// more, in its original order, ahead of what is queued; a part already sent twice, or bound
+// to the switchboard that ended, fails.
 func (c *Conversation) requeue(parts []*part, cause error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -570,7 +607,7 @@ func (c *Conversation) requeue(parts []*part, cause error) {
 		if p.res.resolved() {
 			continue
 		}
-		if p.attempts >= 2 || c.closed {
+		if p.attempts >= 2 || c.closed || p.bound != nil {
 			p.res.resolve(Failed, fmt.Errorf("%w: %w", ErrConnectionLost, closedCause(cause)))
 			continue
 		}
@@ -715,7 +752,7 @@ func (c *Conversation) handleMessage(s *switchboard, n note, from Participant, p
 	case message.KindKeepAlive, message.KindClientCaps:
 		// Nothing to show.
 	case message.KindP2P:
-		if !c.handleP2P(from, msg.P2P) {
+		if !c.handleP2P(s, from, msg.P2P) {
 			return // for someone else in a multi-party switchboard, or another endpoint of ours
 		}
 		c.emitNote(s, n, &ContentEvent{Conv: c, Sender: from, Kind: msg.Kind, Message: msg, Payload: payload})

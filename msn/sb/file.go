@@ -40,19 +40,10 @@ func (c *Conversation) watchTransfer(t *p2p.Transfer) {
 			timer.Reset(timeout - idle)
 			continue
 		}
-		c.sendFrames(r.CancelTransfer(t, fmt.Errorf("%w: no data from %s for %s", p2p.ErrTimeout, t.Peer, timeout)))
+		c.sendFrames(c.m.ctx, nil, r.CancelTransfer(t, fmt.Errorf("%w: no data from %s for %s", p2p.ErrTimeout, t.Peer, timeout)))
 		c.log.Debug().Str("from", t.Peer).Msg("incoming file transfer timed out")
 		return
 	}
-}
-
-// sendFrames queues P2P frames on the conversation and returns the Result of the last one.
-func (c *Conversation) sendFrames(frames []p2p.Frame) *Result {
-	var last *Result
-	for _, f := range frames {
-		last = c.SendP2P(c.m.ctx, f.Dest, f.Data)
-	}
-	return last
 }
 
 // SendFile offers the contact of this one-to-one conversation a file of size bytes named
@@ -80,17 +71,13 @@ func (c *Conversation) SendFile(ctx context.Context, name string, size int64, r 
 	timeout := resp.FileTimeout()
 	fail := func(err error) error {
 		if frames := resp.CancelTransfer(t, err); frames != nil {
-			c.sendFrames(frames)
+			c.sendFrames(c.m.ctx, nil, frames)
 		} else if e := t.Err(); e != nil {
 			err = e // ended by the contact first: that is the reason
 		}
 		return fmt.Errorf("msn: sending %q to %s: %w", t.File.Name, c.peer, err)
 	}
-	var last *Result
-	for _, f := range frames {
-		last = c.SendP2P(ctx, f.Dest, f.Data)
-	}
-	if o, err := last.Wait(ctx); o != Delivered {
+	if o, err := c.sendFrames(ctx, nil, frames).Wait(ctx); o != Delivered {
 		return fail(fmt.Errorf("offer %s: %w", o, err))
 	}
 	// Wait for the contact's answer: a person accepts or declines.
@@ -139,8 +126,7 @@ func (c *Conversation) streamFile(ctx context.Context, resp *p2p.Responder, t *p
 		if _, err := io.ReadFull(r, buf[:n]); err != nil {
 			return fmt.Errorf("reading the file at %d of %d bytes: %w", off, size, err)
 		}
-		f := resp.FileChunk(t, off, buf[:n])
-		window = append(window, c.SendP2P(ctx, f.Dest, f.Data))
+		window = append(window, c.sendFrames(ctx, nil, []p2p.Frame{resp.FileChunk(t, off, buf[:n])}))
 		off += n
 		done := off >= size
 		for len(window) >= fileWindow || (done && len(window) > 0) {

@@ -105,7 +105,8 @@ type Config struct {
 	// a conversation's lock held: it must be quick and must not call into this package.
 	Capabilities func(passport string) (caps uint32, ok bool)
 	// P2P feeds and bounds the P2P sessions of every conversation: Objects serves our own
-	// display picture, the rest bounds FetchObject (package p2p's defaults when zero).
+	// display picture, the rest bounds FetchObject (package p2p's defaults when zero). The
+	// bounds on serving (MaxServesPerPeer, MaxServes) hold for all conversations together.
 	P2P p2p.SessionConfig
 	// AcceptFile decides on a file a contact offers on conv (t.Peer, t.File: name and size)
 	// within P2P.MaxFileSize: it returns the writer the data is streamed to as its chunks
@@ -212,6 +213,11 @@ type Manager struct {
 // NewManager returns a manager for the NS session nsrv.
 func NewManager(nsrv NotificationServer, cfg Config) *Manager {
 	cfg = cfg.withDefaults()
+	if cfg.P2P.ServeLimiter == nil {
+		// One bound on serving our display picture for all conversations: a contact
+		// asking in several conversations, or many contacts at once, are bounded as a whole.
+		cfg.P2P.ServeLimiter = p2p.NewServeLimiter(cfg.P2P)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
 		ns:       nsrv,

@@ -91,6 +91,10 @@ type part struct {
 	index    int            // position among the message's parts
 	attempts int            // times written to a switchboard
 	trid     uint32         // of the last write
+	// bound is set for a frame that belongs to that switchboard only (a P2P ACK): it is
+	// dropped, never re-sent on another switchboard nor one opened for it, once bound is not
+	// the live one.
+	bound *switchboard
 	// ackTimer fails the part when its ACK does not come (guarded by the mu of the
 	// switchboard it is in flight on).
 	ackTimer *time.Timer

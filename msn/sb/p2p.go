@@ -39,15 +39,11 @@ type p2pState struct {
 
 func (ps *p2pState) responder(c *Conversation) *p2p.Responder {
 	ps.once.Do(func() {
-		endpoint := ""
-		if c.m.ns.Version() >= 16 {
-			endpoint = c.m.cfg.MachineGUID
-		}
 		cfg := c.m.cfg.P2P
 		if accept := c.m.cfg.AcceptFile; accept != nil {
 			cfg.AcceptFile = func(t *p2p.Transfer) io.Writer { return accept(c, t) }
 		}
-		ps.r = p2p.NewSessionResponder(c.m.self(), endpoint, cfg)
+		ps.r = p2p.NewSessionResponder(c.m.self(), c.p2pEndpoint(), cfg)
 	})
 	return ps.r
 }
@@ -59,7 +55,7 @@ func (ps *p2pState) responder(c *Conversation) *p2p.Responder {
 // switchboard idles out. It reports false for a frame addressed to another participant or to
 // another endpoint of this account, which must be ignored entirely, and for a frame of one of
 // our own sessions, which is nobody else's business.
-func (c *Conversation) handleP2P(from Participant, m *message.P2P) bool {
+func (c *Conversation) handleP2P(s *switchboard, from Participant, m *message.P2P) bool {
 	if m == nil || from.Passport == c.m.self() {
 		return m == nil || m.Dest == "" || p2pForUs(c, m.Dest)
 	}
@@ -72,18 +68,18 @@ func (c *Conversation) handleP2P(from Participant, m *message.P2P) bool {
 	case err != nil:
 		c.log.Debug().Err(err).Str("from", from.Passport).Msg("unusable P2P frame")
 	}
-	if out.Served {
+	switch {
+	case out.Served:
 		c.log.Debug().Str("from", from.Passport).Msg("serving our display picture")
+	case out.Declined && out.Session:
+		c.log.Debug().Str("from", from.Passport).Msg("declining a request for our display picture: too many being served")
 	}
 	if out.File != nil {
 		c.log.Debug().Str("from", from.Passport).Uint64("size", out.File.File.Size).Msg("accepted a file transfer")
 		go c.watchTransfer(out.File)
 	}
-	for _, f := range out.Replies {
-		res := c.SendP2P(c.m.ctx, f.Dest, f.Data)
-		if out.Session {
-			c.p2p.last = res
-		}
+	if res := c.sendFrames(c.m.ctx, s, out.Replies); res != nil && out.Session {
+		c.p2p.last = res
 	}
 	if out.NotForUs || out.Session {
 		return false
@@ -94,17 +90,68 @@ func (c *Conversation) handleP2P(from Participant, m *message.P2P) bool {
 	return true
 }
 
+// sendFrames queues P2P frames on the conversation and returns the Result of the last one (nil
+// when there is none). With s, the ACKs among them are bound to s, the switchboard whose
+// frames they acknowledge (sendBound).
+func (c *Conversation) sendFrames(ctx context.Context, s *switchboard, frames []p2p.Frame) *Result {
+	var last *Result
+	for _, f := range frames {
+		if f.Ack && s != nil {
+			last = c.sendBound(s, f)
+		} else {
+			last = c.SendP2P(ctx, f.Dest, f.Data)
+		}
+	}
+	return last
+}
+
+// sendBound sends P2P frame f on switchboard s only, the one whose frame it acknowledges: it is
+// dropped when s is closing or ends before the server acknowledged it.
+// An ACK re-sent elsewhere would acknowledge nothing the peer still waits for (the ACK of a
+// BYE, typically, after the peer left), and opening a switchboard for it would cross the
+// peer's next one.
+func (c *Conversation) sendBound(s *switchboard, f p2p.Frame) *Result {
+	res := newResult(1)
+	payload, err := p2p.MessagePayload(f.Dest, f.Data)
+	if err != nil {
+		res.resolve(Failed, err)
+		return res
+	}
+	p := &part{res: res, conv: c, ack: AckData, payload: payload, bound: s}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed || c.m.isClosed():
+		res.resolve(Failed, ErrClosed)
+	case c.active != s:
+		// Replaced but still open (it waits for its last ACKs): the ACK goes there directly;
+		// once closing, it is dropped.
+		res.arm(c.m.ctx, c.m.cfg.SendTimeout)
+		if err := s.sendPart(p, nil); errors.Is(err, errNotSent) {
+			res.resolve(Failed, fmt.Errorf("%w: the switchboard of the acknowledged frame ended", ErrNotConnected))
+		}
+	case len(c.queue) >= maxQueue:
+		res.resolve(Failed, ErrQueueFull)
+	default:
+		c.queue = append(c.queue, p)
+		res.arm(c.m.ctx, c.m.cfg.SendTimeout)
+		c.flushLocked()
+	}
+	return res
+}
+
+// p2pEndpoint is this client's endpoint in P2P addresses: its machine GUID on MSNP16+, ""
+// before.
+func (c *Conversation) p2pEndpoint() string {
+	if c.m.ns.Version() >= 16 {
+		return c.m.cfg.MachineGUID
+	}
+	return ""
+}
+
 // p2pForUs reports whether a P2P-Dest names this client (bare, or with our own endpoint).
 func p2pForUs(c *Conversation, dest string) bool {
-	email, guid := p2p.SplitAddress(dest)
-	if email != c.m.self() {
-		return false
-	}
-	if guid == "" {
-		return true
-	}
-	_, own := p2p.SplitAddress(";" + c.m.cfg.MachineGUID)
-	return c.m.ns.Version() >= 16 && guid == own
+	return p2p.AddressedTo(dest, c.m.self(), c.p2pEndpoint())
 }
 
 // FetchObject fetches obj — a contact's display picture or other MSNObject — from its creator
@@ -132,20 +179,14 @@ func (c *Conversation) FetchObject(ctx context.Context, obj *p2p.MSNObject) ([]b
 	if err != nil {
 		return nil, fmt.Errorf("msn: fetching %s's picture: %w", c.peer, err)
 	}
-	var last *Result
-	for _, fr := range frames {
-		last = c.SendP2P(ctx, fr.Dest, fr.Data)
-	}
-	if o, err := last.Wait(ctx); o != Delivered {
+	if o, err := c.sendFrames(ctx, nil, frames).Wait(ctx); o != Delivered {
 		r.Cancel(f, fmt.Errorf("invitation not delivered: %w", err))
 		return nil, fmt.Errorf("msn: fetching %s's picture: invitation %s: %w", c.peer, o, err)
 	}
 	select {
 	case <-f.Done():
 	case <-ctx.Done():
-		for _, fr := range r.Cancel(f, ctx.Err()) {
-			c.SendP2P(c.m.ctx, fr.Dest, fr.Data)
-		}
+		c.sendFrames(c.m.ctx, nil, r.Cancel(f, ctx.Err()))
 	}
 	data, err := f.Result()
 	if err != nil {
@@ -159,24 +200,35 @@ func (c *Conversation) FetchObject(ctx context.Context, obj *p2p.MSNObject) ([]b
 
 // releaseAfterFetch closes the switchboard that a fetch opened, once the fetch's last
 // replies (the data's ACK, BYE) went out, unless something else uses it by then (a message
-// queued or in flight, events waiting): fetching the pictures of many contacts must not
-// leave a switchboard open per contact until each idles out.
+// queued or in flight, events other than joins and leaves waiting): fetching the pictures of
+// many contacts must not leave a switchboard open per contact until each idles out.
 func (c *Conversation) releaseAfterFetch(ctx context.Context) {
 	c.p2p.sendMu.Lock()
 	last := c.p2p.last
 	c.p2p.sendMu.Unlock()
 	if last != nil {
-		if o, _ := last.Wait(ctx); o != Delivered {
+		if o, err := last.Wait(ctx); o != Delivered {
+			c.log.Debug().Err(err).Stringer("outcome", o).Msg("keeping the switchboard of a fetch: its last frame was not delivered")
 			return
 		}
 	}
 	if r := c.p2p.responder(c); r.Fetches() > 0 || r.Transfers() > 0 {
+		c.log.Debug().Msg("keeping the switchboard of a fetch: another P2P session uses it")
 		return // another picture or a file is still on its way over this switchboard
 	}
 	c.mu.Lock()
 	s := c.active
-	if s == nil || s.busy() || len(c.queue) > 0 || s.paused.Load() || c.eventsPending() {
+	if s == nil {
 		c.mu.Unlock()
+		return // it ended already
+	}
+	// Events that only tell who joined or left (the peer joining this very switchboard, say)
+	// do not count: a consumer slow to take them would keep every fetch's switchboard open.
+	inflight, queued, paused, events := s.busy(), len(c.queue) > 0, s.paused.Load(), c.usePending()
+	if inflight || queued || paused || events {
+		c.mu.Unlock()
+		c.log.Debug().Bool("in_flight", inflight).Bool("queued", queued).Bool("paused", paused).Bool("events", events).
+			Msg("keeping the switchboard of a fetch: it is in use")
 		return
 	}
 	c.active = nil

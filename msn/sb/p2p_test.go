@@ -2,10 +2,13 @@ package sb
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/msnbridge/msnbridge/msn/message"
 	"github.com/msnbridge/msnbridge/msn/p2p"
@@ -146,5 +149,224 @@ func TestP2PForAnotherEndpointIgnored(t *testing.T) {
 	ce := waitEvent[*ContentEvent](t, e.rec)
 	if !bytes.Contains(ce.Message.P2P.Data, []byte("{OURS}")) {
 		t.Fatalf("first content event is not the invitation for us: %q", ce.Message.P2P.Data)
+	}
+}
+
+// TestP2PAckNotResentOnAnotherSwitchboard: the ACK of a contact's P2P frame belongs to the
+// switchboard that frame came in on. When that switchboard drops before the server
+// acknowledged the client's answers, the SLP answer (603 Decline) is re-sent on a new
+// switchboard, but the ACK is not: the new switchboard's first P2P frame is the 603.
+func TestP2PAckNotResentOnAnotherSwitchboard(t *testing.T) {
+	e := newEnv(t, 12, Config{})
+	_, pc := e.acceptInvite(t, Invitation{SessionID: "1", Cookie: "2", Inviter: "bob@example.com", InviterName: "Bob"}, "bob@example.com Bob 1342472228")
+	waitEvent[*JoinedEvent](t, e.rec)
+	pc.sendMSG("bob@example.com", "Bob", string(transcriptP2P(t, "03.bob-3.msg")))
+	ackCmd := pc.expect("MSG")
+	if _, ack := splitPayload(t, ackCmd.Payload); ack.Header.Flags != p2p.FlagAck {
+		t.Fatalf("first answer %+v", ack.Header)
+	}
+	decCmd := pc.expect("MSG")
+	pc.nc.Close() // drops both without ACK
+
+	pc2 := e.peer.accept()
+	pc2.openAndJoin("alice@example.com", "bob@example.com")
+	again := pc2.expect("MSG")
+	if _, pk := splitPayload(t, again.Payload); pk.Header.Flags == p2p.FlagAck {
+		t.Fatalf("the ACK of the dropped switchboard's frame was re-sent: %+v", pk.Header)
+	}
+	if !bytes.Equal(again.Payload, decCmd.Payload) {
+		t.Fatalf("re-sent %q, want the 603 %q", again.Payload, decCmd.Payload)
+	}
+	pc2.send("ACK %d", again.TrID)
+	// Nothing else follows: a message the client sends now is the next MSG.
+	c := e.m.Conversation("bob@example.com")
+	res := c.SendText(context.Background(), "after", message.Format{})
+	next := pc2.expect("MSG")
+	if !bytes.Contains(next.Payload, []byte("after")) {
+		t.Fatalf("next MSG %q", next.Payload)
+	}
+	pc2.send("ACK %d", next.TrID)
+	if o, err := wait(t, res); o != Delivered {
+		t.Fatalf("outcome %v %v", o, err)
+	}
+}
+
+// TestIncomingP2PAckIsNoContent: a contact's P2P ACK of a frame the client's responder sent
+// (here its 603; the ACK of a fetch's BYE arrives the same way after the fetch ended) is the
+// client's own business: no ContentEvent, which would also keep a switchboard opened for a
+// fetch from closing. An ACK of anything else is left to the application.
+func TestIncomingP2PAckIsNoContent(t *testing.T) {
+	e := newEnv(t, 12, Config{})
+	_, pc := e.acceptInvite(t, Invitation{SessionID: "1", Cookie: "2", Inviter: "bob@example.com", InviterName: "Bob"}, "bob@example.com Bob 1342472228")
+	waitEvent[*JoinedEvent](t, e.rec)
+	pc.sendMSG("bob@example.com", "Bob", string(transcriptP2P(t, "03.bob-3.msg")))
+	readP2P(t, pc)
+	_, dec := readP2P(t, pc)
+	waitEvent[*ContentEvent](t, e.rec) // the offer
+	sendAck := func(of p2p.Header) {
+		payload, err := p2p.MessagePayload("alice@example.com", p2p.NewAck(of, 1000).Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc.sendMSG("bob@example.com", "Bob", string(payload))
+	}
+	text := func(s string) {
+		pc.sendMSG("bob@example.com", "Bob", "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n"+s)
+	}
+	sendAck(dec.Header)
+	text("hi")
+	if ev := noEventBefore[*ContentEvent, *MessageEvent](t, e.rec); ev.Text != "hi" {
+		t.Fatalf("message %+v", ev)
+	}
+	foreign := dec.Header
+	foreign.Identifier = dec.Header.Identifier + 1_000_000
+	sendAck(foreign)
+	if ce := waitEvent[*ContentEvent](t, e.rec); ce.Kind != message.KindP2P {
+		t.Fatalf("content %+v", ce)
+	}
+}
+
+// TestFetchSwitchboardClosedDespiteSlowConsumer: a switchboard opened to fetch a picture is
+// closed once the fetch is over even while the application is still busy with the event of
+// the contact joining it: a join is no use of the conversation. (Under load the JoinedEvent
+// of the fetch's own switchboard could still be in delivery when the fetch ended, and the
+// switchboard stayed until it idled out.)
+func TestFetchSwitchboardClosedDespiteSlowConsumer(t *testing.T) {
+	peer := newPeerServer(t)
+	gate := make(chan struct{})
+	var release sync.Once
+	open := func() { release.Do(func() { close(gate) }) }
+	t.Cleanup(open)
+	m := NewManager(&fakeNS{passport: "alice@example.com", version: 12, addr: peer.addr()}, Config{
+		XFRInterval: -1, RequestTimeout: waitLimit,
+		OnEvent: func(ev Event) {
+			if _, ok := ev.(*JoinedEvent); ok {
+				<-gate // the application is slow with the join
+			}
+		},
+	})
+	t.Cleanup(func() { m.Close() })
+
+	pic := bytes.Repeat([]byte("picture!"), 400)
+	obj := p2p.NewMSNObject("bob@example.com", p2p.ObjectDisplayPicture, pic, "", "")
+	bob := p2p.NewSessionResponder("bob@example.com", "", p2p.SessionConfig{Objects: func(d string) ([]byte, bool) {
+		return pic, d == obj.SHA1D
+	}})
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		data, err := m.FetchObject(ctx, obj)
+		done <- result{data, err}
+	}()
+	pc := peer.accept()
+	pc.openAndJoin("alice@example.com", "bob@example.com")
+	// Bob's client: every P2P frame from alice goes to bob's responder, its answers back.
+	for {
+		cmd, err := pc.read()
+		if err != nil {
+			t.Fatalf("no OUT after the fetch: %v", err)
+		}
+		if cmd.Name == "OUT" {
+			break
+		}
+		if cmd.Name != "MSG" {
+			t.Fatalf("unexpected %s", cmd.Name)
+		}
+		pc.send("ACK %d", cmd.TrID)
+		msg, err := message.Parse(cmd.Payload)
+		if err != nil || msg.P2P == nil {
+			t.Fatalf("payload %q: %v", cmd.Payload, err)
+		}
+		out, err := bob.Handle("alice@example.com", msg.P2P.Dest, "", msg.P2P.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range out.Replies {
+			payload, err := p2p.MessagePayload(f.Dest, f.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pc.sendMSG("bob@example.com", "Bob", string(payload))
+		}
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(waitLimit):
+		t.Fatal("FetchObject did not return")
+	}
+	if r.err != nil || !bytes.Equal(r.data, pic) {
+		t.Fatalf("fetch: %d bytes, %v", len(r.data), r.err)
+	}
+	open()
+}
+
+// TestServeBoundsShareAcrossConversations: the bound on serving our display picture holds
+// for all conversations of a login together, not per conversation (each has its own
+// responder): with P2P.MaxServes 1, a second contact asking in another conversation while
+// the first is served is declined.
+func TestServeBoundsShareAcrossConversations(t *testing.T) {
+	pic := bytes.Repeat([]byte("me"), 300)
+	obj := p2p.NewMSNObject("alice@example.com", p2p.ObjectDisplayPicture, pic, "", "")
+	e := newEnv(t, 12, Config{P2P: p2p.SessionConfig{
+		Objects:   func(d string) ([]byte, bool) { return pic, d == obj.SHA1D },
+		MaxServes: 1,
+	}})
+	ask := func(peer string) p2p.Outcome {
+		t.Helper()
+		c := e.m.Conversation(peer)
+		fetcher := p2p.NewSessionResponder(peer, "", p2p.SessionConfig{})
+		_, invite, err := fetcher.Fetch("alice@example.com", obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.p2p.responder(c).Handle(peer, invite[0].Dest, "", invite[0].Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if out := ask("bob@example.com"); !out.Served {
+		t.Fatalf("bob's request: %+v", out)
+	}
+	if out := ask("carol@example.com"); out.Served || !out.Declined {
+		t.Fatalf("carol's request over the bound: %+v", out)
+	}
+}
+
+// TestP2PAckOnReplacedSwitchboard: a contact's P2P frame that arrives on a switchboard
+// another one replaced, still open for its last ACKs, is acknowledged on that switchboard;
+// the SLP answer goes on the live one.
+func TestP2PAckOnReplacedSwitchboard(t *testing.T) {
+	e := newEnv(t, 12, Config{})
+	c := e.m.Conversation("bob@example.com")
+	res := c.SendText(context.Background(), "one", message.Format{})
+	old := e.peer.accept()
+	old.openAndJoin("alice@example.com", "bob@example.com")
+	inFlight := old.expect("MSG") // not acknowledged yet: the old switchboard stays open
+
+	_, pc := e.acceptInvite(t, Invitation{SessionID: "2", Cookie: "c2", Inviter: "bob@example.com", InviterName: "Bob"}, "bob@example.com Bob 1342472228")
+	old.sendMSG("bob@example.com", "Bob", string(transcriptP2P(t, "03.bob-3.msg")))
+	ackCmd := old.expect("MSG")
+	if _, ack := splitPayload(t, ackCmd.Payload); ack.Header.Flags != p2p.FlagAck {
+		t.Fatalf("on the old switchboard %+v", ack.Header)
+	}
+	old.send("ACK %d", ackCmd.TrID)
+	decCmd := pc.expect("MSG")
+	if _, dec := splitPayload(t, decCmd.Payload); !bytes.Contains(dec.Data, []byte("603 Decline")) {
+		t.Fatalf("on the live switchboard %q", dec.Data)
+	}
+	pc.send("ACK %d", decCmd.TrID)
+	old.send("ACK %d", inFlight.TrID)
+	if o, err := wait(t, res); o != Delivered {
+		t.Fatalf("outcome %v %v", o, err)
+	}
+	if got := old.expectClosed(); len(got) != 1 || got[0].Name != "OUT" {
+		t.Fatalf("old switchboard got %v, want OUT", got)
 	}
 }
