@@ -393,7 +393,7 @@ func (s *Session) onMSG(cmd *wire.Command) {
 	switch m.contentType() {
 	case "text/x-msmsgsprofile":
 		s.mu.Lock()
-		s.mspauth = strings.Clone(m.Headers["mspauth"])
+		s.mspauth = s.sharedMSPAuthLocked(m.Headers["mspauth"])
 		s.mu.Unlock()
 	case "text/x-msmsgsinitialmdatanotification":
 		s.emit(&MailDataEvent{Payload: bytes.Clone(cmd.Payload), Initial: true})

@@ -345,9 +345,7 @@ func (s *Session) authenticate(ctx context.Context, v int, password string) (str
 			return "", fmt.Errorf("msn: SSO response has no %s token", auth.DomainMessengerClear)
 		}
 		s.mu.Lock()
-		for d, t := range res.Tokens {
-			s.tickets[strings.Clone(d)] = strings.Clone(t.Ticket)
-		}
+		s.tickets = ssoTickets(res.Tokens)
 		s.mu.Unlock()
 		s.rememberTickets("SSO", password, policy, earliestExpiry(res.Tokens))
 		args := []string{"SSO", "S", tok.Ticket}
@@ -478,6 +476,9 @@ func (s *Session) abchClient() *abch.Client {
 			Ticket:         s.contactsTicket,
 			Renew:          s.RenewTickets,
 			Logger:         *s.logger(),
+			// The ids are needed only to delete a membership (rare); kept per contact for
+			// the whole session they cost more than the contact list itself.
+			MembershipIDsOnDemand: true,
 		}
 	}
 	return s.ab
@@ -487,7 +488,7 @@ func (s *Session) abchClient() *abch.Client {
 func (s *Session) contactsTicket() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t, ok := s.tickets[auth.DomainContacts]; ok {
+	if t, ok := s.ticketLocked(auth.DomainContacts); ok {
 		return t
 	}
 	if strings.HasPrefix(s.twnTicket, "t=") {

@@ -59,7 +59,7 @@ type Session struct {
 	contacts      map[string]*Contact
 	groups        map[string]string
 	mspauth       string
-	tickets       map[string]string
+	tickets       []domainTicket // SSO tickets (ssoTickets)
 	twnTicket     string
 	pending       map[uint32]chan *wire.Command
 	sync          *syncState
@@ -110,7 +110,6 @@ func newSession(cfg Config, passport string, conn net.Conn) *Session {
 		contacts:  map[string]*Contact{},
 		groups:    map[string]string{},
 		endpoints: map[string]uint64{},
-		tickets:   map[string]string{},
 		pending:   map[uint32]chan *wire.Command{},
 		done:      make(chan struct{}),
 		evDone:    make(chan struct{}),
@@ -208,10 +207,12 @@ func (s *Session) contactLocked(passport string) *Contact {
 }
 
 // Ticket returns the SSO ticket for a domain (MSNP15+) or the TWN ticket (MSNP8–14), or "".
+// The SSO tickets kept are those of messengerclear.live.com, contacts.msn.com,
+// messenger.msn.com, messengersecure.live.com and storage.msn.com.
 func (s *Session) Ticket(domain string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t, ok := s.tickets[domain]; ok {
+	if t, ok := s.ticketLocked(domain); ok {
 		return t
 	}
 	return s.twnTicket
