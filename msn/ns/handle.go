@@ -179,13 +179,8 @@ func (s *Session) onUBX(cmd *wire.Command) {
 		return
 	}
 	c := s.contactLocked(pp)
-	changed := c.PersonalMessage != d.PSM || c.CurrentMedia != d.CurrentMedia || s.endpoints[pp] != epKey
-	c.PersonalMessage, c.CurrentMedia = d.PSM, d.CurrentMedia
-	if epKey == 0 {
-		delete(s.endpoints, pp)
-	} else {
-		s.endpoints[c.Passport] = epKey // the contact's own copy: pp is part of the command
-	}
+	changed := c.PersonalMessage != d.PSM || c.CurrentMedia != d.CurrentMedia || c.epKey != epKey
+	c.PersonalMessage, c.CurrentMedia, c.epKey = d.PSM, d.CurrentMedia, epKey
 	name := c.FriendlyName
 	s.mu.Unlock()
 	if changed {

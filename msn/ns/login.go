@@ -180,8 +180,7 @@ func (s *Session) handshake(ctx context.Context, password string) (redirect stri
 	s.mu.Lock()
 	s.version = v
 	s.mu.Unlock()
-	l := s.logger().With().Int("version", v).Logger()
-	s.logp.Store(&l)
+	s.logVersion.Store(int32(v))
 	s.logger().Debug().Msg("protocol version negotiated")
 
 	if v <= 7 {
@@ -204,6 +203,9 @@ func (s *Session) handshake(ctx context.Context, password string) (redirect stri
 	if err := s.loadContacts(ctx, v); err != nil {
 		return "", fmt.Errorf("contact list: %w", err)
 	}
+	s.mu.Lock()
+	s.compactContactsLocked()
+	s.mu.Unlock()
 	st := s.cfg.InitialStatus
 	if err := s.changeStatus(ctx, st); err != nil {
 		return "", fmt.Errorf("initial status: %w", err)

@@ -1,9 +1,15 @@
 package ns
 
 import (
+	"bytes"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
+
+	"github.com/rs/zerolog"
 
 	"github.com/msnbridge/msnbridge/msn/wire"
 )
@@ -51,5 +57,86 @@ func TestEndpointsKey(t *testing.T) {
 	b := []Endpoint{{ID: "{A}", Name: "PC", Caps: "1:2"}, {ID: "{B}", Name: "Phone"}}
 	if endpointsKey(nil) != 0 || endpointsKey(a) == 0 || endpointsKey(a) != endpointsKey(append([]Endpoint(nil), a...)) || endpointsKey(a) == endpointsKey(b) {
 		t.Fatalf("keys: none %x, a %x, b %x", endpointsKey(nil), endpointsKey(a), endpointsKey(b))
+	}
+}
+
+// TestLongCommandsUseOneOffWriter: a long command (the login's USR with its ticket, an ADL)
+// goes out whole through a writer of its own, so the session's writer never keeps a buffer
+// of its size; short commands use the session's writer.
+func TestLongCommandsUseOneOffWriter(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	defer server.Close()
+	s := &Session{conn: client, w: wire.NewWriter(client), cfg: Config{RequestTimeout: 5 * time.Second}}
+	s.log = zerolog.Nop()
+	long := wire.NewPayload("ADL", 7, []byte(`<ml l="1"><d n="example.com">`+strings.Repeat(`<c n="someone" l="3" t="1"/>`, 40)+`</d></ml>`))
+	short := wire.NewNoTrID("PNG")
+	if s.writerFor(long) == s.w || s.writerFor(short) != s.w {
+		t.Fatal("long command through the session's writer, or short one not")
+	}
+	got := make(chan *wire.Command, 2)
+	go func() {
+		rd := wire.NewReader(server, wire.FromClient, wire.Limits{})
+		for range 2 {
+			c, err := rd.ReadCommand()
+			if err != nil {
+				close(got)
+				return
+			}
+			got <- c
+		}
+	}()
+	for _, c := range []*wire.Command{long, short} {
+		if err := s.send(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []*wire.Command{long, short} {
+		c, ok := <-got
+		if !ok || c.Name != want.Name || !bytes.Equal(c.Payload, want.Payload) {
+			t.Fatalf("read %v, want %v", c, want)
+		}
+	}
+}
+
+// TestCapsInterned: the capabilities of NLN lines are shared by every contact that has the
+// same (one copy process-wide), and never refer to the command's bytes; odd values get a
+// copy of their own.
+func TestCapsInterned(t *testing.T) {
+	a, b := string([]byte("2789003324:48")), string([]byte("2789003324:48"))
+	if ia, ib := internCaps(a), internCaps(b); ia != a || unsafe.StringData(ia) != unsafe.StringData(ib) || unsafe.StringData(ia) == unsafe.StringData(a) {
+		t.Fatalf("caps not shared: %q %q", ia, ib)
+	}
+	for _, odd := range []string{"1:2:3", "x", strings.Repeat("9", 40), "12:"} {
+		if got := internCaps(odd); got != odd || unsafe.StringData(got) == unsafe.StringData(odd) {
+			t.Errorf("internCaps(%q) = %q, not a copy", odd, got)
+		}
+	}
+}
+
+// TestCompactContacts: after the login the contact records live in one allocation, with the
+// same contents, and later changes still reach what Contact returns.
+func TestCompactContacts(t *testing.T) {
+	s := &Session{contacts: map[string]*Contact{}, cfg: Config{MaxContacts: 10}}
+	for i, pp := range []string{"a@x.com", "b@x.com", "c@x.com"} {
+		c := s.contactLocked(pp)
+		c.Lists = FL | AL
+		c.ContactID = fmt.Sprint("id-", i)
+	}
+	s.compactContactsLocked()
+	lo, hi := ^uintptr(0), uintptr(0)
+	for pp, c := range s.contacts {
+		if c.Passport != pp || c.Lists != FL|AL || !strings.HasPrefix(c.ContactID, "id-") {
+			t.Errorf("record %+v under %s", *c, pp)
+		}
+		p := uintptr(unsafe.Pointer(c))
+		lo, hi = min(lo, p), max(hi, p)
+	}
+	if hi-lo != 2*unsafe.Sizeof(Contact{}) {
+		t.Errorf("records not one slab: span %d bytes", hi-lo)
+	}
+	s.contactLocked("b@x.com").Status = Busy
+	if c, _ := s.Contact("b@x.com"); c.Status != Busy || c.ContactID == "" {
+		t.Errorf("after compaction: %+v", c)
 	}
 }

@@ -34,9 +34,12 @@ const (
 
 // Session is a logged-in Notification Server session. All methods are safe for concurrent use.
 type Session struct {
-	cfg      Config
-	logp     atomic.Pointer[zerolog.Logger]
-	passport string
+	cfg Config
+	log zerolog.Logger // cfg.Logger with logHook: every line names the session
+	// logVersion is the negotiated version for the log lines (0 before VER): atomic, as
+	// lines are logged with s.mu held.
+	logVersion atomic.Int32
+	passport   string
 
 	conn net.Conn
 	rd   *wire.Reader
@@ -52,10 +55,9 @@ type Session struct {
 	status  Status
 	psm     string
 	msnobj  string
-	// selfEndpoints and endpoints (per contact) hold digests of the last UBX endpoint lists
-	// (endpointsKey), to report changes.
-	selfEndpoints uint64
-	endpoints     map[string]uint64
+	// selfEndpoints is the digest of our own last UBX endpoint list (endpointsKey), to
+	// report changes; each contact has its own (Contact.epKey).
+	selfEndpoints uint32
 	contacts      map[string]*Contact
 	groups        map[string]string
 	mspauth       string
@@ -102,26 +104,37 @@ func newSession(cfg Config, passport string, conn net.Conn) *Session {
 		cfg.MaxGroups = DefaultMaxGroups
 	}
 	s := &Session{
-		cfg:       cfg,
-		passport:  strings.ToLower(passport),
-		conn:      conn,
-		rd:        wire.NewReader(conn, wire.FromServer, cfg.Limits),
-		w:         wire.NewWriter(conn),
-		contacts:  map[string]*Contact{},
-		groups:    map[string]string{},
-		endpoints: map[string]uint64{},
-		pending:   map[uint32]chan *wire.Command{},
-		done:      make(chan struct{}),
-		evDone:    make(chan struct{}),
-		status:    cfg.InitialStatus,
+		cfg:      cfg,
+		passport: strings.ToLower(passport),
+		conn:     conn,
+		rd:       wire.NewReader(conn, wire.FromServer, cfg.Limits),
+		w:        wire.NewWriter(conn),
+		contacts: map[string]*Contact{},
+		groups:   map[string]string{},
+		pending:  map[uint32]chan *wire.Command{},
+		done:     make(chan struct{}),
+		evDone:   make(chan struct{}),
+		status:   cfg.InitialStatus,
 	}
-	l := cfg.Logger.With().Str("passport", s.passport).Logger()
-	s.logp.Store(&l)
+	// A hook rather than a child logger (With): zerolog gives each child a 500-byte context
+	// buffer, kept for the session's lifetime; the hook adds the fields to enabled lines only.
+	s.log = cfg.Logger.Hook(logHook{s})
 	go s.readLoop()
 	return s
 }
 
-func (s *Session) logger() *zerolog.Logger { return s.logp.Load() }
+func (s *Session) logger() *zerolog.Logger { return &s.log }
+
+// logHook adds the session's passport and, once negotiated, protocol version to a log line.
+type logHook struct{ s *Session }
+
+// Run implements zerolog.Hook.
+func (h logHook) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	e.Str("passport", h.s.passport)
+	if v := h.s.logVersion.Load(); v != 0 {
+		e.Int("version", int(v))
+	}
+}
 
 // Version returns the negotiated protocol version.
 func (s *Session) Version() int { s.mu.Lock(); defer s.mu.Unlock(); return s.version }
@@ -175,8 +188,26 @@ func (s *Session) Contact(passport string) (Contact, bool) {
 
 func copyContact(c *Contact) Contact {
 	out := *c
+	out.epKey = 0
 	out.Groups = append([]string(nil), c.Groups...)
 	return out
+}
+
+// compactContactsLocked moves the contact records into one allocation: the contact list is
+// built while the login's replies are parsed, and records allocated one by one amid that
+// garbage each keep a span of the heap in use long after the garbage is collected. The map
+// then points into the slab; no pointer to a record outlives s.mu. s.mu must be held.
+func (s *Session) compactContactsLocked() {
+	if len(s.contacts) < 2 {
+		return
+	}
+	slab := make([]Contact, len(s.contacts))
+	i := 0
+	for k, c := range s.contacts {
+		slab[i] = *c
+		s.contacts[k] = &slab[i]
+		i++
+	}
 }
 
 // roomForLocked reports whether passport is known or may still be added. s.mu must be held.
@@ -296,10 +327,29 @@ func (s *Session) send(cmd *wire.Command) error {
 	defer s.wmu.Unlock()
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout))
 	s.logger().Trace().Stringer("cmd", cmd).Msg("send")
-	if err := s.w.WriteCommand(cmd); err != nil {
-		return err
+	return s.writerFor(cmd).WriteCommand(cmd)
+}
+
+// writerFor is the session's writer for a short command, a one-off writer for a long one: a
+// writer keeps the buffer of the longest command it wrote, and the login's (USR with its
+// ticket, the initial ADL) would otherwise stay for the session's lifetime. s.wmu is held.
+func (s *Session) writerFor(cmd *wire.Command) *wire.Writer {
+	if commandSize(cmd) > maxKeptWriteBuffer {
+		return wire.NewWriter(s.conn)
 	}
-	return nil
+	return s.w
+}
+
+// maxKeptWriteBuffer is the longest command written through the session's own writer.
+const maxKeptWriteBuffer = 256
+
+// commandSize is about the encoded size of cmd (at least it).
+func commandSize(cmd *wire.Command) int {
+	n := len(cmd.Name) + len(cmd.Payload) + 16
+	for _, a := range cmd.Args {
+		n += len(a) + 1
+	}
+	return n
 }
 
 func (s *Session) nextTrID() uint32 {
