@@ -128,12 +128,9 @@ const (
 type Contact struct {
 	Passport, FriendlyName, PersonalMessage, CurrentMedia, MSNObject, ContactID string
 	Lists                                                                       ListBits
-	// epKey is the digest of the endpoints the last UBX listed (endpointsKey), to report
-	// changes; it sits in the padding after Lists and is zero in the snapshots handed out.
-	epKey  uint32
-	Status Status
-	Caps   string
-	Groups []string
+	Status                                                                      Status
+	Caps                                                                        string
+	Groups                                                                      []string
 }
 
 // Group is a contact group: a number (MSNP7–9) or a GUID (MSNP10+) and its name.

@@ -544,9 +544,9 @@ func (s *Session) loadAddressBook(ctx context.Context, v int) error {
 				continue
 			}
 			c := s.contactLocked(pp)
-			c.Lists |= bit
-			if m.DisplayName != "" && c.FriendlyName == pp {
-				c.FriendlyName = strings.Clone(m.DisplayName)
+			c.lists |= bit
+			if m.DisplayName != "" && c.name == pp {
+				c.name = strings.Clone(m.DisplayName)
 			}
 		}
 	}
@@ -568,26 +568,26 @@ func (s *Session) loadAddressBook(ctx context.Context, v int) error {
 			continue
 		}
 		c := s.contactLocked(pp)
-		c.Lists |= FL
+		c.lists |= FL
 		// Copies: the parsed reply's strings may share memory with the rest of the reply
 		// (substrings, builder slack), which the session must not keep alive.
-		c.ContactID = strings.Clone(bc.ID)
+		c.setContactID(bc.ID)
 		if bc.DisplayName != "" {
-			c.FriendlyName = strings.Clone(bc.DisplayName)
+			c.name = strings.Clone(bc.DisplayName)
 		}
 		var groups []string // a new slice: snapshots handed out may share the old one
 		for _, g := range bc.GroupIDs {
 			groups = append(groups, strings.Clone(g))
 		}
-		c.Groups = groups
+		c.setGroups(groups)
 	}
 	if book.Me != nil && book.Me.DisplayName != "" {
 		s.name = strings.Clone(book.Me.DisplayName)
 	}
 	var ml []mlContact
 	for _, c := range s.contacts {
-		if bits := c.Lists & (FL | AL | BL); bits != 0 {
-			ml = append(ml, mlContact{Passport: c.Passport, Lists: bits, Network: 1})
+		if bits := c.lists & (FL | AL | BL); bits != 0 {
+			ml = append(ml, mlContact{Passport: c.passport, Lists: bits, Network: 1})
 		}
 	}
 	s.mu.Unlock()

@@ -38,14 +38,14 @@ func TestContactStringsDoNotPinCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Session{contacts: map[string]*Contact{}}
+	s := &Session{contacts: map[string]*contact{}}
 	c := s.contactLocked(p.Passport)
-	for name, v := range map[string]string{"status": string(p.Status), "name": p.FriendlyName, "caps": p.Caps, "msnobj": p.MSNObject, "passport": c.Passport} {
+	for name, v := range map[string]string{"status": string(p.Status), "name": p.FriendlyName, "caps": p.Caps, "msnobj": p.MSNObject, "passport": c.passport} {
 		if within(cmd, v, len(line)) {
 			t.Errorf("%s %q refers to the command's bytes", name, v)
 		}
 	}
-	if p.Caps != "2788999212:48" || p.FriendlyName != "Alice" || c.Passport != "alice@example.com" {
+	if p.Caps != "2788999212:48" || p.FriendlyName != "Alice" || c.passport != "alice@example.com" {
 		t.Fatalf("parsed %+v, contact %+v", p, c)
 	}
 }
@@ -117,25 +117,25 @@ func TestCapsInterned(t *testing.T) {
 // TestCompactContacts: after the login the contact records live in one allocation, with the
 // same contents, and later changes still reach what Contact returns.
 func TestCompactContacts(t *testing.T) {
-	s := &Session{contacts: map[string]*Contact{}, cfg: Config{MaxContacts: 10}}
+	s := &Session{contacts: map[string]*contact{}, cfg: Config{MaxContacts: 10}}
 	for i, pp := range []string{"a@x.com", "b@x.com", "c@x.com"} {
 		c := s.contactLocked(pp)
-		c.Lists = FL | AL
-		c.ContactID = fmt.Sprint("id-", i)
+		c.lists = FL | AL
+		c.setContactID(fmt.Sprint("id-", i))
 	}
 	s.compactContactsLocked()
 	lo, hi := ^uintptr(0), uintptr(0)
 	for pp, c := range s.contacts {
-		if c.Passport != pp || c.Lists != FL|AL || !strings.HasPrefix(c.ContactID, "id-") {
+		if c.passport != pp || c.lists != FL|AL || !strings.HasPrefix(c.contactID(), "id-") {
 			t.Errorf("record %+v under %s", *c, pp)
 		}
 		p := uintptr(unsafe.Pointer(c))
 		lo, hi = min(lo, p), max(hi, p)
 	}
-	if hi-lo != 2*unsafe.Sizeof(Contact{}) {
+	if hi-lo != 2*unsafe.Sizeof(contact{}) {
 		t.Errorf("records not one slab: span %d bytes", hi-lo)
 	}
-	s.contactLocked("b@x.com").Status = Busy
+	s.contactLocked("b@x.com").setStatus(Busy)
 	if c, _ := s.Contact("b@x.com"); c.Status != Busy || c.ContactID == "" {
 		t.Errorf("after compaction: %+v", c)
 	}

@@ -58,7 +58,7 @@ type Session struct {
 	// selfEndpoints is the digest of our own last UBX endpoint list (endpointsKey), to
 	// report changes; each contact has its own (Contact.epKey).
 	selfEndpoints uint32
-	contacts      map[string]*Contact
+	contacts      map[string]*contact
 	groups        map[string]string
 	mspauth       string
 	tickets       []domainTicket // SSO tickets (ssoTickets)
@@ -109,7 +109,7 @@ func newSession(cfg Config, passport string, conn net.Conn) *Session {
 		conn:     conn,
 		rd:       wire.NewReader(conn, wire.FromServer, cfg.Limits),
 		w:        wire.NewWriter(conn),
-		contacts: map[string]*Contact{},
+		contacts: map[string]*contact{},
 		groups:   map[string]string{},
 		pending:  map[uint32]chan *wire.Command{},
 		done:     make(chan struct{}),
@@ -167,8 +167,8 @@ func (s *Session) Contacts() []Contact {
 	defer s.mu.Unlock()
 	out := make([]Contact, 0, len(s.contacts))
 	for _, c := range s.contacts {
-		if c.Lists != 0 {
-			out = append(out, copyContact(c))
+		if c.lists != 0 {
+			out = append(out, c.snapshot())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Passport < out[j].Passport })
@@ -183,14 +183,7 @@ func (s *Session) Contact(passport string) (Contact, bool) {
 	if !ok {
 		return Contact{}, false
 	}
-	return copyContact(c), true
-}
-
-func copyContact(c *Contact) Contact {
-	out := *c
-	out.epKey = 0
-	out.Groups = append([]string(nil), c.Groups...)
-	return out
+	return c.snapshot(), true
 }
 
 // compactContactsLocked moves the contact records into one allocation: the contact list is
@@ -201,7 +194,7 @@ func (s *Session) compactContactsLocked() {
 	if len(s.contacts) < 2 {
 		return
 	}
-	slab := make([]Contact, len(s.contacts))
+	slab := make([]contact, len(s.contacts))
 	i := 0
 	for k, c := range s.contacts {
 		slab[i] = *c
@@ -227,11 +220,11 @@ func (s *Session) roomForGroupLocked(id string) bool {
 }
 
 // contactLocked returns the contact entry for passport, creating it. s.mu must be held.
-func (s *Session) contactLocked(passport string) *Contact {
+func (s *Session) contactLocked(passport string) *contact {
 	c, ok := s.contacts[passport]
 	if !ok {
 		passport = strings.Clone(passport) // the map key outlives the command it came from
-		c = &Contact{Passport: passport, FriendlyName: passport, Status: Offline}
+		c = &contact{passport: passport, name: passport} // status 0: Offline
 		s.contacts[passport] = c
 	}
 	return c
@@ -290,7 +283,7 @@ func (s *Session) fail(cause error) {
 		s.failed = true
 		loggedIn := s.loggedIn
 		for _, c := range s.contacts {
-			c.Status = Offline
+			c.setStatus(Offline)
 		}
 		s.mu.Unlock()
 		_ = s.conn.Close()
