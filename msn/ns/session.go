@@ -223,7 +223,7 @@ func (s *Session) roomForGroupLocked(id string) bool {
 func (s *Session) contactLocked(passport string) *contact {
 	c, ok := s.contacts[passport]
 	if !ok {
-		passport = strings.Clone(passport) // the map key outlives the command it came from
+		passport = strings.Clone(passport)               // the map key outlives the command it came from
 		c = &contact{passport: passport, name: passport} // status 0: Offline
 		s.contacts[passport] = c
 	}
