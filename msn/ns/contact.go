@@ -25,6 +25,17 @@ type contact struct {
 	idIsGUID bool
 }
 
+// publicName is the friendly name to hand out: a copy (see snapshot).
+func (c *contact) publicName() string { return strings.Clone(c.name) }
+
+// setName sets the friendly name, keeping the current string when the name is unchanged (the
+// initial presence repeats the address book's names; the copies stay in the session's block).
+func (c *contact) setName(name string) {
+	if c.name != name {
+		c.name = name
+	}
+}
+
 // contactProfile is a contact's personal message and current media.
 type contactProfile struct{ psm, media string }
 
@@ -127,10 +138,11 @@ func lowerHex(b byte) (byte, bool) {
 	return 0, false
 }
 
-// snapshot is the Contact handed out for c: its own copy of the group list.
+// snapshot is the Contact handed out for c: its own copies of the passport, the name (they
+// may be part of the session's string block, compactContactsLocked) and the group list.
 func (c *contact) snapshot() Contact {
 	out := Contact{
-		Passport: c.passport, FriendlyName: c.name, MSNObject: c.msnobj, ContactID: c.contactID(),
+		Passport: strings.Clone(c.passport), FriendlyName: c.publicName(), MSNObject: c.msnobj, ContactID: c.contactID(),
 		Lists: c.lists, Status: c.currentStatus(), Caps: c.caps,
 	}
 	if c.profile != nil {

@@ -115,10 +115,14 @@ func (s *Session) onPresence(cmd *wire.Command, initial bool) {
 	oldName := c.name
 	c.setStatus(p.Status)
 	if p.HasName && !self {
-		c.name = p.FriendlyName
+		c.setName(p.FriendlyName)
 	}
-	c.caps = p.Caps
-	c.msnobj = p.MSNObject
+	if c.caps != p.Caps {
+		c.caps = p.Caps
+	}
+	if c.msnobj != p.MSNObject {
+		c.msnobj = p.MSNObject
+	}
 	snap := c.snapshot()
 	s.mu.Unlock()
 	s.emit(&PresenceEvent{Contact: snap, Initial: initial, Self: self})
@@ -183,7 +187,7 @@ func (s *Session) onUBX(cmd *wire.Command) {
 	changed := c.psm() != d.PSM || c.media() != d.CurrentMedia || c.epKey != epKey
 	c.setProfile(d.PSM, d.CurrentMedia)
 	c.epKey = epKey
-	name := c.name
+	name := c.publicName()
 	s.mu.Unlock()
 	if changed {
 		s.emit(&ProfileEvent{Passport: pp, FriendlyName: name, PersonalMessage: d.PSM, CurrentMedia: d.CurrentMedia, Endpoints: eps})

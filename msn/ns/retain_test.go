@@ -114,29 +114,58 @@ func TestCapsInterned(t *testing.T) {
 	}
 }
 
-// TestCompactContacts: after the login the contact records live in one allocation, with the
-// same contents, and later changes still reach what Contact returns.
+// TestCompactContacts: after the login the contact records live in one allocation and their
+// passports and names in another, with the same contents; later changes still reach what
+// Contact returns, an unchanged name keeps its place, and snapshots never hand out the
+// block's bytes (a caller keeping a passport must not keep the block).
 func TestCompactContacts(t *testing.T) {
 	s := &Session{contacts: map[string]*contact{}, cfg: Config{MaxContacts: 10}}
 	for i, pp := range []string{"a@x.com", "b@x.com", "c@x.com"} {
 		c := s.contactLocked(pp)
 		c.lists = FL | AL
 		c.setContactID(fmt.Sprint("id-", i))
+		if pp != "c@x.com" {
+			c.name = strings.ToUpper(pp[:1]) + " name"
+		}
 	}
 	s.compactContactsLocked()
 	lo, hi := ^uintptr(0), uintptr(0)
+	slo, shi := ^uintptr(0), uintptr(0)
 	for pp, c := range s.contacts {
-		if c.passport != pp || c.lists != FL|AL || !strings.HasPrefix(c.contactID(), "id-") {
+		want := strings.ToUpper(pp[:1]) + " name"
+		if pp == "c@x.com" {
+			want = pp
+		}
+		if c.passport != pp || c.name != want || c.lists != FL|AL || !strings.HasPrefix(c.contactID(), "id-") {
 			t.Errorf("record %+v under %s", *c, pp)
 		}
 		p := uintptr(unsafe.Pointer(c))
 		lo, hi = min(lo, p), max(hi, p)
+		for _, v := range []string{c.passport, c.name} {
+			q := uintptr(unsafe.Pointer(unsafe.StringData(v)))
+			slo, shi = min(slo, q), max(shi, q+uintptr(len(v)))
+		}
 	}
 	if hi-lo != 2*unsafe.Sizeof(contact{}) {
 		t.Errorf("records not one slab: span %d bytes", hi-lo)
 	}
-	s.contactLocked("b@x.com").setStatus(Busy)
-	if c, _ := s.Contact("b@x.com"); c.Status != Busy || c.ContactID == "" {
+	if shi-slo != uintptr(len("a@x.comA nameb@x.comB namec@x.com")) {
+		t.Errorf("strings not one block: span %d bytes", shi-slo)
+	}
+	b := s.contactLocked("b@x.com")
+	inBlock := unsafe.StringData(b.name)
+	b.setName("B name")
+	if unsafe.StringData(b.name) != inBlock {
+		t.Error("an unchanged name replaced")
+	}
+	b.setStatus(Busy)
+	c, _ := s.Contact("b@x.com")
+	if c.Status != Busy || c.ContactID == "" || c.FriendlyName != "B name" {
 		t.Errorf("after compaction: %+v", c)
+	}
+	for _, v := range []string{c.Passport, c.FriendlyName} {
+		if q := uintptr(unsafe.Pointer(unsafe.StringData(v))); q >= slo && q < shi {
+			t.Errorf("snapshot string %q is the block's", v)
+		}
 	}
 }

@@ -186,21 +186,50 @@ func (s *Session) Contact(passport string) (Contact, bool) {
 	return c.snapshot(), true
 }
 
-// compactContactsLocked moves the contact records into one allocation: the contact list is
-// built while the login's replies are parsed, and records allocated one by one amid that
-// garbage each keep a span of the heap in use long after the garbage is collected. The map
-// then points into the slab; no pointer to a record outlives s.mu. s.mu must be held.
+// compactContactsLocked moves the contact records into one allocation and their passports
+// and friendly names into another: the contact list is built while the login's replies are
+// parsed, and small objects allocated one by one amid that garbage each keep a span of the
+// heap in use long after the garbage is collected. The map then points into the slab (no
+// pointer to a record outlives s.mu) and is keyed by the strings of the block, which never
+// leave the session: snapshots copy them (contact.snapshot), so that a caller keeping a
+// passport does not keep the block. s.mu must be held.
 func (s *Session) compactContactsLocked() {
 	if len(s.contacts) < 2 {
 		return
 	}
-	slab := make([]contact, len(s.contacts))
-	i := 0
-	for k, c := range s.contacts {
-		slab[i] = *c
-		s.contacts[k] = &slab[i]
-		i++
+	slab := make([]contact, 0, len(s.contacts))
+	size := 0
+	for _, c := range s.contacts {
+		slab = append(slab, *c)
+		size += len(c.passport)
+		if c.name != c.passport {
+			size += len(c.name)
+		}
 	}
+	var b strings.Builder
+	b.Grow(size)
+	for i := range slab {
+		b.WriteString(slab[i].passport)
+		if slab[i].name != slab[i].passport {
+			b.WriteString(slab[i].name)
+		}
+	}
+	block := b.String()
+	byPassport := make(map[string]*contact, len(slab))
+	off := 0
+	for i := range slab {
+		r, c := &slab[i], slab[i]
+		r.passport = block[off : off+len(c.passport)]
+		off += len(c.passport)
+		if c.name == c.passport {
+			r.name = r.passport
+		} else {
+			r.name = block[off : off+len(c.name)]
+			off += len(c.name)
+		}
+		byPassport[r.passport] = r
+	}
+	s.contacts = byPassport
 }
 
 // roomForLocked reports whether passport is known or may still be added. s.mu must be held.
