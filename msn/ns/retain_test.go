@@ -68,7 +68,7 @@ func TestLongCommandsUseOneOffWriter(t *testing.T) {
 	defer client.Close()
 	defer server.Close()
 	s := &Session{conn: client, w: wire.NewWriter(client), cfg: Config{RequestTimeout: 5 * time.Second}}
-	s.log = zerolog.Nop()
+	s.cfg.Logger = zerolog.Nop()
 	long := wire.NewPayload("ADL", 7, []byte(`<ml l="1"><d n="example.com">`+strings.Repeat(`<c n="someone" l="3" t="1"/>`, 40)+`</d></ml>`))
 	short := wire.NewNoTrID("PNG")
 	if s.writerFor(long) == s.w || s.writerFor(short) != s.w {

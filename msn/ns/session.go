@@ -34,8 +34,7 @@ const (
 
 // Session is a logged-in Notification Server session. All methods are safe for concurrent use.
 type Session struct {
-	cfg Config
-	log zerolog.Logger // cfg.Logger with logHook: every line names the session
+	cfg Config // cfg.Logger has logHook: every line names the session
 	// logVersion is the negotiated version for the log lines (0 before VER): atomic, as
 	// lines are logged with s.mu held.
 	logVersion atomic.Int32
@@ -118,12 +117,12 @@ func newSession(cfg Config, passport string, conn net.Conn) *Session {
 	}
 	// A hook rather than a child logger (With): zerolog gives each child a 500-byte context
 	// buffer, kept for the session's lifetime; the hook adds the fields to enabled lines only.
-	s.log = cfg.Logger.Hook(logHook{s})
+	s.cfg.Logger = cfg.Logger.Hook(logHook{s})
 	go s.readLoop()
 	return s
 }
 
-func (s *Session) logger() *zerolog.Logger { return &s.log }
+func (s *Session) logger() *zerolog.Logger { return &s.cfg.Logger }
 
 // logHook adds the session's passport and, once negotiated, protocol version to a log line.
 type logHook struct{ s *Session }
