@@ -187,7 +187,10 @@ func (s *Session) onUBX(cmd *wire.Command) {
 	changed := c.psm() != d.PSM || c.media() != d.CurrentMedia || c.epKey != epKey
 	c.setProfile(d.PSM, d.CurrentMedia)
 	c.epKey = epKey
-	name := c.publicName()
+	var name string
+	if changed {
+		name = c.publicName()
+	}
 	s.mu.Unlock()
 	if changed {
 		s.emit(&ProfileEvent{Passport: pp, FriendlyName: name, PersonalMessage: d.PSM, CurrentMedia: d.CurrentMedia, Endpoints: eps})

@@ -55,7 +55,7 @@ type Session struct {
 	psm     string
 	msnobj  string
 	// selfEndpoints is the digest of our own last UBX endpoint list (endpointsKey), to
-	// report changes; each contact has its own (Contact.epKey).
+	// report changes; each contact has its own (contact.epKey).
 	selfEndpoints uint32
 	contacts      map[string]*contact
 	groups        map[string]string

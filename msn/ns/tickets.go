@@ -86,8 +86,9 @@ func (s *Session) ticketLocked(domain string) (string, bool) {
 	return "", false
 }
 
-// sharedMSPAuthLocked returns a copy of v or, when a kept ticket is "t=" + v, that ticket's copy of it
-// (the login profile's MSPAuth is the compact ticket without its "t="). s.mu must be held.
+// sharedMSPAuthLocked returns a copy of v or, when a kept ticket is "t=" + v, that ticket's
+// copy of it (the login profile's MSPAuth is the compact ticket without its "t="). s.mu must
+// be held.
 func (s *Session) sharedMSPAuthLocked(v string) string {
 	for _, t := range s.tickets {
 		if rest, ok := strings.CutPrefix(t.ticket, "t="); ok && rest == v {
