@@ -145,6 +145,8 @@ func serve(o options) error {
 type snapshot struct {
 	rss        int64 // bytes
 	heapInuse  uint64
+	heapAlloc  uint64
+	stackInuse uint64
 	goroutines int
 	cpu        time.Duration
 }
@@ -156,7 +158,7 @@ func take(freeOS bool) snapshot {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return snapshot{rss: rssBytes(), heapInuse: ms.HeapInuse, goroutines: runtime.NumGoroutine(), cpu: cpuTime()}
+	return snapshot{rss: rssBytes(), heapInuse: ms.HeapInuse, heapAlloc: ms.HeapAlloc, stackInuse: ms.StackInuse, goroutines: runtime.NumGoroutine(), cpu: cpuTime()}
 }
 
 // rssBytes reads VmRSS from /proc/self/status (Linux); 0 when unavailable.
@@ -199,6 +201,8 @@ type Result struct {
 	RSSPerSessionKiB   float64 `json:"rss_per_session_kib"`
 	RSSFreedPerSessKiB float64 `json:"rss_per_session_after_free_kib"`
 	HeapPerSessionKiB  float64 `json:"heap_per_session_kib"`
+	LivePerSessionKiB  float64 `json:"live_heap_per_session_kib"`
+	StackPerSessionKiB float64 `json:"stack_per_session_kib"`
 	GoroutinesPerSess  float64 `json:"goroutines_per_session"`
 	EventsReceived     int64   `json:"events_received"`
 	Messages           int     `json:"messages,omitempty"`
@@ -329,6 +333,8 @@ func measure(o options) (Result, error) {
 		RSSPerSessionKiB:   per(idle.rss, before.rss),
 		RSSFreedPerSessKiB: per(freed.rss, before.rss),
 		HeapPerSessionKiB:  per(int64(freed.heapInuse), int64(before.heapInuse)),
+		LivePerSessionKiB:  per(int64(freed.heapAlloc), int64(before.heapAlloc)),
+		StackPerSessionKiB: per(int64(freed.stackInuse), int64(before.stackInuse)),
 		GoroutinesPerSess:  float64(freed.goroutines-before.goroutines) / float64(n),
 		EventsReceived:     events.Load(),
 	}
@@ -348,8 +354,8 @@ func report(o options, res Result) error {
 	}
 	fmt.Printf("sessions %d (MSNP%d, %d contacts each), %d failed\n", res.Sessions, res.Version, res.Contacts, res.LoginFailures)
 	fmt.Printf("logins: %.1f s, %.0f/s, %.2f ms CPU per login\n", res.LoginSeconds, res.LoginsPerSecond, res.CPUPerLoginMs)
-	fmt.Printf("per idle session: RSS %.1f KiB (%.1f KiB after returning free memory), heap %.1f KiB, %.2f goroutines\n",
-		res.RSSPerSessionKiB, res.RSSFreedPerSessKiB, res.HeapPerSessionKiB, res.GoroutinesPerSess)
+	fmt.Printf("per idle session: RSS %.1f KiB (%.1f KiB after returning free memory), heap %.1f KiB (%.1f KiB of live objects), goroutine stacks %.1f KiB, %.2f goroutines\n",
+		res.RSSPerSessionKiB, res.RSSFreedPerSessKiB, res.HeapPerSessionKiB, res.LivePerSessionKiB, res.StackPerSessionKiB, res.GoroutinesPerSess)
 	fmt.Printf("events received: %d\n", res.EventsReceived)
 	if res.Messages > 0 {
 		fmt.Printf("messages: %d delivered of %d, %.1f µs client CPU per message (sender and receiver), ACK latency p50 %.2f ms p99 %.2f ms\n",

@@ -26,7 +26,7 @@ func TestMeasureSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.LoginFailures != 0 || res.LoginsPerSecond <= 0 || res.GoroutinesPerSess <= 0 || res.EventsReceived == 0 {
+	if res.LoginFailures != 0 || res.LoginsPerSecond <= 0 || res.GoroutinesPerSess <= 0 || res.EventsReceived == 0 || res.LivePerSessionKiB <= 0 {
 		t.Fatalf("result %+v", res)
 	}
 	if res.MessagesDelivered != 20 || res.MessagesReceived != 20 || res.CPUPerMessageUs <= 0 || res.LatencyP50Ms <= 0 {

@@ -104,6 +104,10 @@ type Client struct {
 	ApplicationID string
 	// Logger receives debug lines about calls; it never sees the ticket.
 	Logger zerolog.Logger
+	// MembershipIDsOnDemand, when set, makes FindMembership keep no MembershipIds (for a
+	// long-lived client holding many contacts, they are memory kept for rare changes): a
+	// DeleteMember then looks up the one id it needs with a FindMembership call of its own.
+	MembershipIDsOnDemand bool
 
 	mu       sync.Mutex
 	cacheKey string
@@ -214,6 +218,9 @@ func (c *Client) FindMembership(ctx context.Context) (*Memberships, error) {
 	if err != nil {
 		return nil, fmt.Errorf("abch: FindMembership: %w", err)
 	}
+	if c.MembershipIDsOnDemand {
+		return m, nil
+	}
 	ids := make(map[Role]map[string]string, len(m.Members))
 	for role, list := range m.Members {
 		for _, mem := range list {
@@ -323,6 +330,11 @@ func (c *Client) DeleteMember(ctx context.Context, role Role, passport, scenario
 	c.mu.Lock()
 	membershipID := c.memberIDs[role][passport]
 	c.mu.Unlock()
+	if c.MembershipIDsOnDemand {
+		if membershipID, err = c.lookupMembershipID(ctx, role, passport); err != nil {
+			return fmt.Errorf("abch: DeleteMember: looking up the membership: %w", err)
+		}
+	}
 	data, err := c.call(ctx, c.SharingURL, "DeleteMember", defaultScenario(role, scenario),
 		deleteMemberBody(role, passport, membershipID))
 	if err != nil {
@@ -335,6 +347,21 @@ func (c *Client) DeleteMember(ctx context.Context, role Role, passport, scenario
 	delete(c.memberIDs[role], passport)
 	c.mu.Unlock()
 	return nil
+}
+
+// lookupMembershipID fetches the memberships and returns the MembershipId of passport in role
+// ("" when it is not a member or has no id).
+func (c *Client) lookupMembershipID(ctx context.Context, role Role, passport string) (string, error) {
+	m, err := c.FindMembership(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, mem := range m.Members[role] {
+		if mem.Passport == passport {
+			return mem.MembershipID, nil
+		}
+	}
+	return "", nil
 }
 
 func defaultScenario(role Role, scenario string) string {

@@ -496,6 +496,67 @@ func TestDeleteMemberUsesKnownMembershipID(t *testing.T) {
 	}
 }
 
+// TestDeleteMemberLooksUpMembershipIDOnDemand: with MembershipIDsOnDemand, FindMembership
+// keeps no ids, and DeleteMember still names the member by its MembershipId: it fetches the
+// memberships first (once per call, nothing kept afterwards).
+func TestDeleteMemberLooksUpMembershipIDOnDemand(t *testing.T) {
+	c, fs := newTestClient(t, replyByMethod(t))
+	c.MembershipIDsOnDemand = true
+	ctx := context.Background()
+	if _, err := c.FindMembership(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	kept := len(c.memberIDs)
+	c.mu.Unlock()
+	if kept != 0 {
+		t.Fatalf("%d roles of membership ids kept", kept)
+	}
+	if err := c.DeleteMember(ctx, RoleAllow, "BOB@example.com", ScenarioBlockUnblock); err != nil {
+		t.Fatal(err)
+	}
+	// A passport without a membership: no id, named by PassportName alone.
+	if err := c.DeleteMember(ctx, RoleAllow, "nobody@example.com", ScenarioBlockUnblock); err != nil {
+		t.Fatal(err)
+	}
+	reqs := fs.requests()
+	var methods []string
+	for _, r := range reqs {
+		methods = append(methods, r.Method)
+	}
+	if got := strings.Join(methods, " "); got != "FindMembership FindMembership DeleteMember FindMembership DeleteMember" {
+		t.Fatalf("requests %s", got)
+	}
+	want := "<MembershipId>Allow/2ad08235-0ca5-4637-a1ec-490b3fba04f4</MembershipId><Type>Passport</Type><State>Accepted</State><PassportName>bob@example.com</PassportName>"
+	if !strings.Contains(reqs[2].Body, want) {
+		t.Errorf("DeleteMember lacks %s\n%s", want, reqs[2].Body)
+	}
+	if strings.Contains(reqs[4].Body, "MembershipId") || !strings.Contains(reqs[4].Body, "<PassportName>nobody@example.com</PassportName>") {
+		t.Errorf("DeleteMember of a non-member: %s", reqs[4].Body)
+	}
+	c.mu.Lock()
+	kept = len(c.memberIDs)
+	c.mu.Unlock()
+	if kept != 0 {
+		t.Errorf("membership ids kept after DeleteMember")
+	}
+}
+
+// TestDeleteMemberOnDemandLookupFails: a failed lookup fails DeleteMember before it is sent.
+func TestDeleteMemberOnDemandLookupFails(t *testing.T) {
+	c, fs := newTestClient(t, func(r request) (int, []byte) { return http.StatusInternalServerError, nil })
+	c.MembershipIDsOnDemand = true
+	err := c.DeleteMember(context.Background(), RoleBlock, "bob@example.com", "")
+	if err == nil || !strings.Contains(err.Error(), "looking up the membership") {
+		t.Fatalf("err %v", err)
+	}
+	for _, r := range fs.requests() {
+		if r.Method == "DeleteMember" {
+			t.Fatal("DeleteMember sent without its lookup")
+		}
+	}
+}
+
 func TestBadArgumentsSendNothing(t *testing.T) {
 	c, fs := newTestClient(t, replyByMethod(t))
 	ctx := context.Background()

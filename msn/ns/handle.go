@@ -96,12 +96,13 @@ func (s *Session) onPresence(cmd *wire.Command, initial bool) {
 	}
 	self := s.isSelf(p.Passport)
 	s.mu.Lock()
-	var c *Contact
+	var c *contact
 	if self {
-		c = &Contact{Passport: p.Passport, FriendlyName: s.name, PersonalMessage: s.psm}
+		c = &contact{passport: p.Passport, name: s.name}
+		c.setProfile(s.psm, "")
 		if p.HasName {
 			s.name = p.FriendlyName
-			c.FriendlyName = p.FriendlyName
+			c.name = p.FriendlyName
 		}
 	} else {
 		if !s.roomForLocked(p.Passport) {
@@ -111,14 +112,18 @@ func (s *Session) onPresence(cmd *wire.Command, initial bool) {
 		}
 		c = s.contactLocked(p.Passport)
 	}
-	oldName := c.FriendlyName
-	c.Status = p.Status
+	oldName := c.name
+	c.setStatus(p.Status)
 	if p.HasName && !self {
-		c.FriendlyName = p.FriendlyName
+		c.setName(p.FriendlyName)
 	}
-	c.Caps = p.Caps
-	c.MSNObject = p.MSNObject
-	snap := copyContact(c)
+	if c.caps != p.Caps {
+		c.caps = p.Caps
+	}
+	if c.msnobj != p.MSNObject {
+		c.msnobj = p.MSNObject
+	}
+	snap := c.snapshot()
 	s.mu.Unlock()
 	s.emit(&PresenceEvent{Contact: snap, Initial: initial, Self: self})
 	if p.HasName && p.FriendlyName != oldName && !self {
@@ -142,8 +147,8 @@ func (s *Session) onFLN(cmd *wire.Command) {
 		return
 	}
 	c := s.contactLocked(pp)
-	c.Status = Offline
-	snap := copyContact(c)
+	c.setStatus(Offline)
+	snap := c.snapshot()
 	s.mu.Unlock()
 	s.emit(&PresenceEvent{Contact: snap})
 }
@@ -179,14 +184,13 @@ func (s *Session) onUBX(cmd *wire.Command) {
 		return
 	}
 	c := s.contactLocked(pp)
-	changed := c.PersonalMessage != d.PSM || c.CurrentMedia != d.CurrentMedia || s.endpoints[pp] != epKey
-	c.PersonalMessage, c.CurrentMedia = d.PSM, d.CurrentMedia
-	if epKey == 0 {
-		delete(s.endpoints, pp)
-	} else {
-		s.endpoints[c.Passport] = epKey // the contact's own copy: pp is part of the command
+	changed := c.psm() != d.PSM || c.media() != d.CurrentMedia || c.epKey != epKey
+	c.setProfile(d.PSM, d.CurrentMedia)
+	c.epKey = epKey
+	var name string
+	if changed {
+		name = c.publicName()
 	}
-	name := c.FriendlyName
 	s.mu.Unlock()
 	if changed {
 		s.emit(&ProfileEvent{Passport: pp, FriendlyName: name, PersonalMessage: d.PSM, CurrentMedia: d.CurrentMedia, Endpoints: eps})
@@ -218,15 +222,15 @@ func (s *Session) onSyncLine(cmd *wire.Command) {
 			s.logger().Debug().Err(err).Stringer("cmd", cmd).Msg("bad LST")
 		} else if e.Passport != "" && s.roomForLocked(e.Passport) {
 			c := s.contactLocked(e.Passport)
-			c.Lists |= e.Lists
+			c.lists |= e.Lists
 			if e.FriendlyName != "" {
-				c.FriendlyName = e.FriendlyName
+				c.name = e.FriendlyName
 			}
 			if e.ContactID != "" {
-				c.ContactID = strings.Clone(e.ContactID)
+				c.setContactID(e.ContactID)
 			}
 			if e.Lists&FL != 0 && e.Groups != nil {
-				c.Groups = e.Groups
+				c.setGroups(e.Groups)
 			}
 		}
 		st.seenLST++
@@ -337,12 +341,12 @@ func (s *Session) rlChange(pp, name string, added bool) {
 	}
 	c := s.contactLocked(pp)
 	if added {
-		c.Lists |= RL
-		if c.Lists&FL == 0 && name != "" {
-			c.FriendlyName = name
+		c.lists |= RL
+		if c.lists&FL == 0 && name != "" {
+			c.name = name
 		}
 	} else {
-		c.Lists &^= RL
+		c.lists &^= RL
 	}
 	s.mu.Unlock()
 	if added {
@@ -393,7 +397,7 @@ func (s *Session) onMSG(cmd *wire.Command) {
 	switch m.contentType() {
 	case "text/x-msmsgsprofile":
 		s.mu.Lock()
-		s.mspauth = strings.Clone(m.Headers["mspauth"])
+		s.mspauth = s.sharedMSPAuthLocked(m.Headers["mspauth"])
 		s.mu.Unlock()
 	case "text/x-msmsgsinitialmdatanotification":
 		s.emit(&MailDataEvent{Payload: bytes.Clone(cmd.Payload), Initial: true})

@@ -180,8 +180,7 @@ func (s *Session) handshake(ctx context.Context, password string) (redirect stri
 	s.mu.Lock()
 	s.version = v
 	s.mu.Unlock()
-	l := s.logger().With().Int("version", v).Logger()
-	s.logp.Store(&l)
+	s.logVersion.Store(int32(v))
 	s.logger().Debug().Msg("protocol version negotiated")
 
 	if v <= 7 {
@@ -204,6 +203,9 @@ func (s *Session) handshake(ctx context.Context, password string) (redirect stri
 	if err := s.loadContacts(ctx, v); err != nil {
 		return "", fmt.Errorf("contact list: %w", err)
 	}
+	s.mu.Lock()
+	s.compactContactsLocked()
+	s.mu.Unlock()
 	st := s.cfg.InitialStatus
 	if err := s.changeStatus(ctx, st); err != nil {
 		return "", fmt.Errorf("initial status: %w", err)
@@ -345,9 +347,7 @@ func (s *Session) authenticate(ctx context.Context, v int, password string) (str
 			return "", fmt.Errorf("msn: SSO response has no %s token", auth.DomainMessengerClear)
 		}
 		s.mu.Lock()
-		for d, t := range res.Tokens {
-			s.tickets[strings.Clone(d)] = strings.Clone(t.Ticket)
-		}
+		s.tickets = ssoTickets(res.Tokens)
 		s.mu.Unlock()
 		s.rememberTickets("SSO", password, policy, earliestExpiry(res.Tokens))
 		args := []string{"SSO", "S", tok.Ticket}
@@ -478,6 +478,9 @@ func (s *Session) abchClient() *abch.Client {
 			Ticket:         s.contactsTicket,
 			Renew:          s.RenewTickets,
 			Logger:         *s.logger(),
+			// The ids are needed only to delete a membership (rare); kept per contact for
+			// the whole session they cost more than the contact list itself.
+			MembershipIDsOnDemand: true,
 		}
 	}
 	return s.ab
@@ -487,7 +490,7 @@ func (s *Session) abchClient() *abch.Client {
 func (s *Session) contactsTicket() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t, ok := s.tickets[auth.DomainContacts]; ok {
+	if t, ok := s.ticketLocked(auth.DomainContacts); ok {
 		return t
 	}
 	if strings.HasPrefix(s.twnTicket, "t=") {
@@ -541,9 +544,9 @@ func (s *Session) loadAddressBook(ctx context.Context, v int) error {
 				continue
 			}
 			c := s.contactLocked(pp)
-			c.Lists |= bit
-			if m.DisplayName != "" && c.FriendlyName == pp {
-				c.FriendlyName = strings.Clone(m.DisplayName)
+			c.lists |= bit
+			if m.DisplayName != "" && c.name == pp {
+				c.name = strings.Clone(m.DisplayName)
 			}
 		}
 	}
@@ -565,26 +568,26 @@ func (s *Session) loadAddressBook(ctx context.Context, v int) error {
 			continue
 		}
 		c := s.contactLocked(pp)
-		c.Lists |= FL
+		c.lists |= FL
 		// Copies: the parsed reply's strings may share memory with the rest of the reply
 		// (substrings, builder slack), which the session must not keep alive.
-		c.ContactID = strings.Clone(bc.ID)
+		c.setContactID(bc.ID)
 		if bc.DisplayName != "" {
-			c.FriendlyName = strings.Clone(bc.DisplayName)
+			c.name = strings.Clone(bc.DisplayName)
 		}
 		var groups []string // a new slice: snapshots handed out may share the old one
 		for _, g := range bc.GroupIDs {
 			groups = append(groups, strings.Clone(g))
 		}
-		c.Groups = groups
+		c.setGroups(groups)
 	}
 	if book.Me != nil && book.Me.DisplayName != "" {
 		s.name = strings.Clone(book.Me.DisplayName)
 	}
 	var ml []mlContact
 	for _, c := range s.contacts {
-		if bits := c.Lists & (FL | AL | BL); bits != 0 {
-			ml = append(ml, mlContact{Passport: c.Passport, Lists: bits, Network: 1})
+		if bits := c.lists & (FL | AL | BL); bits != 0 {
+			ml = append(ml, mlContact{Passport: c.passport, Lists: bits, Network: 1})
 		}
 	}
 	s.mu.Unlock()

@@ -1,9 +1,11 @@
 package ns_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -733,4 +735,56 @@ func TestMSNObjectThroughFakeServer(t *testing.T) {
 			t.Fatalf("err %v", err)
 		}
 	})
+}
+
+// recordingTransport keeps the body of every HTTP request whose SOAPAction ends in action.
+type recordingTransport struct {
+	action string
+	mu     sync.Mutex
+	bodies []string
+}
+
+func (rt *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(strings.Trim(r.Header.Get("SOAPAction"), `"`), rt.action) && r.Body != nil {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		rt.mu.Lock()
+		rt.bodies = append(rt.bodies, string(b))
+		rt.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestBlockAfterLoginNamesMembershipThroughFakeServer: the session keeps no membership ids
+// after login, yet blocking a contact still names its Allow membership by id (looked up when
+// needed) and the server's lists change.
+func TestBlockAfterLoginNamesMembershipThroughFakeServer(t *testing.T) {
+	srv := startServer(t)
+	rt := &recordingTransport{action: "DeleteMember"}
+	cfg := clientConfig(srv, 18, make(chan ns.Event, 256))
+	cfg.HTTPClient = &http.Client{Transport: rt, Timeout: wait}
+	ctx := context.Background()
+	s, err := ns.Login(ctx, cfg, "alice@example.com", "alicepass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Block(ctx, "bob@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if l := srv.Lists("alice@example.com", "bob@example.com"); l&msntest.BL == 0 || l&msntest.AL != 0 {
+		t.Fatalf("after block: server lists %05b", l)
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if len(rt.bodies) != 1 {
+		t.Fatalf("%d DeleteMember requests", len(rt.bodies))
+	}
+	b := rt.bodies[0]
+	if !strings.Contains(b, "<MemberRole>Allow</MemberRole>") || !strings.Contains(b, "<MembershipId>Allow/") || !strings.Contains(b, "<PassportName>bob@example.com</PassportName>") {
+		t.Errorf("DeleteMember without bob's Allow membership id:\n%s", b)
+	}
 }

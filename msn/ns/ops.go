@@ -183,7 +183,7 @@ func (s *Session) addToList(ctx context.Context, pp string, list ListBits) error
 		r, err = s.request(ctx, wire.New("ADD", 0, name, pp, pp), "ADD")
 		if err == nil && list == FL && len(r.Args) >= 4 {
 			s.mu.Lock()
-			s.contactLocked(pp).FriendlyName = decodeName(r.Args[3])
+			s.contactLocked(pp).name = decodeName(r.Args[3])
 			s.mu.Unlock()
 		}
 	case v <= 12:
@@ -198,9 +198,9 @@ func (s *Session) addToList(ctx context.Context, pp string, list ListBits) error
 			c := s.contactLocked(pp)
 			for _, a := range r.Args {
 				if id, ok := strings.CutPrefix(a, "C="); ok {
-					c.ContactID = strings.Clone(id)
+					c.setContactID(id)
 				} else if f, ok := strings.CutPrefix(a, "F="); ok {
-					c.FriendlyName = decodeName(f)
+					c.name = decodeName(f)
 				}
 			}
 			s.mu.Unlock()
@@ -258,7 +258,7 @@ func (s *Session) sendML(ctx context.Context, name, pp string, list ListBits) er
 func (s *Session) setBits(pp string, add, remove ListBits) {
 	s.mu.Lock()
 	c := s.contactLocked(pp)
-	c.Lists = (c.Lists | add) &^ remove
+	c.lists = (c.lists | add) &^ remove
 	s.mu.Unlock()
 	s.emit(&ListChangeEvent{Passport: pp, Added: add, Removed: remove})
 }
@@ -279,7 +279,7 @@ func (s *Session) AddContact(ctx context.Context, passport string) error {
 		}
 		if id != "" {
 			s.mu.Lock()
-			s.contactLocked(pp).ContactID = id
+			s.contactLocked(pp).setContactID(id)
 			s.mu.Unlock()
 		}
 		return s.addToList(ctx, pp, FL|AL)

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"unique"
 
 	"github.com/msnbridge/msnbridge/msn/wire"
 )
@@ -83,7 +84,7 @@ func parsePresence(version int, args []string) (presence, error) {
 		p.FriendlyName, p.HasName = decodeName(rest[0]), true
 	}
 	if len(rest) > 1 {
-		p.Caps = strings.Clone(rest[1]) // kept in the contact: must not pin the command's bytes
+		p.Caps = internCaps(rest[1])
 	}
 	if len(rest) > 2 {
 		p.MSNObject = strings.Clone(normaliseMSNObject(wire.DecodeParam(rest[2])))
@@ -98,6 +99,20 @@ func parseFLN(version int, args []string) (string, error) {
 	}
 	_, pp, _ := splitNetwork(args[0])
 	return pp, checkPassport(pp)
+}
+
+// maxInternedCaps bounds the capability strings interned: real ones are "<number>:<number>".
+const maxInternedCaps = 32
+
+// internCaps returns the process-wide copy of a capabilities string ("2789003324:48"): most
+// contacts of most sessions share a handful of values, kept once (unique.Make copies, so the
+// command's bytes are never pinned). An unusual value gets a copy of its own.
+func internCaps(s string) string {
+	a, b, two := strings.Cut(s, ":")
+	if len(s) > maxInternedCaps || !wire.IsDigits(a) || (two && !wire.IsDigits(b)) {
+		return strings.Clone(s)
+	}
+	return unique.Make(s).Value()
 }
 
 // normaliseMSNObject returns "" for "0" and for objects without SHA1D (Escargot's "<msnobj/>").
@@ -211,17 +226,18 @@ func (d *ubxData) endpoints() []Endpoint {
 	return out
 }
 
-// endpointsKey is a 64-bit FNV-1a digest of the endpoints for change detection (0 for none):
-// kept per contact, a digest costs 8 bytes where the rendered list cost a few hundred.
-func endpointsKey(eps []Endpoint) uint64 {
+// endpointsKey is a 32-bit FNV-1a digest of the endpoints for change detection (0 for none):
+// kept in each contact's record (in what was padding), it costs no memory, where the rendered
+// list cost a few hundred bytes. A change goes unnoticed only on a digest collision (2^-32).
+func endpointsKey(eps []Endpoint) uint32 {
 	if len(eps) == 0 {
 		return 0
 	}
-	h := fnv.New64a()
+	h := fnv.New32a()
 	for _, e := range eps {
 		fmt.Fprintf(h, "%q %q %q %q %q %t\n", e.ID, e.Caps, e.Name, e.ClientType, e.State, e.Idle)
 	}
-	return h.Sum64() | 1 // never 0: 0 means no endpoints
+	return h.Sum32() | 1 // never 0: 0 means no endpoints
 }
 
 // ubxHandle parses the UBX arguments: handle [network].

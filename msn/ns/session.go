@@ -34,9 +34,11 @@ const (
 
 // Session is a logged-in Notification Server session. All methods are safe for concurrent use.
 type Session struct {
-	cfg      Config
-	logp     atomic.Pointer[zerolog.Logger]
-	passport string
+	cfg Config // cfg.Logger has logHook: every line names the session
+	// logVersion is the negotiated version for the log lines (0 before VER): atomic, as
+	// lines are logged with s.mu held.
+	logVersion atomic.Int32
+	passport   string
 
 	conn net.Conn
 	rd   *wire.Reader
@@ -52,14 +54,13 @@ type Session struct {
 	status  Status
 	psm     string
 	msnobj  string
-	// selfEndpoints and endpoints (per contact) hold digests of the last UBX endpoint lists
-	// (endpointsKey), to report changes.
-	selfEndpoints uint64
-	endpoints     map[string]uint64
-	contacts      map[string]*Contact
+	// selfEndpoints is the digest of our own last UBX endpoint list (endpointsKey), to
+	// report changes; each contact has its own (contact.epKey).
+	selfEndpoints uint32
+	contacts      map[string]*contact
 	groups        map[string]string
 	mspauth       string
-	tickets       map[string]string
+	tickets       []domainTicket // SSO tickets (ssoTickets)
 	twnTicket     string
 	pending       map[uint32]chan *wire.Command
 	sync          *syncState
@@ -102,27 +103,37 @@ func newSession(cfg Config, passport string, conn net.Conn) *Session {
 		cfg.MaxGroups = DefaultMaxGroups
 	}
 	s := &Session{
-		cfg:       cfg,
-		passport:  strings.ToLower(passport),
-		conn:      conn,
-		rd:        wire.NewReader(conn, wire.FromServer, cfg.Limits),
-		w:         wire.NewWriter(conn),
-		contacts:  map[string]*Contact{},
-		groups:    map[string]string{},
-		endpoints: map[string]uint64{},
-		tickets:   map[string]string{},
-		pending:   map[uint32]chan *wire.Command{},
-		done:      make(chan struct{}),
-		evDone:    make(chan struct{}),
-		status:    cfg.InitialStatus,
+		cfg:      cfg,
+		passport: strings.ToLower(passport),
+		conn:     conn,
+		rd:       wire.NewReader(conn, wire.FromServer, cfg.Limits),
+		w:        wire.NewWriter(conn),
+		contacts: map[string]*contact{},
+		groups:   map[string]string{},
+		pending:  map[uint32]chan *wire.Command{},
+		done:     make(chan struct{}),
+		evDone:   make(chan struct{}),
+		status:   cfg.InitialStatus,
 	}
-	l := cfg.Logger.With().Str("passport", s.passport).Logger()
-	s.logp.Store(&l)
+	// A hook rather than a child logger (With): zerolog gives each child a 500-byte context
+	// buffer, kept for the session's lifetime; the hook adds the fields to enabled lines only.
+	s.cfg.Logger = cfg.Logger.Hook(logHook{s})
 	go s.readLoop()
 	return s
 }
 
-func (s *Session) logger() *zerolog.Logger { return s.logp.Load() }
+func (s *Session) logger() *zerolog.Logger { return &s.cfg.Logger }
+
+// logHook adds the session's passport and, once negotiated, protocol version to a log line.
+type logHook struct{ s *Session }
+
+// Run implements zerolog.Hook.
+func (h logHook) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	e.Str("passport", h.s.passport)
+	if v := h.s.logVersion.Load(); v != 0 {
+		e.Int("version", int(v))
+	}
+}
 
 // Version returns the negotiated protocol version.
 func (s *Session) Version() int { s.mu.Lock(); defer s.mu.Unlock(); return s.version }
@@ -155,8 +166,8 @@ func (s *Session) Contacts() []Contact {
 	defer s.mu.Unlock()
 	out := make([]Contact, 0, len(s.contacts))
 	for _, c := range s.contacts {
-		if c.Lists != 0 {
-			out = append(out, copyContact(c))
+		if c.lists != 0 {
+			out = append(out, c.snapshot())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Passport < out[j].Passport })
@@ -171,13 +182,53 @@ func (s *Session) Contact(passport string) (Contact, bool) {
 	if !ok {
 		return Contact{}, false
 	}
-	return copyContact(c), true
+	return c.snapshot(), true
 }
 
-func copyContact(c *Contact) Contact {
-	out := *c
-	out.Groups = append([]string(nil), c.Groups...)
-	return out
+// compactContactsLocked moves the contact records into one allocation and their passports
+// and friendly names into another: the contact list is built while the login's replies are
+// parsed, and small objects allocated one by one amid that garbage each keep a span of the
+// heap in use long after the garbage is collected. The map then points into the slab (no
+// pointer to a record outlives s.mu) and is keyed by the strings of the block, which never
+// leave the session: snapshots copy them (contact.snapshot), so that a caller keeping a
+// passport does not keep the block. s.mu must be held.
+func (s *Session) compactContactsLocked() {
+	if len(s.contacts) < 2 {
+		return
+	}
+	slab := make([]contact, 0, len(s.contacts))
+	size := 0
+	for _, c := range s.contacts {
+		slab = append(slab, *c)
+		size += len(c.passport)
+		if c.name != c.passport {
+			size += len(c.name)
+		}
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for i := range slab {
+		b.WriteString(slab[i].passport)
+		if slab[i].name != slab[i].passport {
+			b.WriteString(slab[i].name)
+		}
+	}
+	block := b.String()
+	byPassport := make(map[string]*contact, len(slab))
+	off := 0
+	for i := range slab {
+		r, c := &slab[i], slab[i]
+		r.passport = block[off : off+len(c.passport)]
+		off += len(c.passport)
+		if c.name == c.passport {
+			r.name = r.passport
+		} else {
+			r.name = block[off : off+len(c.name)]
+			off += len(c.name)
+		}
+		byPassport[r.passport] = r
+	}
+	s.contacts = byPassport
 }
 
 // roomForLocked reports whether passport is known or may still be added. s.mu must be held.
@@ -197,21 +248,23 @@ func (s *Session) roomForGroupLocked(id string) bool {
 }
 
 // contactLocked returns the contact entry for passport, creating it. s.mu must be held.
-func (s *Session) contactLocked(passport string) *Contact {
+func (s *Session) contactLocked(passport string) *contact {
 	c, ok := s.contacts[passport]
 	if !ok {
-		passport = strings.Clone(passport) // the map key outlives the command it came from
-		c = &Contact{Passport: passport, FriendlyName: passport, Status: Offline}
+		passport = strings.Clone(passport)               // the map key outlives the command it came from
+		c = &contact{passport: passport, name: passport} // status 0: Offline
 		s.contacts[passport] = c
 	}
 	return c
 }
 
 // Ticket returns the SSO ticket for a domain (MSNP15+) or the TWN ticket (MSNP8–14), or "".
+// The SSO tickets kept are those of messengerclear.live.com, contacts.msn.com,
+// messenger.msn.com, messengersecure.live.com and storage.msn.com.
 func (s *Session) Ticket(domain string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t, ok := s.tickets[domain]; ok {
+	if t, ok := s.ticketLocked(domain); ok {
 		return t
 	}
 	return s.twnTicket
@@ -258,7 +311,7 @@ func (s *Session) fail(cause error) {
 		s.failed = true
 		loggedIn := s.loggedIn
 		for _, c := range s.contacts {
-			c.Status = Offline
+			c.setStatus(Offline)
 		}
 		s.mu.Unlock()
 		_ = s.conn.Close()
@@ -295,10 +348,29 @@ func (s *Session) send(cmd *wire.Command) error {
 	defer s.wmu.Unlock()
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout))
 	s.logger().Trace().Stringer("cmd", cmd).Msg("send")
-	if err := s.w.WriteCommand(cmd); err != nil {
-		return err
+	return s.writerFor(cmd).WriteCommand(cmd)
+}
+
+// writerFor is the session's writer for a short command, a one-off writer for a long one: a
+// writer keeps the buffer of the longest command it wrote, and the login's (USR with its
+// ticket, the initial ADL) would otherwise stay for the session's lifetime. s.wmu is held.
+func (s *Session) writerFor(cmd *wire.Command) *wire.Writer {
+	if commandSize(cmd) > maxKeptWriteBuffer {
+		return wire.NewWriter(s.conn)
 	}
-	return nil
+	return s.w
+}
+
+// maxKeptWriteBuffer is the longest command written through the session's own writer.
+const maxKeptWriteBuffer = 256
+
+// commandSize is about the encoded size of cmd (at least it).
+func commandSize(cmd *wire.Command) int {
+	n := len(cmd.Name) + len(cmd.Payload) + 16
+	for _, a := range cmd.Args {
+		n += len(a) + 1
+	}
+	return n
 }
 
 func (s *Session) nextTrID() uint32 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,77 @@ const (
 	// renewTimeout bounds one renewal.
 	renewTimeout = time.Minute
 )
+
+// keptTicketDomains are the SSO domains whose tickets the session keeps after login: the ones a
+// later call asks Ticket for (address book, offline messages, storage), and the login's own.
+// The login also gets tickets nothing uses later (sup.live.com, spaces.live.com): dropped.
+var keptTicketDomains = [...]string{
+	auth.DomainMessengerClear, auth.DomainContacts, domainMessengerWeb, auth.DomainMessengerSecure, auth.DomainStorage,
+}
+
+// domainMessengerWeb is the domain of the RSI (offline-message retrieval) ticket.
+const domainMessengerWeb = "messenger.msn.com"
+
+// domainTicket is one kept SSO ticket.
+type domainTicket struct{ domain, ticket string }
+
+// ssoTickets keeps the tickets of tokens worth keeping (keptTicketDomains), in that order. The
+// domains are the constants; equal tickets (a server gives every domain the same compact
+// ticket, some 1.2 KB long) share one copy, made so that the reply's memory is not kept.
+func ssoTickets(tokens map[string]auth.Token) []domainTicket {
+	out := make([]domainTicket, 0, len(keptTicketDomains))
+	for _, d := range keptTicketDomains {
+		t, ok := tokens[d]
+		if !ok || t.Ticket == "" {
+			continue
+		}
+		v := ""
+		for _, o := range out {
+			if o.ticket == t.Ticket {
+				v = o.ticket
+				break
+			}
+		}
+		if v == "" {
+			v = strings.Clone(t.Ticket)
+		}
+		out = append(out, domainTicket{domain: d, ticket: v})
+	}
+	return slices.Clip(out)
+}
+
+// mergeTickets is the renewed tickets, plus the old ones of domains the renewal did not return.
+func mergeTickets(renewed, old []domainTicket) []domainTicket {
+	out := renewed
+	for _, o := range old {
+		if !slices.ContainsFunc(renewed, func(n domainTicket) bool { return n.domain == o.domain }) {
+			out = append(out, o)
+		}
+	}
+	return slices.Clip(out)
+}
+
+// ticketLocked returns the SSO ticket of domain, or "". s.mu must be held.
+func (s *Session) ticketLocked(domain string) (string, bool) {
+	for _, t := range s.tickets {
+		if t.domain == domain {
+			return t.ticket, true
+		}
+	}
+	return "", false
+}
+
+// sharedMSPAuthLocked returns a copy of v or, when a kept ticket is "t=" + v, that ticket's
+// copy of it (the login profile's MSPAuth is the compact ticket without its "t="). s.mu must
+// be held.
+func (s *Session) sharedMSPAuthLocked(v string) string {
+	for _, t := range s.tickets {
+		if rest, ok := strings.CutPrefix(t.ticket, "t="); ok && rest == v {
+			return rest
+		}
+	}
+	return strings.Clone(v)
+}
 
 // ticketRenewal holds what renewing the HTTP tickets needs. The password is kept in memory only
 // for that and never logged.
@@ -135,7 +207,7 @@ func (s *Session) renewTickets(ctx context.Context, force bool) error {
 	ctx, cancel := context.WithTimeout(ctx, renewTimeout)
 	defer cancel()
 	var (
-		tickets map[string]string
+		tickets []domainTicket
 		twn     string
 		expires time.Time
 	)
@@ -153,19 +225,14 @@ func (s *Session) renewTickets(ctx context.Context, force bool) error {
 		if err != nil {
 			return redacted(fmt.Errorf("msn: renewing the SSO tickets: %w", err), r.password)
 		}
-		tickets = make(map[string]string, len(res.Tokens))
-		for d, t := range res.Tokens {
-			tickets[strings.Clone(d)] = strings.Clone(t.Ticket) // not the reply's memory
-		}
+		tickets = ssoTickets(res.Tokens)
 		expires = earliestExpiry(res.Tokens)
 	}
 	s.mu.Lock()
 	if twn != "" {
 		s.twnTicket = twn
 	}
-	for d, t := range tickets {
-		s.tickets[d] = t
-	}
+	s.tickets = mergeTickets(tickets, s.tickets)
 	now := time.Now()
 	r.issued, r.expires, r.renewedAt = now, expires, now
 	close(r.renewed)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/rs/zerolog"
 
@@ -171,5 +172,47 @@ func TestRenewalErrorsRedacted(t *testing.T) {
 	err := redacted(fmt.Errorf("msn: renewing the SSO tickets: %w", cause), "s3cret-Passw0rd")
 	if strings.Contains(err.Error(), "s3cret-Passw0rd") || !errors.Is(err, auth.ErrBadCredentials) {
 		t.Fatalf("error %q (is bad credentials: %v)", err, errors.Is(err, auth.ErrBadCredentials))
+	}
+}
+
+// TestSSOTicketsKeptOnce: the server gives every domain the same 1.2 KB compact ticket; the
+// session keeps the tickets later calls use as one copy (and the profile's MSPAuth, the same
+// ticket without "t=", in it), not one per domain, and drops the domains nobody asks for.
+func TestSSOTicketsKeptOnce(t *testing.T) {
+	srv := ticketServer(t, time.Hour)
+	s := ticketLogin(t, srv, 18)
+	ck := s.Ticket(auth.DomainContacts)
+	if !strings.HasPrefix(ck, "t=") || len(ck) < 1000 {
+		t.Fatalf("contacts ticket %.40q… (%d bytes)", ck, len(ck))
+	}
+	for _, d := range []string{auth.DomainMessengerClear, "messenger.msn.com", auth.DomainMessengerSecure, auth.DomainStorage} {
+		tk := s.Ticket(d)
+		if tk != ck {
+			t.Errorf("%s ticket differs from the contacts ticket", d)
+		} else if unsafe.StringData(tk) != unsafe.StringData(ck) {
+			t.Errorf("%s ticket is a copy of its own", d)
+		}
+	}
+	mspauth := s.MSPAuth()
+	if mspauth != ck[2:] || unsafe.StringData(mspauth) != unsafe.StringData(ck[2:]) {
+		t.Errorf("MSPAuth %.20q… is not the kept ticket's bytes", mspauth)
+	}
+	if tk := s.Ticket("spaces.live.com"); tk != "" {
+		t.Errorf("unused spaces.live.com ticket kept")
+	}
+	s.mu.Lock()
+	n := len(s.tickets)
+	s.mu.Unlock()
+	if n != 5 {
+		t.Errorf("%d tickets kept, want 5", n)
+	}
+}
+
+// TestMergeTickets: a renewal replaces the tickets it returns and keeps the others.
+func TestMergeTickets(t *testing.T) {
+	old := []domainTicket{{"a", "1"}, {"b", "2"}}
+	got := mergeTickets([]domainTicket{{"b", "3"}}, old)
+	if len(got) != 2 || got[0] != (domainTicket{"b", "3"}) || got[1] != (domainTicket{"a", "1"}) {
+		t.Fatalf("merged %v", got)
 	}
 }
