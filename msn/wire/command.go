@@ -15,14 +15,15 @@ type Command struct {
 	TrID uint32
 	// HasTrID reports whether the command carries a transaction id.
 	HasTrID bool
+	// HasPayload reports whether the command is a payload command (a zero-length payload is
+	// still a payload: "UBX 1:x 0"). It sits with the other small fields so that a Command
+	// is 72 bytes, not 80: the reader allocates one per command read.
+	HasPayload bool
 	// Args are the parameters after the name and the TrID. For payload commands the final
 	// byte count is not included: it is derived from Payload when encoding.
 	Args []string
 	// Payload holds the bytes after the line for payload commands, nil otherwise.
 	Payload []byte
-	// HasPayload reports whether the command is a payload command (a zero-length payload is
-	// still a payload: "UBX 1:x 0").
-	HasPayload bool
 }
 
 // Arg returns the i-th argument, or "" when there are fewer.

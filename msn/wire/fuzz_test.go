@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -37,9 +39,48 @@ func FuzzReadCommand(f *testing.F) {
 			if err != nil {
 				t.Fatalf("re-encoded %q does not parse: %v", c.Encode(), err)
 			}
-			if again.Name != c.Name || again.TrID != c.TrID || again.HasTrID != c.HasTrID || !bytes.Equal(again.Payload, c.Payload) || len(again.Args) != len(c.Args) {
+			if again.Name != c.Name || again.TrID != c.TrID || again.HasTrID != c.HasTrID || !bytes.Equal(again.Payload, c.Payload) || !slices.Equal(again.Args, c.Args) {
 				t.Fatalf("round trip mismatch: %v vs %v", c, again)
 			}
+		}
+	})
+}
+
+// FuzzReaderMatchesParseLine: the reader's in-place parse of a line (into one command block)
+// gives what ParseLine, the plain field-by-field parser, gives for the same line: the same
+// command or an error.
+func FuzzReaderMatchesParseLine(f *testing.F) {
+	f.Add("NLN NLN 1:alice@example.com Alice%20Smith 2788999212:48 0", false)
+	f.Add("  ILN  7\tNLN  bob@x  Bob \r", false)
+	f.Add("MSG 4 A 2", true)
+	f.Add("241 6 2", false)
+	f.Add("RNG 123 127.0.0.1:1864 CKI abc alice@x Alice U messenger.msn.com 1", false)
+	f.Fuzz(func(t *testing.T, line string, client bool) {
+		dir := FromServer
+		if client {
+			dir = FromClient
+		}
+		if strings.ContainsRune(line, '\n') || strings.Trim(line, "\r") == "" || len(line) > 512 {
+			return // not one command line
+		}
+		want, plen, wantErr := ParseLine(strings.TrimRight(line, "\r"), dir)
+		data := line + "\r\n"
+		if wantErr == nil && plen > 0 {
+			data += strings.Repeat("p", min(plen, 64))
+		}
+		got, err := NewReader(strings.NewReader(data), dir, Limits{MaxPayload: 64}).ReadCommand()
+		switch {
+		case wantErr != nil || plen > 64:
+			if err == nil {
+				t.Fatalf("%q: the reader accepts %v, ParseLine says %v (payload %d)", line, got, wantErr, plen)
+			}
+			return
+		case err != nil:
+			t.Fatalf("%q: the reader fails (%v), ParseLine gives %v", line, err, want)
+		}
+		if got.Name != want.Name || got.TrID != want.TrID || got.HasTrID != want.HasTrID || !slices.Equal(got.Args, want.Args) ||
+			got.HasPayload != (plen >= 0) || len(got.Payload) != max(plen, 0) || (got.Args == nil) != (want.Args == nil) {
+			t.Fatalf("%q: the reader gives %v %q, ParseLine %v %q (payload %d)", line, got, got.Args, want, want.Args, plen)
 		}
 	})
 }

@@ -54,8 +54,8 @@ func (l Limits) withDefaults() Limits {
 //
 // Memory: the read buffer starts at [initialBuffer] bytes and grows (up to MaxLine+2) only for
 // a longer command line, going back to the small size once that line is consumed; payloads are
-// read straight into the command. Each command is one allocation (see [newCommandBlock]) for
-// lines plus payloads up to [maxBlockBytes].
+// read straight into the command. Each command is one allocation of about its own size (see
+// [newCommandBlock]) for up to 10 arguments and [maxBlockBytes] of name, arguments and payload.
 type Reader struct {
 	rd     io.Reader
 	buf    []byte // buf[r:w] is buffered, unread input
@@ -168,7 +168,9 @@ func (r *Reader) ReadCommand() (*Command, error) {
 			}
 			return nil, err
 		}
-		line = bytes.TrimRight(line, "\r\n")
+		for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
+			line = line[:len(line)-1] // what bytes.TrimRight(line, "\r\n") does, without its set
+		}
 		if len(line) == 0 {
 			continue
 		}
@@ -290,9 +292,10 @@ func classify(line string, dir Direction, sp *lineSpans) (trid uint32, hasTrID b
 	return trid, hasTrID, firstArg, n, true
 }
 
-// parse parses line (in the read buffer) into a command that owns a copy of it and room for
-// the payload, in one allocation. It parses the line in place first, into offsets on the stack,
-// to learn the payload length; malformed lines take the slow path, which builds the error.
+// parse parses line (in the read buffer) into a command that owns a copy of its name and
+// arguments and room for the payload, in one allocation. It parses the line in place first,
+// into offsets on the stack, to learn the sizes; malformed lines take the slow path, which
+// builds the error.
 func (r *Reader) parse(line []byte) (*Command, int, error) {
 	var sp lineSpans
 	trid, hasTrID, firstArg, plen, ok := scan(unsafe.String(unsafe.SliceData(line), len(line)), r.dir, &sp)
@@ -306,22 +309,32 @@ func (r *Reader) parse(line []byte) (*Command, int, error) {
 	if plen >= 0 {
 		nargs-- // the length
 	}
-	cmd, buf := newCommandBlock(len(line), max(plen, 0), nargs)
-	copy(buf, line)
-	// The name and arguments are strings over the command's own copy of the line, which is
-	// never written again.
-	own := unsafe.String(unsafe.SliceData(buf), len(line))
-	cmd.Name = sp.field(own, 0)
-	cmd.TrID, cmd.HasTrID = trid, hasTrID
-	for i := firstArg; i < firstArg+nargs; i++ {
-		cmd.Args = append(cmd.Args, sp.field(own, i))
+	// The command keeps the name and the stretch of the line from its first to its last
+	// argument: the TrID and the payload length are parsed already.
+	name := line[sp.start[0]:sp.end[0]]
+	var argBytes []byte
+	if nargs > 0 {
+		argBytes = line[sp.start[firstArg]:sp.end[firstArg+nargs-1]]
 	}
-	if nargs == 0 {
-		cmd.Args = nil
+	text := len(name) + len(argBytes)
+	cmd, argv, buf := newCommandBlock(nargs, text+max(plen, 0))
+	copy(buf, name)
+	copy(buf[len(name):], argBytes)
+	// The name and arguments are strings over the command's own copy, which is never written
+	// again.
+	own := unsafe.String(unsafe.SliceData(buf), text)
+	cmd.Name = own[:len(name)]
+	cmd.TrID, cmd.HasTrID = trid, hasTrID
+	if nargs > 0 {
+		shift := int(sp.start[firstArg]) - len(name) // from offsets in line to offsets in own
+		for i := range nargs {
+			argv[i] = own[int(sp.start[firstArg+i])-shift : int(sp.end[firstArg+i])-shift]
+		}
+		cmd.Args = argv[:nargs]
 	}
 	if plen >= 0 {
 		cmd.HasPayload = true
-		cmd.Payload = buf[len(line) : len(line)+plen : len(line)+plen]
+		cmd.Payload = buf[text : text+plen : text+plen]
 	}
 	return cmd, plen, nil
 }
@@ -343,69 +356,100 @@ func (r *Reader) parseSlow(line []byte) (*Command, int, error) {
 	return cmd, plen, nil
 }
 
-// Command blocks: a Command, its argument array and its bytes (line, then payload) in one
-// allocation. Size classes bound the waste; bigger commands take two allocations.
-const (
-	blockArgs     = 6
-	maxBlockBytes = 2048
+// Command blocks: a Command, its argument array and its bytes (name, arguments, payload) in one
+// allocation. Each allocation costs in proportion to its size (zeroing, and above all the
+// garbage collections and page faults it brings), so blocks come in many sizes close to what
+// a command needs: argument arrays of [blockArgCaps] strings, byte arrays of [blockByteCaps]
+// bytes. The byte sizes are 8 modulo 16, as is the size of a Command plus 1, 2, 5 or 10 string
+// headers, so that a block up to 256 bytes fills its malloc size class exactly. Commands with
+// more arguments or bytes take two or three allocations.
+type commandBlock[A blockArgs, B any] struct {
+	cmd  Command
+	args A
+	buf  B // always a [N]byte: see blocksWith
+}
+
+// blockArgs are the argument arrays of command blocks; see [blockArgCaps].
+type blockArgs interface {
+	[1]string | [2]string | [5]string | [10]string
+}
+
+// newBlock allocates a commandBlock and returns its parts.
+func newBlock[A blockArgs, B any]() (*Command, []string, []byte) {
+	b := new(commandBlock[A, B])
+	return &b.cmd, unsafe.Slice(&b.args[0], len(b.args)), unsafe.Slice((*byte)(unsafe.Pointer(&b.buf)), unsafe.Sizeof(b.buf))
+}
+
+// blockAlloc allocates one kind of command block.
+type blockAlloc func() (*Command, []string, []byte)
+
+// blockByteCaps are the byte arrays of command blocks, smallest first; blocksWith lists the
+// blocks in this order. Up to 512 bytes, size classes are 16 or 32 bytes apart and these sizes
+// (8 modulo 16, as a Command plus 1, 2, 5 or 10 string headers) fill them exactly. Above, size
+// classes are 64 bytes apart and more, a block carries an 8-byte malloc header, and these
+// sizes fit a Command and 2 strings exactly.
+var blockByteCaps = [...]int{
+	8, 24, 40, 56, 72, 88, 104, 120, 136, 152, 168, 184,
+	200, 216, 232, 248, 264, 280, 296, 312, 328, 344, 360, 376,
+	392, 408, 424, 464, 528, 592, 656, 784, 912, 1040, 1296, 1680, maxBlockBytes,
+}
+
+// blocksWith lists the blocks with the argument array A, as [blockByteCaps]. Every byte array
+// type here must be a [N]byte: newBlock views it as one.
+func blocksWith[A blockArgs]() [len(blockByteCaps)]blockAlloc {
+	return [...]blockAlloc{
+		newBlock[A, [8]byte], newBlock[A, [24]byte], newBlock[A, [40]byte], newBlock[A, [56]byte], newBlock[A, [72]byte],
+		newBlock[A, [88]byte], newBlock[A, [104]byte], newBlock[A, [120]byte], newBlock[A, [136]byte], newBlock[A, [152]byte],
+		newBlock[A, [168]byte], newBlock[A, [184]byte], newBlock[A, [200]byte], newBlock[A, [216]byte], newBlock[A, [232]byte],
+		newBlock[A, [248]byte], newBlock[A, [264]byte], newBlock[A, [280]byte], newBlock[A, [296]byte], newBlock[A, [312]byte],
+		newBlock[A, [328]byte], newBlock[A, [344]byte], newBlock[A, [360]byte], newBlock[A, [376]byte], newBlock[A, [392]byte],
+		newBlock[A, [408]byte], newBlock[A, [424]byte], newBlock[A, [464]byte], newBlock[A, [528]byte], newBlock[A, [592]byte],
+		newBlock[A, [656]byte], newBlock[A, [784]byte], newBlock[A, [912]byte], newBlock[A, [1040]byte], newBlock[A, [1296]byte],
+		newBlock[A, [1680]byte], newBlock[A, [maxBlockBytes]byte],
+	}
+}
+
+// maxBlockBytes is the most bytes a command block holds: an SB MSG (payload at most 1664
+// bytes) fits.
+const maxBlockBytes = 1936
+
+var (
+	// blockArgCaps are the argument arrays of command blocks; blocks[i] have blockArgCaps[i]
+	// arguments.
+	blockArgCaps = [...]int{1, 2, 5, 10}
+	blocks       = [len(blockArgCaps)][len(blockByteCaps)]blockAlloc{
+		blocksWith[[1]string](), blocksWith[[2]string](), blocksWith[[5]string](), blocksWith[[10]string](),
+	}
+	// blockForBytes[(n+7)/8] is the index of the smallest block holding n bytes (the byte
+	// sizes are multiples of 8).
+	blockForBytes = func() (idx [maxBlockBytes/8 + 1]uint8) {
+		for i := range idx {
+			for blockByteCaps[idx[i]] < 8*i {
+				idx[i]++
+			}
+		}
+		return idx
+	}()
 )
 
-type (
-	block128 struct {
-		cmd  Command
-		args [blockArgs]string
-		buf  [128]byte
+// newCommandBlock allocates a command with room for nargs arguments (the returned slice, of at
+// least nargs strings) and n bytes (the returned buffer, of exactly n bytes).
+func newCommandBlock(nargs, n int) (*Command, []string, []byte) {
+	k := 0
+	for k < len(blockArgCaps) && blockArgCaps[k] < nargs {
+		k++
 	}
-	block256 struct {
-		cmd  Command
-		args [blockArgs]string
-		buf  [256]byte
+	if k == len(blockArgCaps) {
+		// More arguments than any block holds (up to maxArgs): rare, e.g. a long CVR.
+		return new(Command), make([]string, nargs), make([]byte, n)
 	}
-	block768 struct {
-		cmd  Command
-		args [blockArgs]string
-		buf  [768]byte
+	if n > maxBlockBytes {
+		// A large payload (an initial ADL, a GCF policy): its own allocation.
+		cmd, argv, _ := blocks[k][0]()
+		return cmd, argv, make([]byte, n)
 	}
-	block2048 struct {
-		cmd  Command
-		args [blockArgs]string
-		buf  [maxBlockBytes]byte
-	}
-	blockNoBuf struct {
-		cmd  Command
-		args [blockArgs]string
-	}
-)
-
-// newCommandBlock allocates a command with room for nargs arguments and a buffer of
-// lineLen+plen bytes (the buffer is the returned slice).
-func newCommandBlock(lineLen, plen, nargs int) (*Command, []byte) {
-	n := lineLen + plen
-	var cmd *Command
-	var args []string
-	var buf []byte
-	switch {
-	case n <= 128:
-		b := new(block128)
-		cmd, args, buf = &b.cmd, b.args[:0], b.buf[:n:n]
-	case n <= 256:
-		b := new(block256)
-		cmd, args, buf = &b.cmd, b.args[:0], b.buf[:n:n]
-	case n <= 768:
-		b := new(block768)
-		cmd, args, buf = &b.cmd, b.args[:0], b.buf[:n:n]
-	case n <= maxBlockBytes:
-		b := new(block2048)
-		cmd, args, buf = &b.cmd, b.args[:0], b.buf[:n:n]
-	default:
-		b := new(blockNoBuf)
-		cmd, args, buf = &b.cmd, b.args[:0], make([]byte, n)
-	}
-	if nargs > blockArgs {
-		args = make([]string, 0, nargs)
-	}
-	cmd.Args = args
-	return cmd, buf
+	cmd, argv, buf := blocks[k][blockForBytes[(n+7)/8]]()
+	return cmd, argv, buf[:n:n]
 }
 
 // serverNoTrID reports server commands that never carry a TrID.
