@@ -71,3 +71,36 @@ func BenchmarkDecodeCommand(b *testing.B) {
 type ioDiscard struct{}
 
 func (ioDiscard) Write(p []byte) (int, error) { return len(p), nil }
+
+// streamReader serves data again and again, in reads of whatever size the caller asks, as a
+// socket holding a burst of commands does.
+type streamReader struct {
+	data []byte
+	off  int
+}
+
+func (s *streamReader) Read(p []byte) (int, error) {
+	n := copy(p, s.data[s.off:])
+	s.off = (s.off + n) % len(s.data)
+	return n, nil
+}
+
+// BenchmarkDecodeStream measures parsing a stream of the same command (an ILN/NLN burst at
+// login, a busy conversation), read through the Reader's own buffer: one command per op.
+func BenchmarkDecodeStream(b *testing.B) {
+	for _, bc := range decodeSamples() {
+		if len(bc.data) > 2048 {
+			continue // the initial ADL comes alone
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bc.data)))
+			b.ReportAllocs()
+			r := NewReader(&streamReader{data: bytes.Repeat(bc.data, 64)}, FromServer, Limits{})
+			for b.Loop() {
+				if _, err := r.ReadCommand(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
