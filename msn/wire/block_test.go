@@ -121,3 +121,53 @@ func TestReaderFastPathFields(t *testing.T) {
 		t.Fatalf("payload %q cap %d, args %q %q", cmds[1].Payload, cap(cmds[1].Payload), cmds[2].Args, cmds[4].Args)
 	}
 }
+
+// TestReaderBurstSharesChunks: presence lines that arrive together share allocations — far
+// fewer than one per command — and an append to one command's arguments or payload cannot
+// write over the next command's.
+func TestReaderBurstSharesChunks(t *testing.T) {
+	const n = 90
+	line := "NLN NLN 1:alice@example.com Alice%20Smith 2788999212:48 0\r\n"
+	burst := strings.Repeat(line, n)
+	var cmds []*Command
+	allocs := testing.AllocsPerRun(5, func() {
+		r := NewReader(strings.NewReader(burst), FromServer, Limits{})
+		cmds = cmds[:0]
+		for range n {
+			c, err := r.ReadCommand()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmds = append(cmds, c)
+		}
+	})
+	// The reader itself (Reader, strings.Reader, its buffer) takes a few; the commands one per
+	// chunk.
+	if limit := float64(n/chunkCmds + 8); allocs > limit {
+		t.Fatalf("%v allocations for a burst of %d commands, want at most %v", allocs, n, limit)
+	}
+	_ = append(cmds[0].Args, "x")
+	for _, c := range cmds {
+		if c.String() != "NLN NLN 1:alice@example.com Alice%20Smith 2788999212:48 0" {
+			t.Fatalf("command changed: %v", c)
+		}
+	}
+}
+
+// TestReaderIdleHoldsNoChunk: once a burst is read and the buffer is empty, the reader keeps
+// no chunk, so an idle connection pins nothing of the commands it returned.
+func TestReaderIdleHoldsNoChunk(t *testing.T) {
+	burst := strings.Repeat("ILN 12 NLN 1:bob@example.com Bob 2788999212:48 0\r\n", 5) + "UBX 1:a@b 2\r\nhi"
+	r := NewReader(strings.NewReader(burst), FromServer, Limits{})
+	for i := range 6 {
+		if _, err := r.ReadCommand(); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && r.chunk == nil {
+			t.Fatal("the first command of a burst is not in a chunk")
+		}
+	}
+	if r.chunk != nil {
+		t.Fatal("the reader keeps a chunk with its buffer empty")
+	}
+}
