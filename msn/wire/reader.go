@@ -55,9 +55,7 @@ func (l Limits) withDefaults() Limits {
 // Memory: the read buffer starts at [initialBuffer] bytes and grows (up to MaxLine+2) only for
 // a longer command line, going back to the small size once that line is consumed; payloads are
 // read straight into the command. Each command is one allocation of about its own size (see
-// [newCommandBlock]) for up to 10 arguments and [maxBlockBytes] of name, arguments and payload,
-// except that small commands that arrive together (a burst of ILN/NLN at login) share one
-// allocation, a [commandChunk]: see [Reader.alloc].
+// [newCommandBlock]) for up to 10 arguments and [maxBlockBytes] of name, arguments and payload.
 type Reader struct {
 	rd     io.Reader
 	buf    []byte // buf[r:w] is buffered, unread input
@@ -66,11 +64,6 @@ type Reader struct {
 	err    error
 	dir    Direction
 	limits Limits
-	// chunk, when not nil, is where the commands of a burst are carved from: cmds[:nCmd],
-	// args[:nArg] and bytes[:nByte] belong to commands already returned and are never written
-	// again. It is dropped whenever the buffer runs dry, so an idle reader holds none.
-	chunk             *commandChunk
-	nCmd, nArg, nByte int
 }
 
 // initialBuffer is the read buffer of an idle connection: most command lines are shorter.
@@ -123,9 +116,6 @@ func (r *Reader) fill() {
 	if r.buf == nil {
 		r.buf = make([]byte, min(initialBuffer, r.limits.MaxLine+2))
 	}
-	if r.r == r.w {
-		r.chunk = nil // never keep a chunk while waiting for a new command
-	}
 	if r.w == len(r.buf) {
 		grown := make([]byte, min(2*len(r.buf), r.limits.MaxLine+2))
 		copy(grown, r.buf[:r.w])
@@ -167,14 +157,6 @@ func (r *Reader) readFull(p []byte) error {
 // stream is out of sync or over a bound and the connection must be closed; io.EOF means the
 // peer closed cleanly between commands.
 func (r *Reader) ReadCommand() (*Command, error) {
-	cmd, err := r.readCommand()
-	if r.r == r.w {
-		r.chunk = nil // the burst is over: an idle reader holds no chunk
-	}
-	return cmd, err
-}
-
-func (r *Reader) readCommand() (*Command, error) {
 	for {
 		line, err := r.readLine()
 		if errors.Is(err, errLineTooLong) {
@@ -335,7 +317,7 @@ func (r *Reader) parse(line []byte) (*Command, int, error) {
 		argBytes = line[sp.start[firstArg]:sp.end[firstArg+nargs-1]]
 	}
 	text := len(name) + len(argBytes)
-	cmd, argv, buf := r.alloc(nargs, text+max(plen, 0), r.w-r.r > max(plen, 0))
+	cmd, argv, buf := newCommandBlock(nargs, text+max(plen, 0))
 	copy(buf, name)
 	copy(buf[len(name):], argBytes)
 	// The name and arguments are strings over the command's own copy, which is never written
@@ -348,7 +330,7 @@ func (r *Reader) parse(line []byte) (*Command, int, error) {
 		for i := range nargs {
 			argv[i] = own[int(sp.start[firstArg+i])-shift : int(sp.end[firstArg+i])-shift]
 		}
-		cmd.Args = argv[:nargs:nargs] // an append must not write over the next command's
+		cmd.Args = argv[:nargs]
 	}
 	if plen >= 0 {
 		cmd.HasPayload = true
@@ -468,56 +450,6 @@ func newCommandBlock(nargs, n int) (*Command, []string, []byte) {
 	}
 	cmd, argv, buf := blocks[k][blockForBytes[(n+7)/8]]()
 	return cmd, argv, buf[:n:n]
-}
-
-// Command chunks: small commands that arrive together are carved out of one allocation.
-// A chunk only refers to itself (its commands' arguments and payloads are in it), so a string
-// kept from one command pins at most one chunk, never more; chunks are small for that reason.
-// Nothing handed out is ever written again: each command gets fresh parts, and a chunk is
-// not reused once dropped.
-const (
-	// chunkCmds, chunkArgs and chunkBytes size a chunk to fill the 2,048-byte malloc size class
-	// (with its 8-byte header): 8 presence lines (5 arguments, ~56 bytes each), or ~4 text
-	// messages.
-	chunkCmds  = 9
-	chunkArgs  = 45
-	chunkBytes = 672
-	// chunkMaxBytes is the most bytes (name, arguments and payload) of a command carved out of
-	// a chunk; a larger command gets a block of its own.
-	chunkMaxBytes = 128
-	// chunkMaxArgs is the most arguments of a command carved out of a chunk.
-	chunkMaxArgs = 10
-)
-
-// commandChunk holds the parts of several small commands.
-type commandChunk struct {
-	cmds  [chunkCmds]Command
-	args  [chunkArgs]string
-	bytes [chunkBytes]byte
-}
-
-// alloc returns a command with room for nargs arguments and n bytes. A small command is
-// carved out of the current chunk when it fits; when it does not and more input is buffered
-// (more is true: the next command is at least partly here), out of a new chunk. Otherwise
-// (a command alone, a large one) it gets its own block.
-func (r *Reader) alloc(nargs, n int, more bool) (*Command, []string, []byte) {
-	if nargs > chunkMaxArgs || n > chunkMaxBytes {
-		return newCommandBlock(nargs, n)
-	}
-	if r.chunk == nil || r.nCmd == chunkCmds || r.nArg+nargs > chunkArgs || r.nByte+n > chunkBytes {
-		if !more {
-			return newCommandBlock(nargs, n)
-		}
-		r.chunk, r.nCmd, r.nArg, r.nByte = new(commandChunk), 0, 0, 0
-	}
-	c := r.chunk
-	cmd := &c.cmds[r.nCmd]
-	argv := c.args[r.nArg : r.nArg+nargs : r.nArg+nargs]
-	buf := c.bytes[r.nByte : r.nByte+n : r.nByte+n]
-	r.nCmd++
-	r.nArg += nargs
-	r.nByte += n
-	return cmd, argv, buf
 }
 
 // serverNoTrID reports server commands that never carry a TrID.
