@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -40,15 +41,27 @@ import (
 //	MSNBRIDGE_LOAD_CONTACTS     online scripted contacts of each login (default 5)
 //	MSNBRIDGE_LOAD_MESSAGES     latency samples per path (default 200)
 //	MSNBRIDGE_LOAD_BURST        messages per direction in the throughput phase (default 200)
+//	MSNBRIDGE_LOAD_GAP_MS       pause after each latency sample (default 100), so that the
+//	                            tail of one path's work (the homeserver pushing the event to
+//	                            the appservice, the bridge storing it) does not fall into the
+//	                            next path's sample
 //	MSNBRIDGE_LOAD_LOG_LEVEL    the bridge's logging.min_level for the run (default: the
 //	                            harness's, debug)
+//	MSNBRIDGE_LOAD_RECEIPTS=1   keep matrix.delivery_receipts on as the harness has it for
+//	                            TestMedia (one more homeserver request per Matrix→MSN
+//	                            message); off by default, as in the shipped config
 //	MSNBRIDGE_LOAD_JSON         write the result as JSON to this file too
+//	MSNBRIDGE_LOAD_CPUPROFILE   write a CPU profile of the bridge over the message phases to
+//	                            this file (provisioning.debug_endpoints on for the run)
 const loadEnv = "MSNBRIDGE_LOAD"
 
 // loadOptions are the sizes of the load run.
 type loadOptions struct {
 	logins, contacts, messages, burst int
 	logLevel, jsonPath                string
+	receipts                          bool
+	gap                               time.Duration
+	cpuProfile                        string
 }
 
 // loadOpts reads the options; ok is false unless the measurement is asked for.
@@ -64,12 +77,15 @@ func loadOpts() (o loadOptions, ok bool) {
 		return min(max(v, lo), hi)
 	}
 	return loadOptions{
-		logins:   num("MSNBRIDGE_LOAD_LOGINS", 20, 1, 500),
-		contacts: num("MSNBRIDGE_LOAD_CONTACTS", 5, 1, 50),
-		messages: num("MSNBRIDGE_LOAD_MESSAGES", 200, 10, 10000),
-		burst:    num("MSNBRIDGE_LOAD_BURST", 200, 0, 20000),
-		logLevel: os.Getenv("MSNBRIDGE_LOAD_LOG_LEVEL"),
-		jsonPath: os.Getenv("MSNBRIDGE_LOAD_JSON"),
+		logins:     num("MSNBRIDGE_LOAD_LOGINS", 20, 1, 500),
+		contacts:   num("MSNBRIDGE_LOAD_CONTACTS", 5, 1, 50),
+		messages:   num("MSNBRIDGE_LOAD_MESSAGES", 200, 10, 10000),
+		burst:      num("MSNBRIDGE_LOAD_BURST", 200, 0, 20000),
+		logLevel:   os.Getenv("MSNBRIDGE_LOAD_LOG_LEVEL"),
+		jsonPath:   os.Getenv("MSNBRIDGE_LOAD_JSON"),
+		receipts:   os.Getenv("MSNBRIDGE_LOAD_RECEIPTS") == "1",
+		gap:        time.Duration(num("MSNBRIDGE_LOAD_GAP_MS", 100, 0, 5000)) * time.Millisecond,
+		cpuProfile: os.Getenv("MSNBRIDGE_LOAD_CPUPROFILE"),
 	}, true
 }
 
@@ -155,6 +171,9 @@ type loadPath struct {
 type loadResult struct {
 	Date             string     `json:"date"`
 	LoadAvg          string     `json:"loadavg"`
+	LogLevel         string     `json:"bridge_log_level"`
+	GapMs            int64      `json:"gap_ms"`
+	DeliveryReceipts bool       `json:"delivery_receipts"`
 	Logins           int        `json:"logins"`
 	Contacts         int        `json:"contacts_per_login"`
 	LoginSeconds     float64    `json:"login_seconds"`
@@ -307,21 +326,27 @@ func waitCount(u *matrixUser, cursor, n int, timeout time.Duration, match func(s
 }
 
 // setBridgeForLoad restarts the bridge talking to the homeserver directly (not through the
-// test's proxy, which would add a hop to the bridged path only), with the given log level; the
-// returned function restores the harness's settings.
-func setBridgeForLoad(t *testing.T, logLevel string) func() {
+// test's proxy, which would add a hop to the bridged path only), with the given log level and
+// delivery receipts on or off; the returned function restores the harness's settings.
+func setBridgeForLoad(t *testing.T, logLevel string, receipts, debug bool) func() {
 	t.Helper()
 	doc, err := yamledit.Read(w.bridge.config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	oldLevel, _ := doc.Get("logging.min_level")
-	apply := func(addr, level string) {
+	apply := func(addr, level string, receipts, debug bool) {
 		doc, err := yamledit.Read(w.bridge.config)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := doc.Set("provisioning.debug_endpoints", debug); err != nil {
+			t.Fatal(err)
+		}
 		if err := doc.Set("homeserver.address", addr); err != nil {
+			t.Fatal(err)
+		}
+		if err := doc.Set("matrix.delivery_receipts", receipts); err != nil {
 			t.Fatal(err)
 		}
 		if level != "" {
@@ -337,8 +362,49 @@ func setBridgeForLoad(t *testing.T, logLevel string) func() {
 			t.Fatal(err)
 		}
 	}
-	apply(w.hs.URL, logLevel)
-	return func() { apply(w.hsProxy.URL, oldLevel) }
+	apply(w.hs.URL, logLevel, receipts, debug)
+	return func() { apply(w.hsProxy.URL, oldLevel, true, false) }
+}
+
+// profileBridge fetches a CPU profile of the bridge over the next seconds (pprof through its
+// debug endpoints) into path; the returned function waits for it.
+func profileBridge(t *testing.T, path string, seconds int) func() {
+	doc, err := yamledit.Read(w.bridge.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := doc.Get("provisioning.shared_secret")
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+60)*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", w.bridge.asURL, seconds), nil)
+		if err != nil {
+			done <- err
+			return
+		}
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := httpClientNoTimeout.Do(req)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			done <- fmt.Errorf("profile: HTTP %d", resp.StatusCode)
+			return
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		if err == nil {
+			err = os.WriteFile(path, b, 0o644)
+		}
+		done <- err
+	}()
+	return func() {
+		if err := <-done; err != nil {
+			t.Errorf("bridge CPU profile: %v", err)
+		}
+	}
 }
 
 // TestBridgeLoad measures the bridge with N logins against the two direct hops (see loadEnv).
@@ -349,7 +415,7 @@ func TestBridgeLoad(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	restore := setBridgeForLoad(t, o.logLevel)
+	restore := setBridgeForLoad(t, o.logLevel, o.receipts, o.cpuProfile != "")
 	defer restore()
 	pid := w.bridge.proc.cmd.Process.Pid
 	stat := func() (time.Duration, int64) {
@@ -359,7 +425,11 @@ func TestBridgeLoad(t *testing.T) {
 		}
 		return cpu, rss
 	}
-	res := loadResult{Date: time.Now().UTC().Format(time.RFC3339), Logins: o.logins, Contacts: o.contacts, Burst: o.burst}
+	res := loadResult{Date: time.Now().UTC().Format(time.RFC3339), Logins: o.logins, Contacts: o.contacts, Burst: o.burst,
+		LogLevel: o.logLevel, DeliveryReceipts: o.receipts, GapMs: o.gap.Milliseconds()}
+	if res.LogLevel == "" {
+		res.LogLevel = "debug (harness)"
+	}
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		res.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
@@ -525,6 +595,9 @@ func TestBridgeLoad(t *testing.T) {
 	paths := []*path{m2x, msnIn, mxDirect, x2m, msnOut}
 	bridged := map[*path]bool{m2x: true, x2m: true}
 	const warmup = 5
+	if o.cpuProfile != "" {
+		defer profileBridge(t, o.cpuProfile, 60)()
+	}
 	for k := -warmup; k < o.messages; k++ {
 		for _, p := range paths {
 			c0, _ := stat()
@@ -540,6 +613,7 @@ func TestBridgeLoad(t *testing.T) {
 				c1, _ := stat()
 				p.cpu += c1 - c0
 			}
+			<-time.After(o.gap) // spacing between samples, not a wait for an event
 		}
 	}
 	for _, p := range paths {
@@ -627,10 +701,10 @@ func TestBridgeLoad(t *testing.T) {
 // loadReport renders the result as a table.
 func loadReport(r loadResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "bridge load, %s, load average %s\n", r.Date, r.LoadAvg)
+	fmt.Fprintf(&b, "bridge load, %s, load average %s; bridge log level %s, delivery receipts %v\n", r.Date, r.LoadAvg, r.LogLevel, r.DeliveryReceipts)
 	fmt.Fprintf(&b, "logins: %d (%d online contacts each) in %.1f s; bridge RSS %.1f → %.1f MiB: %.0f KiB per login; %.1f ms bridge CPU per login\n",
 		r.Logins, r.Contacts, r.LoginSeconds, r.RSSBeforeMiB, r.RSSAfterMiB, r.RSSPerLoginKiB, r.CPUPerLoginMs)
-	fmt.Fprintf(&b, "%-36s %8s %9s %9s\n", "path (one message in flight)", "samples", "p50 ms", "p99 ms")
+	fmt.Fprintf(&b, "%-36s %8s %9s %9s\n", fmt.Sprintf("path (one in flight, %d ms apart)", r.GapMs), "samples", "p50 ms", "p99 ms")
 	for _, p := range r.Paths {
 		fmt.Fprintf(&b, "%-36s %8d %9.2f %9.2f\n", p.Name, p.Samples, p.P50Ms, p.P99Ms)
 	}
