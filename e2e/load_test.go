@@ -50,6 +50,8 @@ import (
 //	MSNBRIDGE_LOAD_RECEIPTS=1   keep matrix.delivery_receipts on as the harness has it for
 //	                            TestMedia (one more homeserver request per Matrix→MSN
 //	                            message); off by default, as in the shipped config
+//	MSNBRIDGE_LOAD_SQLITE_PARAMS  appended to the bridge's SQLite database.uri for the run
+//	                            (e.g. "&_stmt_cache_size=64")
 //	MSNBRIDGE_LOAD_JSON         write the result as JSON to this file too
 //	MSNBRIDGE_LOAD_CPUPROFILE   write a CPU profile of the bridge over the message phases to
 //	                            this file (provisioning.debug_endpoints on for the run)
@@ -61,7 +63,7 @@ type loadOptions struct {
 	logLevel, jsonPath                string
 	receipts                          bool
 	gap                               time.Duration
-	cpuProfile                        string
+	cpuProfile, sqliteParams          string
 }
 
 // loadOpts reads the options; ok is false unless the measurement is asked for.
@@ -77,15 +79,16 @@ func loadOpts() (o loadOptions, ok bool) {
 		return min(max(v, lo), hi)
 	}
 	return loadOptions{
-		logins:     num("MSNBRIDGE_LOAD_LOGINS", 20, 1, 500),
-		contacts:   num("MSNBRIDGE_LOAD_CONTACTS", 5, 1, 50),
-		messages:   num("MSNBRIDGE_LOAD_MESSAGES", 200, 10, 10000),
-		burst:      num("MSNBRIDGE_LOAD_BURST", 200, 0, 20000),
-		logLevel:   os.Getenv("MSNBRIDGE_LOAD_LOG_LEVEL"),
-		jsonPath:   os.Getenv("MSNBRIDGE_LOAD_JSON"),
-		receipts:   os.Getenv("MSNBRIDGE_LOAD_RECEIPTS") == "1",
-		gap:        time.Duration(num("MSNBRIDGE_LOAD_GAP_MS", 100, 0, 5000)) * time.Millisecond,
-		cpuProfile: os.Getenv("MSNBRIDGE_LOAD_CPUPROFILE"),
+		logins:       num("MSNBRIDGE_LOAD_LOGINS", 20, 1, 500),
+		contacts:     num("MSNBRIDGE_LOAD_CONTACTS", 5, 1, 50),
+		messages:     num("MSNBRIDGE_LOAD_MESSAGES", 200, 10, 10000),
+		burst:        num("MSNBRIDGE_LOAD_BURST", 200, 0, 20000),
+		logLevel:     os.Getenv("MSNBRIDGE_LOAD_LOG_LEVEL"),
+		jsonPath:     os.Getenv("MSNBRIDGE_LOAD_JSON"),
+		receipts:     os.Getenv("MSNBRIDGE_LOAD_RECEIPTS") == "1",
+		gap:          time.Duration(num("MSNBRIDGE_LOAD_GAP_MS", 100, 0, 5000)) * time.Millisecond,
+		cpuProfile:   os.Getenv("MSNBRIDGE_LOAD_CPUPROFILE"),
+		sqliteParams: os.Getenv("MSNBRIDGE_LOAD_SQLITE_PARAMS"),
 	}, true
 }
 
@@ -173,6 +176,7 @@ type loadResult struct {
 	LoadAvg          string     `json:"loadavg"`
 	LogLevel         string     `json:"bridge_log_level"`
 	GapMs            int64      `json:"gap_ms"`
+	SQLiteParams     string     `json:"sqlite_params,omitempty"`
 	DeliveryReceipts bool       `json:"delivery_receipts"`
 	Logins           int        `json:"logins"`
 	Contacts         int        `json:"contacts_per_login"`
@@ -326,18 +330,23 @@ func waitCount(u *matrixUser, cursor, n int, timeout time.Duration, match func(s
 }
 
 // setBridgeForLoad restarts the bridge talking to the homeserver directly (not through the
-// test's proxy, which would add a hop to the bridged path only), with the given log level and
-// delivery receipts on or off; the returned function restores the harness's settings.
-func setBridgeForLoad(t *testing.T, logLevel string, receipts, debug bool) func() {
+// test's proxy, which would add a hop to the bridged path only), with the options' log level,
+// delivery receipts, debug endpoints and SQLite parameters; the returned function restores the
+// harness's settings.
+func setBridgeForLoad(t *testing.T, o loadOptions) func() {
 	t.Helper()
 	doc, err := yamledit.Read(w.bridge.config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	oldLevel, _ := doc.Get("logging.min_level")
-	apply := func(addr, level string, receipts, debug bool) {
+	oldURI, _ := doc.Get("database.uri")
+	apply := func(addr, level, uri string, receipts, debug bool) {
 		doc, err := yamledit.Read(w.bridge.config)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := doc.Set("database.uri", uri); err != nil {
 			t.Fatal(err)
 		}
 		if err := doc.Set("provisioning.debug_endpoints", debug); err != nil {
@@ -362,8 +371,12 @@ func setBridgeForLoad(t *testing.T, logLevel string, receipts, debug bool) func(
 			t.Fatal(err)
 		}
 	}
-	apply(w.hs.URL, logLevel, receipts, debug)
-	return func() { apply(w.hsProxy.URL, oldLevel, true, false) }
+	uri := oldURI
+	if typ, _ := doc.Get("database.type"); typ == "sqlite3-fk-wal" {
+		uri += o.sqliteParams
+	}
+	apply(w.hs.URL, o.logLevel, uri, o.receipts, o.cpuProfile != "")
+	return func() { apply(w.hsProxy.URL, oldLevel, oldURI, true, false) }
 }
 
 // profileBridge fetches a CPU profile of the bridge over the next seconds (pprof through its
@@ -415,7 +428,7 @@ func TestBridgeLoad(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	restore := setBridgeForLoad(t, o.logLevel, o.receipts, o.cpuProfile != "")
+	restore := setBridgeForLoad(t, o)
 	defer restore()
 	pid := w.bridge.proc.cmd.Process.Pid
 	stat := func() (time.Duration, int64) {
@@ -426,7 +439,8 @@ func TestBridgeLoad(t *testing.T) {
 		return cpu, rss
 	}
 	res := loadResult{Date: time.Now().UTC().Format(time.RFC3339), Logins: o.logins, Contacts: o.contacts, Burst: o.burst,
-		LogLevel: o.logLevel, DeliveryReceipts: o.receipts, GapMs: o.gap.Milliseconds()}
+		LogLevel: o.logLevel, DeliveryReceipts: o.receipts, GapMs: o.gap.Milliseconds(),
+		SQLiteParams: o.sqliteParams}
 	if res.LogLevel == "" {
 		res.LogLevel = "debug (harness)"
 	}
@@ -701,7 +715,11 @@ func TestBridgeLoad(t *testing.T) {
 // loadReport renders the result as a table.
 func loadReport(r loadResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "bridge load, %s, load average %s; bridge log level %s, delivery receipts %v\n", r.Date, r.LoadAvg, r.LogLevel, r.DeliveryReceipts)
+	fmt.Fprintf(&b, "bridge load, %s, load average %s; bridge log level %s, delivery receipts %v", r.Date, r.LoadAvg, r.LogLevel, r.DeliveryReceipts)
+	if r.SQLiteParams != "" {
+		fmt.Fprintf(&b, ", SQLite URI + %q", r.SQLiteParams)
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "logins: %d (%d online contacts each) in %.1f s; bridge RSS %.1f → %.1f MiB: %.0f KiB per login; %.1f ms bridge CPU per login\n",
 		r.Logins, r.Contacts, r.LoginSeconds, r.RSSBeforeMiB, r.RSSAfterMiB, r.RSSPerLoginKiB, r.CPUPerLoginMs)
 	fmt.Fprintf(&b, "%-36s %8s %9s %9s\n", fmt.Sprintf("path (one in flight, %d ms apart)", r.GapMs), "samples", "p50 ms", "p99 ms")
