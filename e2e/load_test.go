@@ -188,14 +188,19 @@ type loadResult struct {
 	Paths            []loadPath `json:"paths"`
 	RatioMSNToMatrix float64    `json:"ratio_msn_to_matrix"`
 	RatioMatrixToMSN float64    `json:"ratio_matrix_to_msn"`
-	LatencyCPUUsM2X  float64    `json:"bridge_cpu_per_message_latency_phase_us_msn_to_matrix"`
-	LatencyCPUUsX2M  float64    `json:"bridge_cpu_per_message_latency_phase_us_matrix_to_msn"`
-	IdleCPUPerSecMs  float64    `json:"bridge_idle_cpu_ms_per_s"`
-	Burst            int        `json:"burst_messages"`
-	BurstCPUUsM2X    float64    `json:"bridge_cpu_per_message_burst_us_msn_to_matrix"`
-	BurstCPUUsX2M    float64    `json:"bridge_cpu_per_message_burst_us_matrix_to_msn"`
-	BurstRateM2X     float64    `json:"burst_messages_per_s_msn_to_matrix"`
-	BurstRateX2M     float64    `json:"burst_messages_per_s_matrix_to_msn"`
+	// MSN→Matrix breakdown, from the bridge's debug log: from the switchboard message to the
+	// start of the bridge's PUT /send, and that PUT's duration; the direct Matrix hop's PUT.
+	BridgeBeforePUTP50Ms float64 `json:"bridge_before_put_p50_ms,omitempty"`
+	BridgePUTP50Ms       float64 `json:"bridge_put_p50_ms,omitempty"`
+	DirectPUTP50Ms       float64 `json:"direct_put_p50_ms"`
+	LatencyCPUUsM2X      float64 `json:"bridge_cpu_per_message_latency_phase_us_msn_to_matrix"`
+	LatencyCPUUsX2M      float64 `json:"bridge_cpu_per_message_latency_phase_us_matrix_to_msn"`
+	IdleCPUPerSecMs      float64 `json:"bridge_idle_cpu_ms_per_s"`
+	Burst                int     `json:"burst_messages"`
+	BurstCPUUsM2X        float64 `json:"bridge_cpu_per_message_burst_us_msn_to_matrix"`
+	BurstCPUUsX2M        float64 `json:"bridge_cpu_per_message_burst_us_matrix_to_msn"`
+	BurstRateM2X         float64 `json:"burst_messages_per_s_msn_to_matrix"`
+	BurstRateX2M         float64 `json:"burst_messages_per_s_matrix_to_msn"`
 }
 
 // directMSN is an MSN client in this process (the direct MSN hop's other end).
@@ -596,12 +601,16 @@ func TestBridgeLoad(t *testing.T) {
 		at, err := wait()
 		return at.Sub(t0), err
 	}}
+	var directPUT latencies
 	mxDirect := &path{name: "Matrix direct: user → user", run: func(k int) (time.Duration, error) {
 		text := fmt.Sprintf("mx %d", k)
 		cur := mx[2].mark()
 		t0 := time.Now()
 		if _, err := mx[1].cli.SendText(ctx, room.RoomID, text); err != nil {
 			return 0, err
+		}
+		if k >= 0 {
+			directPUT = append(directPUT, time.Since(t0))
 		}
 		s, err := matrixReceipt(mx[2], cur, room.RoomID, mx[1].ID, text)
 		return s.At.Sub(t0), err
@@ -635,6 +644,10 @@ func TestBridgeLoad(t *testing.T) {
 	}
 	res.RatioMSNToMatrix = float64(m2x.lat.pct(0.5)) / float64(msnIn.lat.pct(0.5)+mxDirect.lat.pct(0.5))
 	res.RatioMatrixToMSN = float64(x2m.lat.pct(0.5)) / float64(mxDirect.lat.pct(0.5)+msnOut.lat.pct(0.5))
+	res.DirectPUTP50Ms = ms(directPUT.pct(0.5))
+	if before, put := bridgePUTs(w.bridge.log(), "m2x "); len(put) > 0 {
+		res.BridgeBeforePUTP50Ms, res.BridgePUTP50Ms = ms(before.pct(0.5)), ms(put.pct(0.5))
+	}
 	res.LatencyCPUUsM2X = float64(m2x.cpu) / 1e3 / float64(len(m2x.lat))
 	res.LatencyCPUUsX2M = float64(x2m.cpu) / 1e3 / float64(len(x2m.lat))
 
@@ -712,6 +725,37 @@ func TestBridgeLoad(t *testing.T) {
 	}
 }
 
+// bridgePUTs reads, from the bridge's JSON debug log, the PUT /send requests of messages whose
+// body starts with prefix: the time from the switchboard message (the event's remote timestamp,
+// taken when the bridge read it) to the request's start (its transaction ID holds the start in
+// Unix nanoseconds), and the request's duration. Nothing at a log level above debug.
+func bridgePUTs(log, prefix string) (before, put latencies) {
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, `"method":"PUT"`) || !strings.Contains(line, `"body":"`+prefix) {
+			continue
+		}
+		var e struct {
+			URL      string    `json:"url"`
+			Remote   time.Time `json:"remote_timestamp"`
+			Duration float64   `json:"duration"` // milliseconds
+		}
+		if json.Unmarshal([]byte(line), &e) != nil || e.Remote.IsZero() {
+			continue
+		}
+		_, txn, ok := strings.Cut(e.URL, "/mautrix-go_")
+		if !ok {
+			continue
+		}
+		ns, err := strconv.ParseInt(strings.SplitN(txn, "_", 2)[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		before = append(before, time.Unix(0, ns).Sub(e.Remote))
+		put = append(put, time.Duration(e.Duration*float64(time.Millisecond)))
+	}
+	return before, put
+}
+
 // loadReport renders the result as a table.
 func loadReport(r loadResult) string {
 	var b strings.Builder
@@ -728,6 +772,10 @@ func loadReport(r loadResult) string {
 	}
 	fmt.Fprintf(&b, "p50 through the bridge / (p50 MSN direct + p50 Matrix direct): MSN→Matrix %.2f, Matrix→MSN %.2f (bar: ≤ 1.10)\n",
 		r.RatioMSNToMatrix, r.RatioMatrixToMSN)
+	if r.BridgePUTP50Ms > 0 {
+		fmt.Fprintf(&b, "MSN→Matrix p50 breakdown: switchboard message → bridge's PUT /send %.2f ms, the bridge's PUT %.2f ms; the direct Matrix hop's PUT %.2f ms\n",
+			r.BridgeBeforePUTP50Ms, r.BridgePUTP50Ms, r.DirectPUTP50Ms)
+	}
 	fmt.Fprintf(&b, "bridge CPU per message, one in flight: MSN→Matrix %.0f µs, Matrix→MSN %.0f µs\n", r.LatencyCPUUsM2X, r.LatencyCPUUsX2M)
 	if r.Burst > 0 {
 		fmt.Fprintf(&b, "burst of %d per direction, %d conversations at once (bridge idle: %.1f ms CPU/s): MSN→Matrix %.0f µs CPU per message, %.0f msg/s; Matrix→MSN %.0f µs, %.0f msg/s\n",
