@@ -526,6 +526,15 @@ func TestBridgeLoad(t *testing.T) {
 	mx[1].expect(t, 0, short, "the direct peer's join", func(s seen) bool {
 		return s.Room == room.RoomID && s.Event.Type == event.StateMember && s.Event.GetStateKey() == mx[2].ID.String() && s.str("membership") == "join"
 	})
+	// A room of the direct sender with the bridged user: the same Matrix hop, received by the
+	// bridged user's /sync (many rooms, online ghosts), tells the receiver's share apart.
+	room0, err := mx[1].cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{mx[0].ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mx[1].expect(t, 0, short, "the bridged user's join", func(s seen) bool {
+		return s.Room == room0.RoomID && s.Event.Type == event.StateMember && s.Event.GetStateKey() == mx[0].ID.String() && s.str("membership") == "join"
+	})
 	direct, err := loginDirectMSN(ctx, loadDirect)
 	if err != nil {
 		t.Fatal(err)
@@ -549,7 +558,7 @@ func TestBridgeLoad(t *testing.T) {
 	}
 	c0, ghost0 := loadContact(0), w.bridge.ghost(loadContact(0), w.hs.ServerName)
 
-	// The five paths, one message in flight, interleaved so that the machine's load varies
+	// The paths, one message in flight, interleaved so that the machine's load varies
 	// alike for all.
 	type path struct {
 		name string
@@ -615,7 +624,17 @@ func TestBridgeLoad(t *testing.T) {
 		s, err := matrixReceipt(mx[2], cur, room.RoomID, mx[1].ID, text)
 		return s.At.Sub(t0), err
 	}}
-	paths := []*path{m2x, msnIn, mxDirect, x2m, msnOut}
+	mxToBridged := &path{name: "Matrix direct: user → bridged user", run: func(k int) (time.Duration, error) {
+		text := fmt.Sprintf("mx0 %d", k)
+		cur := mx[0].mark()
+		t0 := time.Now()
+		if _, err := mx[1].cli.SendText(ctx, room0.RoomID, text); err != nil {
+			return 0, err
+		}
+		s, err := matrixReceipt(mx[0], cur, room0.RoomID, mx[1].ID, text)
+		return s.At.Sub(t0), err
+	}}
+	paths := []*path{m2x, msnIn, mxDirect, x2m, msnOut, mxToBridged}
 	bridged := map[*path]bool{m2x: true, x2m: true}
 	const warmup = 5
 	if o.cpuProfile != "" {
