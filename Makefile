@@ -73,7 +73,7 @@ demo-check: e2e-env
 # MSNP18 sessions against the fake server in a separate process, then 20,000 switchboard
 # messages between them (loopback only).
 BENCH_SESSIONS ?= 1000
-.PHONY: bench
+.PHONY: bench bench-bridge
 
 bench:
 	$(GO) test -tags $(TAGS) -run '^$$' -bench 'DecodeCommand|EncodeCommand' -benchtime 200000x -count 2 ./msn/wire/
@@ -81,3 +81,14 @@ bench:
 	$(GO) test -tags $(TAGS) -count=1 -run 'TestPusherKeeps10000GhostsWithinRefresh' -v ./puppet/
 	$(GO) build -tags $(TAGS) -o $(BIN)/msn-loadtest ./cmd/msn-loadtest
 	$(BIN)/msn-loadtest -sessions $(BENCH_SESSIONS) -contacts 50 -version 18 -messages 20000
+	@if [ -d "$${MSNBRIDGE_E2E_CACHE:-/var/cache/msnbridge-e2e}/chroot/usr" ]; then \
+		$(MAKE) --no-print-directory bench-bridge; \
+	else echo "bench: no Synapse chroot (make e2e-env): bench-bridge skipped"; fi
+
+# bench-bridge: the figures through the bridge with a real Synapse (docs/PERFORMANCE.md, "Through
+# the bridge"): bridge RSS per login, bridge CPU per bridged message, and p50/p99 delivery latency
+# MSN→Matrix and Matrix→MSN beside the two direct hops, in one run (e2e/load_test.go). Sizes:
+# MSNBRIDGE_LOAD_LOGINS (20), _CONTACTS (5), _MESSAGES (200), _BURST (200); _JSON=file for JSON.
+# A measurement, not a test: not part of `make test`.
+bench-bridge: e2e-env
+	MSNBRIDGE_LOAD=1 $(GO) test -tags '$(TAGS) e2e' -count=1 -timeout 30m -v -run 'TestBridgeLoad$$' ./e2e/...

@@ -43,9 +43,9 @@ func journeyAccounts() []account {
 }
 
 // allAccounts are the journey's accounts, the fault matrix's, the reconnect test's and the
-// media test's.
+// media test's, and the load measurement's when it is asked for (load_test.go).
 func allAccounts() []account {
-	return slices.Concat(journeyAccounts(), faultAccounts(), reconnectAccounts(), mediaAccounts())
+	return slices.Concat(journeyAccounts(), faultAccounts(), reconnectAccounts(), mediaAccounts(), loadAccounts())
 }
 
 // world is the running environment shared by the journey's steps.

@@ -32,6 +32,7 @@ type seen struct {
 	Kind  seenKind
 	Room  id.RoomID
 	Event *event.Event
+	At    time.Time // when the /sync answer carrying it arrived
 }
 
 // str returns a string field of the event content ("" when absent).
@@ -129,6 +130,7 @@ func (m *matrixUser) syncLoop(ctx context.Context) {
 
 func (m *matrixUser) record(ctx context.Context, resp *mautrix.RespSync) {
 	var add []seen
+	at := time.Now()
 	put := func(kind seenKind, room id.RoomID, evts []*event.Event, class event.TypeClass) {
 		for _, evt := range evts {
 			evt.RoomID = room
@@ -136,7 +138,7 @@ func (m *matrixUser) record(ctx context.Context, resp *mautrix.RespSync) {
 			if evt.StateKey != nil {
 				evt.Type.Class = event.StateEventType
 			}
-			add = append(add, seen{Kind: kind, Room: room, Event: evt})
+			add = append(add, seen{Kind: kind, Room: room, Event: evt, At: at})
 		}
 	}
 	for room, r := range resp.Rooms.Join {

@@ -96,6 +96,11 @@ func newProvUser(ctx context.Context, passport string) (*provUser, error) {
 		return nil, err
 	}
 	cli.Client = httpClient
+	return provLogin(ctx, cli, passport, rcPassword)
+}
+
+// provLogin logs the Matrix user of cli in as passport through the provisioning API.
+func provLogin(ctx context.Context, cli *mautrix.Client, passport, password string) (*provUser, error) {
 	p := &provUser{cli: cli, passport: passport}
 	var step provStep
 	if err := p.call(ctx, http.MethodPost, "/v3/login/start/password", struct{}{}, &step); err != nil {
@@ -110,7 +115,7 @@ func newProvUser(ctx context.Context, passport string) (*provUser, error) {
 		case "passport":
 			input[f.ID] = passport
 		case "password":
-			input[f.ID] = rcPassword
+			input[f.ID] = password
 		default:
 			return nil, fmt.Errorf("login of %s: unexpected field %q", passport, f.ID)
 		}
