@@ -39,7 +39,15 @@ func main() {
 		Connector:   &bridge.Connector{},
 	}
 	m.InitVersion(Tag, Commit, BuildTime)
-	m.Run()
+	// What m.Run does, with the database URI tuned between loading the config and opening the
+	// database (SQLite gets a prepared-statement cache: see bridge.TuneDatabaseURI).
+	m.PreInit()
+	m.Config.Database.URI = bridge.TuneDatabaseURI(m.Config.Database.Type, m.Config.Database.URI)
+	m.Init()
+	m.Start()
+	code := m.WaitForInterrupt()
+	m.Stop()
+	os.Exit(code)
 }
 
 // versionText is what `msnbridge version` prints: mautrix's one-line description (the same as
