@@ -26,15 +26,22 @@ const (
 )
 
 // setBridgeEncryption restarts the bridge with encryption allowed and on by default (or back
-// off).
+// to the harness's setting, off).
 func setBridgeEncryption(t *testing.T, on bool) {
+	t.Helper()
+	restartBridgeWith(t, map[string]any{"encryption.allow": on, "encryption.default": on})
+}
+
+// restartBridgeWith writes settings (dotted config paths) into the bridge's config and restarts
+// the bridge with it.
+func restartBridgeWith(t *testing.T, settings map[string]any) {
 	t.Helper()
 	doc, err := yamledit.Read(w.bridge.config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"encryption.allow", "encryption.default"} {
-		if err := doc.Set(k, on); err != nil {
+	for k, v := range settings {
+		if err := doc.Set(k, v); err != nil {
 			t.Fatal(err)
 		}
 	}

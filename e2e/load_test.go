@@ -347,34 +347,16 @@ func setBridgeForLoad(t *testing.T, o loadOptions) func() {
 	oldLevel, _ := doc.Get("logging.min_level")
 	oldURI, _ := doc.Get("database.uri")
 	apply := func(addr, level, uri string, receipts, debug bool) {
-		doc, err := yamledit.Read(w.bridge.config)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := doc.Set("database.uri", uri); err != nil {
-			t.Fatal(err)
-		}
-		if err := doc.Set("provisioning.debug_endpoints", debug); err != nil {
-			t.Fatal(err)
-		}
-		if err := doc.Set("homeserver.address", addr); err != nil {
-			t.Fatal(err)
-		}
-		if err := doc.Set("matrix.delivery_receipts", receipts); err != nil {
-			t.Fatal(err)
+		settings := map[string]any{
+			"database.uri":                 uri,
+			"provisioning.debug_endpoints": debug,
+			"homeserver.address":           addr,
+			"matrix.delivery_receipts":     receipts,
 		}
 		if level != "" {
-			if err := doc.Set("logging.min_level", level); err != nil {
-				t.Fatal(err)
-			}
+			settings["logging.min_level"] = level
 		}
-		if err := doc.Write(w.bridge.config); err != nil {
-			t.Fatal(err)
-		}
-		w.bridge.stop()
-		if err := w.bridge.start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		restartBridgeWith(t, settings)
 	}
 	uri := oldURI
 	if typ, _ := doc.Get("database.type"); typ == "sqlite3-fk-wal" {

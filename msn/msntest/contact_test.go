@@ -42,7 +42,10 @@ func callCarol(t *testing.T, s *Server, ns *client, email, guid string) *client 
 	return sbc
 }
 
-func TestScriptedContactChatsWithRealClient(t *testing.T) {
+// bobWithCarol starts a server with alice and bob, and carol as a scripted contact on bob's
+// list: bob is online on MSNP18 and has seen carol come online.
+func bobWithCarol(t *testing.T) (*Server, *client, *Contact) {
+	t.Helper()
 	s := newServer(t, Options{})
 	aliceBob(t, s)
 	must(t, s.AddAccount("carol@example.com", "carolpass1", "Carol"))
@@ -52,6 +55,11 @@ func TestScriptedContactChatsWithRealClient(t *testing.T) {
 	must(t, carol.SignIn("NLN"))
 	bob.expect("NLN NLN 1:carol@example.com Carol 1073741824:0 %3Cmsnobj%2F%3E")
 	bob.expect("UBX 1:carol@example.com *")
+	return s, bob, carol
+}
+
+func TestScriptedContactChatsWithRealClient(t *testing.T) {
+	s, bob, carol := bobWithCarol(t)
 	must(t, s.SetPersonalMessage("carol@example.com", "scripted"))
 	bob.expect("UBX 1:carol@example.com *")
 
@@ -247,15 +255,7 @@ func TestSelfCALPullsOtherEndpoints(t *testing.T) {
 // ACK nowhere: it does not ring the client for a new switchboard, which would cross the
 // client's next one.
 func TestContactAckForClosedSwitchboardGoesNowhere(t *testing.T) {
-	s := newServer(t, Options{})
-	aliceBob(t, s)
-	must(t, s.AddAccount("carol@example.com", "carolpass1", "Carol"))
-	must(t, s.AddContact("bob@example.com", "carol@example.com", FL|AL))
-	bob := online18(t, s, "bob@example.com", "bobpass1", bobGUID)
-	carol := s.Contact("carol@example.com")
-	must(t, carol.SignIn("NLN"))
-	bob.expect("NLN NLN 1:carol@example.com Carol 1073741824:0 %3Cmsnobj%2F%3E")
-	bob.expect("UBX 1:carol@example.com *")
+	s, bob, carol := bobWithCarol(t)
 
 	// Bob talks to carol on a switchboard, then leaves it.
 	bsb := callCarol(t, s, bob, "bob@example.com", bobGUID)
