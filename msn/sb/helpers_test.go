@@ -122,7 +122,8 @@ func (pc *peerConn) expect(name string) *wire.Command {
 	return cmd
 }
 
-// expectClosed reads until the client closes the connection; it returns what was read.
+// expectClosed reads until the client closes the connection or says OUT, which the server
+// answers by closing it (as a real server does); it returns what was read.
 func (pc *peerConn) expectClosed() []*wire.Command {
 	pc.t.Helper()
 	var got []*wire.Command
@@ -135,6 +136,10 @@ func (pc *peerConn) expectClosed() []*wire.Command {
 			return got
 		}
 		got = append(got, cmd)
+		if cmd.Name == "OUT" {
+			pc.nc.Close()
+			return got
+		}
 	}
 }
 

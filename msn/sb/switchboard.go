@@ -70,6 +70,7 @@ type switchboard struct {
 	inflight   map[uint32]*part
 	roster     roster
 	closing    bool // shutdown started: no new writes
+	leaving    bool // this side said OUT (or closed): the connection ends soon
 	retired    bool // replaced by a newer switchboard: close once nothing is in flight
 	abandoned  bool // left on the user's request: in-flight parts fail instead of re-sending
 	err        error
@@ -509,23 +510,50 @@ func (s *switchboard) retire() {
 	}
 }
 
-// abandon is leave on the user's request: messages still waiting for their ACK fail.
+// abandon is leave on the user's request: messages still waiting for their ACK fail, and the
+// connection is closed at once (nothing after it is wanted).
 func (s *switchboard) abandon() {
 	s.mu.Lock()
 	s.abandoned = true
 	s.mu.Unlock()
-	s.leave()
+	s.depart(false)
 }
 
-// leave says OUT and closes the connection.
-func (s *switchboard) leave() {
+// leave says OUT and lets the server end the connection, which it does when it reads the OUT:
+// until then the reader still handles what the server sent before it saw our OUT — a contact's
+// message or P2P invitation racing our leaving is delivered, not lost with the socket. No new
+// message is sent on the switchboard meanwhile (it is closing). A server that keeps the
+// connection open is cut off after leaveDrain.
+func (s *switchboard) leave() { s.depart(true) }
+
+// leaveDrain bounds how long a left switchboard's connection waits for the server to close it.
+const leaveDrain = 5 * time.Second
+
+// depart says OUT (unless the switchboard was already closing) and then closes the connection
+// now, or, with drain, once the server closed it or leaveDrain passed.
+func (s *switchboard) depart(drain bool) {
 	s.mu.Lock()
-	closing := s.closing
-	s.mu.Unlock()
-	if !closing {
-		_ = s.write(wire.NewNoTrID("OUT"))
+	wasClosing, wasLeaving := s.closing, s.leaving
+	if !s.closing {
+		s.closing = true
+		s.err = errLocalClose
+		close(s.closingCh)
 	}
-	s.shutdown(errLocalClose)
+	s.leaving = true
+	s.mu.Unlock()
+	if drain && wasLeaving {
+		return // already waiting for the server to close
+	}
+	if !wasClosing {
+		if err := s.write(wire.NewNoTrID("OUT")); err != nil {
+			return // write closed the connection
+		}
+		if drain {
+			_ = s.nc.SetReadDeadline(time.Now().Add(leaveDrain))
+			return
+		}
+	}
+	_ = s.nc.Close()
 }
 
 // shutdown records the cause and closes the socket; the reader then finishes.
