@@ -112,6 +112,9 @@ type Client struct {
 	maintenanceAt time.Time
 	// roomsLoaded is set once the login's portal rooms are loaded for presence (presencerooms.go).
 	roomsLoaded bool
+	// roomWaits are the portals whose room is being created, each with one goroutine waiting
+	// to tell the pusher (presencerooms.go).
+	roomWaits map[networkid.PortalKey]struct{}
 }
 
 var (
@@ -507,10 +510,8 @@ func (c *Client) onConnected(ctx context.Context, sess *ns.Session) {
 		c.log.Err(err).Msg("Failed to save login metadata")
 	}
 	c.log.Info().Int("protocol", sess.Version()).Msg("Connected to MSN")
-	roomsCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	c.loadPresenceRooms(roomsCtx)
-	cancel()
 	c.sendState(status.BridgeState{StateEvent: status.StateConnected})
+	c.pushWork(loadRoomsItem{})
 	c.pushWork(restoreProfileItem{})
 	c.pushWork(syncContacts{})
 	for _, f := range pending {

@@ -27,6 +27,10 @@ import (
 // syncContacts asks the worker to sync the contact list after login.
 type syncContacts struct{}
 
+// loadRoomsItem asks the worker to load the login's portal rooms for presence after login
+// (presencerooms.go); off the connect path, as presence that arrives first is kept until then.
+type loadRoomsItem struct{}
+
 // restoreProfileItem asks the worker to apply the user's chosen status and personal message
 // after login and to update the user's own ghost.
 type restoreProfileItem struct{}
@@ -110,6 +114,10 @@ func (c *Client) handleQueued(ctx context.Context, _ queueKey, item any) {
 		}
 	}()
 	switch ev := item.(type) {
+	case loadRoomsItem:
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		c.loadPresenceRooms(rctx)
+		cancel()
 	case restoreProfileItem:
 		c.restoreProfile(ctx)
 	case syncContacts:

@@ -47,7 +47,8 @@ const presenceRoomsQuery = `
 	WHERE p.bridge_id=$1 AND p.receiver=$2 AND p.mxid IS NOT NULL AND p.mxid<>''`
 
 // loadPresenceRooms tells the pusher the rooms of this login's stored portals, once per client
-// (the hooks keep them current afterwards).
+// (the hooks keep them current afterwards); a load that failed is tried again at the next
+// connect. It runs on the NS lane, so two loads never overlap.
 func (c *Client) loadPresenceRooms(ctx context.Context) {
 	pusher := c.conn.roomPresence()
 	if pusher == nil || c.conn.Store == nil || c.login == nil {
@@ -55,16 +56,18 @@ func (c *Client) loadPresenceRooms(ctx context.Context) {
 	}
 	c.mu.Lock()
 	done := c.roomsLoaded
-	c.roomsLoaded = true
 	c.mu.Unlock()
 	if done {
 		return
 	}
 	rooms, err := c.presenceRooms(ctx)
 	if err != nil {
-		c.log.Err(err).Msg("Failed to load the portal rooms for presence; their contacts' presence shows once a room is synced")
+		c.log.Err(err).Msg("Failed to load the portal rooms for presence; tried again at the next connect, and a room counts once it is synced")
 		return
 	}
+	c.mu.Lock()
+	c.roomsLoaded = true
+	c.mu.Unlock()
 	for room, ghosts := range rooms {
 		pusher.SetRoom(string(c.login.ID), string(room), ghosts)
 	}
@@ -105,9 +108,10 @@ func (c *Client) withRoomHook(info *bridgev2.ChatInfo, passports []string) *brid
 	for i, p := range passports {
 		ghosts[i] = string(c.ghostID(p))
 	}
-	info.ExtraUpdates = func(_ context.Context, p *bridgev2.Portal) bool {
+	prev := info.ExtraUpdates
+	info.ExtraUpdates = func(ctx context.Context, p *bridgev2.Portal) bool {
 		c.portalRoom(p, ghosts)
-		return false
+		return prev != nil && prev(ctx, p)
 	}
 	return info
 }
@@ -126,9 +130,24 @@ func (c *Client) portalRoom(p *bridgev2.Portal, ghosts []string) {
 	if p.RoomCreated == nil {
 		return
 	}
-	// Called just before bridgev2 creates the room (it applies the info first).
+	// Called just before bridgev2 creates the room (it applies the info first). A creation
+	// that fails is tried again with every event for the portal: one waiter per portal.
+	c.mu.Lock()
+	if _, waiting := c.roomWaits[p.PortalKey]; waiting {
+		c.mu.Unlock()
+		return
+	}
+	if c.roomWaits == nil {
+		c.roomWaits = make(map[networkid.PortalKey]struct{})
+	}
+	c.roomWaits[p.PortalKey] = struct{}{}
+	c.mu.Unlock()
 	go func() {
-		if p.RoomCreated.WaitTimeout(roomCreateWait) {
+		created := p.RoomCreated.WaitTimeout(roomCreateWait)
+		c.mu.Lock()
+		delete(c.roomWaits, p.PortalKey)
+		c.mu.Unlock()
+		if created {
 			pusher.SetRoom(login, room, ghosts)
 		}
 	}()

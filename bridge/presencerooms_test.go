@@ -100,12 +100,13 @@ func TestPresenceRoomsFromPortals(t *testing.T) {
 	}
 
 	h.connect(t)
-	for ghost, want := range map[string]bool{
-		"bob@example.com": true, "dave@example.com": true, "erin@example.com": true,
-		"carol@example.com": false, "frank@example.com": false, "grace@example.com": false,
-	} {
-		if got := h.conn.presence.HasRoom(ghost); got != want {
-			t.Errorf("after login HasRoom(%s) = %v, want %v", ghost, got, want)
+	// The rooms are loaded on the NS lane after the connect.
+	for _, ghost := range []string{"bob@example.com", "dave@example.com", "erin@example.com"} {
+		waitHasRoom(t, h.conn.presence, ghost, true)
+	}
+	for _, ghost := range []string{"carol@example.com", "frank@example.com", "grace@example.com"} {
+		if h.conn.presence.HasRoom(ghost) {
+			t.Errorf("after login HasRoom(%s) = true, want false", ghost)
 		}
 	}
 
@@ -185,12 +186,23 @@ func withMXID(key networkid.PortalKey, room id.RoomID) *bridgev2.Portal {
 }
 
 // TestPresenceRoomsNotLoadedTwice: the rooms are read from the database at the first connect
-// only; the hooks keep them current after that (a reconnect does not re-read them).
+// only (a load that failed is tried again); the hooks keep them current after that (a
+// reconnect does not re-read them).
 func TestPresenceRoomsNotLoadedTwice(t *testing.T) {
 	h, bdb, _ := roomsHarness(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if err := bdb.Portal.Insert(ctx, &bridgedb.Portal{PortalKey: networkid.PortalKey{ID: "dave@example.com", Receiver: h.login.ID},
+		MXID: "!dave:example", OtherUserID: "dave@example.com", RoomType: bridgedb.RoomTypeDM}); err != nil {
+		t.Fatal(err)
+	}
+	failed, stop := context.WithCancel(ctx)
+	stop()
+	h.client.loadPresenceRooms(failed) // the query fails: not counted as loaded
 	h.client.loadPresenceRooms(ctx)
+	if !h.conn.presence.HasRoom("dave@example.com") {
+		t.Fatal("a failed load was not tried again")
+	}
 	if err := bdb.Portal.Insert(ctx, &bridgedb.Portal{PortalKey: networkid.PortalKey{ID: "bob@example.com", Receiver: h.login.ID},
 		MXID: "!bob:example", OtherUserID: "bob@example.com", RoomType: bridgedb.RoomTypeDM}); err != nil {
 		t.Fatal(err)
@@ -203,5 +215,31 @@ func TestPresenceRoomsNotLoadedTwice(t *testing.T) {
 	h.client.loadPresenceRooms(ctx)
 	if !h.conn.presence.HasRoom("bob@example.com") {
 		t.Fatal("the rooms were not read after a logout")
+	}
+}
+
+// TestPresenceRoomOneWaiterPerPortal: a room creation that fails is retried with every event for
+// the portal, each applying the chat info again; only one goroutine waits for the room.
+func TestPresenceRoomOneWaiterPerPortal(t *testing.T) {
+	h, _, _ := roomsHarness(t)
+	key := networkid.PortalKey{ID: "carol@example.com", Receiver: h.login.ID}
+	creating := &bridgev2.Portal{Portal: &bridgedb.Portal{PortalKey: key}, RoomCreated: exsync.NewEvent()}
+	for range 3 {
+		h.client.portalRoom(creating, []string{"carol@example.com"})
+	}
+	h.client.mu.Lock()
+	waits := len(h.client.roomWaits)
+	h.client.mu.Unlock()
+	if waits != 1 {
+		t.Fatalf("%d waiters for one portal, want 1", waits)
+	}
+	creating.MXID = "!carol:example"
+	creating.RoomCreated.Set()
+	waitHasRoom(t, h.conn.presence, "carol@example.com", true)
+	h.client.mu.Lock()
+	waits = len(h.client.roomWaits)
+	h.client.mu.Unlock()
+	if waits != 0 {
+		t.Fatalf("%d waiters left after the room was created", waits)
 	}
 }

@@ -9,14 +9,12 @@ import (
 	"github.com/msnbridge/msnbridge/msn/message"
 )
 
-// TestLeavingSwitchboardStillDeliversWhatTheServerSent: a contact's message that the server
-// sent before it read our OUT (the contact wrote just as our idle switchboard closed) is
-// delivered, not lost with the socket: after OUT the client reads on until the server closes the
-// connection, as the server does on OUT.
-func TestLeavingSwitchboardStillDeliversWhatTheServerSent(t *testing.T) {
+// idleAfterOneMessage sends one acknowledged message to bob on a new switchboard with a short
+// idle timeout, and returns once the client said OUT on it (the server has not closed yet).
+func idleAfterOneMessage(t *testing.T) (*env, *peerConn) {
+	t.Helper()
 	e := newEnv(t, 12, Config{IdleTimeout: 100 * time.Millisecond})
-	c := e.m.Conversation("bob@example.com")
-	first := c.SendText(context.Background(), "hi", message.Format{})
+	first := e.m.Conversation("bob@example.com").SendText(context.Background(), "hi", message.Format{})
 	pc := e.peer.accept()
 	pc.openAndJoin("alice@example.com", "bob@example.com")
 	msg := pc.expect("MSG")
@@ -24,9 +22,16 @@ func TestLeavingSwitchboardStillDeliversWhatTheServerSent(t *testing.T) {
 	if o, err := wait(t, first); o != Delivered {
 		t.Fatalf("first message %v %v", o, err)
 	}
-	// The switchboard goes idle and the client says OUT; the server had already sent bob's
-	// message, and closes the connection only after reading the OUT.
 	pc.expect("OUT")
+	return e, pc
+}
+
+// TestLeavingSwitchboardStillDeliversWhatTheServerSent: a contact's message that the server
+// sent before it read our OUT (the contact wrote just as our idle switchboard closed) is
+// delivered, not lost with the socket: after OUT the client reads on until the server closes the
+// connection, as the server does on OUT.
+func TestLeavingSwitchboardStillDeliversWhatTheServerSent(t *testing.T) {
+	e, pc := idleAfterOneMessage(t)
 	// The conversation reports the idle close once the switchboard has left: only then does
 	// bob's message arrive (the server had not read the OUT yet).
 	if cl := waitEvent[*ClosedEvent](t, e.rec); !cl.Idle {
@@ -40,23 +45,9 @@ func TestLeavingSwitchboardStillDeliversWhatTheServerSent(t *testing.T) {
 }
 
 // TestLeaveCutsOffAServerThatKeepsTheConnection: the wait for the server to close after OUT is
-// bounded; a switchboard whose server never closes still ends (and its conversation opens a new
-// one for the next message).
+// bounded: the client closes the connection itself after leaveDrain.
 func TestLeaveCutsOffAServerThatKeepsTheConnection(t *testing.T) {
-	if leaveDrain > waitLimit {
-		t.Fatalf("leaveDrain %v is longer than the test's wait %v", leaveDrain, waitLimit)
-	}
-	e := newEnv(t, 12, Config{IdleTimeout: 100 * time.Millisecond})
-	c := e.m.Conversation("bob@example.com")
-	first := c.SendText(context.Background(), "hi", message.Format{})
-	pc := e.peer.accept()
-	pc.openAndJoin("alice@example.com", "bob@example.com")
-	msg := pc.expect("MSG")
-	pc.send("ACK %d", msg.TrID)
-	if o, err := wait(t, first); o != Delivered {
-		t.Fatalf("first message %v %v", o, err)
-	}
-	pc.expect("OUT")
+	_, pc := idleAfterOneMessage(t)
 	_ = pc.nc.SetReadDeadline(time.Now().Add(leaveDrain + waitLimit))
 	cmd, err := pc.r.ReadCommand()
 	if err == nil {
