@@ -21,9 +21,6 @@ import (
 	"github.com/msnbridge/msnbridge/puppet"
 )
 
-// domainMessenger is the Passport domain whose ticket the RSI service takes.
-const domainMessenger = "messenger.msn.com"
-
 // mailData parses a Mail-Data payload and queues the fetch of the offline messages it lists.
 func (c *Client) mailData(payload []byte) {
 	if !c.conn.Config.OfflineMessages {
@@ -51,7 +48,7 @@ func (c *Client) rsiClient(sess *ns.Session) *oim.RSIClient {
 	return &oim.RSIClient{
 		HTTP:   c.conn.Config.HTTPClient(),
 		URL:    c.endpoints().RSI,
-		Ticket: func() string { return sess.Ticket(domainMessenger) },
+		Ticket: func() string { return sess.Ticket(auth.DomainMessengerWeb) },
 		Renew:  sess.RenewTickets,
 		Logger: c.log.With().Str("component", "msn rsi").Logger(),
 	}

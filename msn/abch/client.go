@@ -327,13 +327,15 @@ func (c *Client) DeleteMember(ctx context.Context, role Role, passport, scenario
 	if err != nil {
 		return fmt.Errorf("abch: DeleteMember: %w", err)
 	}
-	c.mu.Lock()
-	membershipID := c.memberIDs[role][passport]
-	c.mu.Unlock()
+	var membershipID string
 	if c.MembershipIDsOnDemand {
 		if membershipID, err = c.lookupMembershipID(ctx, role, passport); err != nil {
 			return fmt.Errorf("abch: DeleteMember: looking up the membership: %w", err)
 		}
+	} else {
+		c.mu.Lock()
+		membershipID = c.memberIDs[role][passport]
+		c.mu.Unlock()
 	}
 	data, err := c.call(ctx, c.SharingURL, "DeleteMember", defaultScenario(role, scenario),
 		deleteMemberBody(role, passport, membershipID))

@@ -23,8 +23,8 @@ const (
 	DomainMessengerSecure = "messengersecure.live.com"
 	// DomainStorage is the roaming profile / storage service ticket.
 	DomainStorage = "storage.msn.com"
-	// domainMessengerWeb is the "web" ticket (OIM retrieval through RSI).
-	domainMessengerWeb = "messenger.msn.com"
+	// DomainMessengerWeb is the "web" ticket (OIM retrieval through RSI).
+	DomainMessengerWeb = "messenger.msn.com"
 	// domainPassportTB is the master token, always requested first.
 	domainPassportTB = "http://Passport.NET/tb"
 )
@@ -84,7 +84,7 @@ type ssoRequest struct{ address, policy string }
 var ssoRequests = []ssoRequest{
 	{domainPassportTB, ""},
 	{DomainMessengerClear, ""},
-	{domainMessengerWeb, "?id=507"},
+	{DomainMessengerWeb, "?id=507"},
 	{DomainContacts, "MBI"},
 	{DomainMessengerSecure, "MBI_SSL"},
 	{DomainStorage, "MBI"},

@@ -8,7 +8,7 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
-	"unique"
+	"sync"
 
 	"github.com/msnbridge/msnbridge/msn/wire"
 )
@@ -104,15 +104,39 @@ func parseFLN(version int, args []string) (string, error) {
 // maxInternedCaps bounds the capability strings interned: real ones are "<number>:<number>".
 const maxInternedCaps = 32
 
+// maxCapsValues bounds the distinct capability strings kept process-wide (real clients send a
+// few dozen); values past it get a copy of their own.
+const maxCapsValues = 1024
+
+// capsValues holds the process-wide copy of each capabilities string. A map, not the unique
+// package: unique drops a value once no Handle refers to it (at the next GC), and the contact
+// records keep only the string.
+var capsValues struct {
+	sync.Mutex
+	m map[string]string
+}
+
 // internCaps returns the process-wide copy of a capabilities string ("2789003324:48"): most
-// contacts of most sessions share a handful of values, kept once (unique.Make copies, so the
-// command's bytes are never pinned). An unusual value gets a copy of its own.
+// contacts of most sessions share a handful of values, kept once (a copy, so the command's
+// bytes are never pinned). An unusual value gets a copy of its own.
 func internCaps(s string) string {
 	a, b, two := strings.Cut(s, ":")
 	if len(s) > maxInternedCaps || !wire.IsDigits(a) || (two && !wire.IsDigits(b)) {
 		return strings.Clone(s)
 	}
-	return unique.Make(s).Value()
+	capsValues.Lock()
+	defer capsValues.Unlock()
+	if v, ok := capsValues.m[s]; ok {
+		return v
+	}
+	v := strings.Clone(s)
+	if len(capsValues.m) < maxCapsValues {
+		if capsValues.m == nil {
+			capsValues.m = make(map[string]string)
+		}
+		capsValues.m[v] = v
+	}
+	return v
 }
 
 // normaliseMSNObject returns "" for "0" and for objects without SHA1D (Escargot's "<msnobj/>").

@@ -107,7 +107,7 @@ func newSession(cfg Config, passport string, conn net.Conn) *Session {
 		passport: strings.ToLower(passport),
 		conn:     conn,
 		rd:       wire.NewReader(conn, wire.FromServer, cfg.Limits),
-		w:        wire.NewWriter(conn),
+		w:        wire.NewWriterKeeping(conn, maxKeptWriteBuffer),
 		contacts: map[string]*contact{},
 		groups:   map[string]string{},
 		pending:  map[uint32]chan *wire.Command{},
@@ -348,30 +348,13 @@ func (s *Session) send(cmd *wire.Command) error {
 	defer s.wmu.Unlock()
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout))
 	s.logger().Trace().Stringer("cmd", cmd).Msg("send")
-	return s.writerFor(cmd).WriteCommand(cmd)
+	return s.w.WriteCommand(cmd)
 }
 
-// writerFor is the session's writer for a short command, a one-off writer for a long one: a
-// writer keeps the buffer of the longest command it wrote, and the login's (USR with its
-// ticket, the initial ADL) would otherwise stay for the session's lifetime. s.wmu is held.
-func (s *Session) writerFor(cmd *wire.Command) *wire.Writer {
-	if commandSize(cmd) > maxKeptWriteBuffer {
-		return wire.NewWriter(s.conn)
-	}
-	return s.w
-}
-
-// maxKeptWriteBuffer is the longest command written through the session's own writer.
+// maxKeptWriteBuffer is the largest write buffer the session keeps between commands: the
+// login's long ones (USR with its ticket, the initial ADL) would otherwise stay for the
+// session's lifetime.
 const maxKeptWriteBuffer = 256
-
-// commandSize is about the encoded size of cmd (at least it).
-func commandSize(cmd *wire.Command) int {
-	n := len(cmd.Name) + len(cmd.Payload) + 16
-	for _, a := range cmd.Args {
-		n += len(a) + 1
-	}
-	return n
-}
 
 func (s *Session) nextTrID() uint32 {
 	for {

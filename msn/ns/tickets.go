@@ -31,11 +31,8 @@ const (
 // later call asks Ticket for (address book, offline messages, storage), and the login's own.
 // The login also gets tickets nothing uses later (sup.live.com, spaces.live.com): dropped.
 var keptTicketDomains = [...]string{
-	auth.DomainMessengerClear, auth.DomainContacts, domainMessengerWeb, auth.DomainMessengerSecure, auth.DomainStorage,
+	auth.DomainMessengerClear, auth.DomainContacts, auth.DomainMessengerWeb, auth.DomainMessengerSecure, auth.DomainStorage,
 }
-
-// domainMessengerWeb is the domain of the RSI (offline-message retrieval) ticket.
-const domainMessengerWeb = "messenger.msn.com"
 
 // domainTicket is one kept SSO ticket.
 type domainTicket struct{ domain, ticket string }

@@ -330,7 +330,7 @@ func (r *Reader) parse(line []byte) (*Command, int, error) {
 		for i := range nargs {
 			argv[i] = own[int(sp.start[firstArg+i])-shift : int(sp.end[firstArg+i])-shift]
 		}
-		cmd.Args = argv[:nargs]
+		cmd.Args = argv[:nargs:nargs] // an append by a caller must not write into the block
 	}
 	if plen >= 0 {
 		cmd.HasPayload = true
@@ -638,13 +638,21 @@ func truncate(s string, n int) string {
 
 // Writer serialises commands onto a stream; it is safe for concurrent use.
 type Writer struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf bytes.Buffer
+	mu   sync.Mutex
+	w    io.Writer
+	buf  bytes.Buffer
+	keep int // the largest encoding buffer kept between commands; 0: any
 }
 
-// NewWriter returns a Writer on w.
+// NewWriter returns a Writer on w. It keeps its encoding buffer between commands, so it grows
+// to the longest command written.
 func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+// NewWriterKeeping returns a Writer on w that keeps its encoding buffer between commands only
+// while it holds at most keep bytes: a longer command's buffer is let go once it is written. For
+// long-lived, mostly idle connections, whose few long commands (a login's ticket, an initial
+// contact list) should not stay in memory.
+func NewWriterKeeping(w io.Writer, keep int) *Writer { return &Writer{w: w, keep: keep} }
 
 // WriteCommand writes one command atomically. A command whose name or arguments would break
 // the line framing (a space, CR or LF inside an argument, a malformed name) is refused with a
@@ -657,7 +665,11 @@ func (w *Writer) WriteCommand(c *Command) error {
 	defer w.mu.Unlock()
 	w.buf.Reset()
 	c.appendTo(&w.buf)
-	if _, err := w.w.Write(w.buf.Bytes()); err != nil {
+	_, err := w.w.Write(w.buf.Bytes())
+	if w.keep > 0 && w.buf.Cap() > w.keep {
+		w.buf = bytes.Buffer{}
+	}
+	if err != nil {
 		return fmt.Errorf("write %s: %w", c.Name, err)
 	}
 	return nil

@@ -301,3 +301,35 @@ func TestReaderResumesAfterError(t *testing.T) {
 		t.Fatalf("after the timeout: %v %v", c, err)
 	}
 }
+
+// TestWriterKeeping: a Writer made with NewWriterKeeping lets go of the buffer of a command
+// longer than its bound once it is written, and keeps a short command's; a plain Writer keeps
+// whatever it grew to. Both write every command whole.
+func TestWriterKeeping(t *testing.T) {
+	long := NewPayload("ADL", 7, bytes.Repeat([]byte("x"), 2000))
+	short := NewNoTrID("PNG")
+	var out bytes.Buffer
+	kept := NewWriterKeeping(&out, 256)
+	if err := kept.WriteCommand(long); err != nil {
+		t.Fatal(err)
+	}
+	if c := kept.buf.Cap(); c > 256 {
+		t.Fatalf("after a long command the keeping writer holds %d bytes", c)
+	}
+	if err := kept.WriteCommand(short); err != nil {
+		t.Fatal(err)
+	}
+	if c := kept.buf.Cap(); c == 0 || c > 256 {
+		t.Fatalf("after a short command the keeping writer holds %d bytes, want its small buffer", c)
+	}
+	if want := string(long.Encode()) + string(short.Encode()); out.String() != want {
+		t.Fatalf("wrote %q, want %q", out.String(), want)
+	}
+	plain := NewWriter(io.Discard)
+	if err := plain.WriteCommand(long); err != nil {
+		t.Fatal(err)
+	}
+	if c := plain.buf.Cap(); c < 2000 {
+		t.Fatalf("a plain writer holds %d bytes after a 2000-byte command, want it kept", c)
+	}
+}
