@@ -224,9 +224,9 @@ func (r *Responder) Handle(from, dest, src string, data []byte) (Outcome, error)
 		out.Session = r.onSLPForFetch(m) || r.onSLPForFile(peer, m) || r.onSLPForServe(peer, m)
 		return out, nil
 	}
-	if frames, busy := r.serve(peer, m, to); frames != nil {
+	if frames, res := r.serve(peer, m, to); res != notServed {
 		out.Replies = append(out.Replies, frames...)
-		out.Served, out.Declined, out.Session = !busy, busy, true
+		out.Served, out.Declined, out.Session = res == serving, res == serveBusy, true
 		return out, nil
 	}
 	if r.endpoint != "" && m.Method == "INVITE" && strings.EqualFold(m.BodyFields().Get("EUF-GUID"), EUFGUIDMSNObject) {

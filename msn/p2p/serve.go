@@ -99,19 +99,19 @@ func (r *Responder) endServeLocked(id string, sv *served) {
 }
 
 // admitServeLocked records a request from peer to serve (Call-ID callID, session sid) unless
-// the ServeLimiter's bounds are reached or the request is being served already (nil then).
-// The caller sets the data message's Identifier once it is drawn.
-func (r *Responder) admitServeLocked(peer, callID string, sid uint32) *served {
+// it is being served already (repeat: the first answer stands) or the ServeLimiter's bounds
+// are reached (nil). The caller sets the data message's Identifier once it is drawn.
+func (r *Responder) admitServeLocked(peer, callID string, sid uint32) (sv *served, repeat bool) {
 	r.expireServesLocked()
 	if _, dup := r.serves[callID]; dup {
-		return nil // the same request again: the first answer stands
+		return nil, true
 	}
-	sv := &served{peer: peer, sid: sid, created: r.cfg.Now()}
+	sv = &served{peer: peer, sid: sid, created: r.cfg.Now()}
 	if !r.serveLimit.admit(sv) {
-		return nil
+		return nil, false
 	}
 	r.serves[callID] = sv
-	return sv
+	return sv, false
 }
 
 // onServeAck ends the served request whose data message the peer's ACK h acknowledges.

@@ -355,36 +355,49 @@ func (r *Responder) onSessionData(peer string, p *Packet) ([]Frame, bool) {
 	return append(out, r.slpFrames(peer, r.bye(f))...), true
 }
 
+// serveResult says what serve made of an INVITE.
+type serveResult int
+
+const (
+	notServed   serveResult = iota // not a request for an object we have
+	serving                        // answered: 200 OK, data preparation, the data
+	serveBusy                      // declined: MaxServesPerPeer or MaxServes requests being served
+	serveRepeat                    // the same request again while it is served: the first answer stands
+)
+
 // serve answers an INVITE for one of our own objects: ACK (sent by the caller), 200 OK, data
 // preparation and the data (FACTS §9.3, pidgin got_sessionreq), or 603 Decline when
-// MaxServesPerPeer or MaxServes requests are being served (busy is then set). It returns nil
-// when the INVITE is not a request for an object we have.
-func (r *Responder) serve(peer string, m *SLPMessage, to string) (frames []Frame, busy bool) {
+// MaxServesPerPeer or MaxServes requests are being served; a repeat gets nothing more than
+// the caller's ACK.
+func (r *Responder) serve(peer string, m *SLPMessage, to string) ([]Frame, serveResult) {
 	if r.cfg.Objects == nil || m.Method != "INVITE" || m.ContentType() != ContentSessionReq {
-		return nil, false
+		return nil, notServed
 	}
 	fs := m.BodyFields()
 	if !strings.EqualFold(fs.Get("EUF-GUID"), EUFGUIDMSNObject) {
-		return nil, false
+		return nil, notServed
 	}
 	obj, err := ObjectFromContext(fs.Get("Context"))
 	if err != nil || !strings.EqualFold(obj.Creator, r.self) {
-		return nil, false
+		return nil, notServed
 	}
 	sid, ok := m.SessionID()
 	if !ok || sid == 0 {
-		return nil, false
+		return nil, notServed
 	}
 	data, ok := r.cfg.Objects(obj.SHA1D)
 	if !ok || !obj.Matches(data) {
-		return nil, false
+		return nil, notServed
 	}
 	// Admitted before anything is built: a flood of requests costs no chunking.
 	r.mu.Lock()
-	sv := r.admitServeLocked(peer, m.CallID(), sid)
+	sv, repeat := r.admitServeLocked(peer, m.CallID(), sid)
 	r.mu.Unlock()
-	if sv == nil {
-		return r.slpFrames(peer, NewDecline(m, to)), true
+	switch {
+	case repeat:
+		return nil, serveRepeat
+	case sv == nil:
+		return r.slpFrames(peer, NewDecline(m, to)), serveBusy
 	}
 	appID := uint32(AppIDObject)
 	flags := FlagObjectData
@@ -401,5 +414,5 @@ func (r *Responder) serve(peer string, m *SLPMessage, to string) (frames []Frame
 	r.mu.Lock()
 	sv.dataID = dataID
 	r.mu.Unlock()
-	return out, false
+	return out, serving
 }

@@ -511,3 +511,33 @@ func TestServeLimiterShared(t *testing.T) {
 		t.Fatalf("active %d, serving %d + %d", limit.Active(), one.Serves(), two.Serves())
 	}
 }
+
+// TestServeRepeatedInvite: a contact sending the same INVITE again while we serve it gets our
+// transport ACK and nothing else: not a 603 after the 200 OK already sent, nor a second copy of
+// the data; it does not count as another request being served.
+func TestServeRepeatedInvite(t *testing.T) {
+	pic := picture(3000)
+	obj := NewMSNObject("alice@example.com", ObjectDisplayPicture, pic, "", "")
+	alice := NewSessionResponder("alice@example.com", "", SessionConfig{
+		Objects: func(d string) ([]byte, bool) { return pic, d == obj.SHA1D },
+	})
+	bob := NewSessionResponder("bob@example.com", "", SessionConfig{})
+	_, invite, err := bob.Fetch("alice@example.com", obj)
+	if err != nil || len(invite) != 1 {
+		t.Fatalf("fetch: %d frames, %v", len(invite), err)
+	}
+	first, err := alice.Handle("bob@example.com", invite[0].Dest, "", invite[0].Data)
+	if err != nil || !first.Served {
+		t.Fatalf("first INVITE: %+v %v", first, err)
+	}
+	again, err := alice.Handle("bob@example.com", invite[0].Dest, "", invite[0].Data)
+	if err != nil || again.Served || again.Declined || !again.Session {
+		t.Fatalf("repeated INVITE: %+v %v", again, err)
+	}
+	if len(again.Replies) != 1 || !again.Replies[0].Ack {
+		t.Fatalf("repeated INVITE answered with %d frames, want the ACK only", len(again.Replies))
+	}
+	if alice.Serves() != 1 {
+		t.Fatalf("%d requests counted, want 1", alice.Serves())
+	}
+}

@@ -214,18 +214,24 @@ func (c *Conversation) Send(ctx context.Context, out Outgoing) *Result {
 	c.m.readopt(c)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.enqueueLocked(ctx, res, parts)
+	return res
+}
+
+// enqueueLocked queues the parts of res for the live switchboard (flushLocked opens one when
+// there is none), or fails res when the conversation is closed or its queue full. c.mu is held.
+func (c *Conversation) enqueueLocked(ctx context.Context, res *Result, parts []*part) {
 	if c.closed || c.m.isClosed() {
 		res.resolve(Failed, ErrClosed)
-		return res
+		return
 	}
 	if len(c.queue)+len(parts) > maxQueue {
 		res.resolve(Failed, ErrQueueFull)
-		return res
+		return
 	}
 	c.queue = append(c.queue, parts...)
 	res.arm(ctx, c.m.cfg.SendTimeout)
 	c.flushLocked()
-	return res
 }
 
 // Invite calls a contact into the conversation (CAL on the live switchboard). A one-to-one

@@ -642,8 +642,9 @@ func (m *Manager) emit(ev Event) {
 // event's conversation wait, it blocks the reader, so a slow consumer of that conversation
 // slows the server down through TCP instead of filling memory; nothing the server sent is
 // dropped, except a typing notification (unacknowledged and short-lived), which is not
-// worth waiting for. A closing switchboard or manager queues without waiting (no more input
-// can follow).
+// worth waiting for. A closing switchboard or manager queues without waiting: a switchboard
+// we left still reads what the server sent before our OUT (at most leaveDrain), and a reader
+// held back there would lose it at the deadline, so that input is not bounded.
 func (m *Manager) emitFlow(s *switchboard, ev Event) {
 	c := ev.Conversation()
 	if c == nil {

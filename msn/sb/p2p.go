@@ -120,23 +120,18 @@ func (c *Conversation) sendBound(s *switchboard, f p2p.Frame) *Result {
 	p := &part{res: res, conv: c, ack: AckData, payload: payload, bound: s}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch {
-	case c.closed || c.m.isClosed():
-		res.resolve(Failed, ErrClosed)
-	case c.active != s:
+	if !c.closed && !c.m.isClosed() && c.active != s {
 		// Replaced but still open (it waits for its last ACKs): the ACK goes there directly;
 		// once closing, it is dropped.
 		res.arm(c.m.ctx, c.m.cfg.SendTimeout)
 		if err := s.sendPart(p, nil); errors.Is(err, errNotSent) {
 			res.resolve(Failed, fmt.Errorf("%w: the switchboard of the acknowledged frame ended", ErrNotConnected))
 		}
-	case len(c.queue) >= maxQueue:
-		res.resolve(Failed, ErrQueueFull)
-	default:
-		c.queue = append(c.queue, p)
-		res.arm(c.m.ctx, c.m.cfg.SendTimeout)
-		c.flushLocked()
+		return res
 	}
+	// On the live switchboard, in order with what is queued (flushLocked keeps a part bound to
+	// another switchboard from going elsewhere).
+	c.enqueueLocked(c.m.ctx, res, []*part{p})
 	return res
 }
 
