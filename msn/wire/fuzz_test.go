@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // FuzzReadCommand feeds arbitrary bytes to both readers: they must never panic, never return
@@ -68,19 +69,29 @@ func FuzzReaderMatchesParseLine(f *testing.F) {
 		if wantErr == nil && plen > 0 {
 			data += strings.Repeat("p", min(plen, 64))
 		}
-		got, err := NewReader(strings.NewReader(data), dir, Limits{MaxPayload: 64}).ReadCommand()
-		switch {
-		case wantErr != nil || plen > 64:
-			if err == nil {
-				t.Fatalf("%q: the reader accepts %v, ParseLine says %v (payload %d)", line, got, wantErr, plen)
+		// The line is read whole, with the next command behind it in the same buffer (fields
+		// and line end found in one pass), and a byte at a time (the line end found first,
+		// over many reads, and the line split after).
+		data += "OUT OTH\r\n"
+		for _, src := range []io.Reader{strings.NewReader(data), iotest.OneByteReader(strings.NewReader(data))} {
+			r := NewReader(src, dir, Limits{MaxPayload: 64})
+			got, err := r.ReadCommand()
+			switch {
+			case wantErr != nil || plen > 64:
+				if err == nil {
+					t.Fatalf("%q: the reader accepts %v, ParseLine says %v (payload %d)", line, got, wantErr, plen)
+				}
+				return
+			case err != nil:
+				t.Fatalf("%q: the reader fails (%v), ParseLine gives %v", line, err, want)
 			}
-			return
-		case err != nil:
-			t.Fatalf("%q: the reader fails (%v), ParseLine gives %v", line, err, want)
-		}
-		if got.Name != want.Name || got.TrID != want.TrID || got.HasTrID != want.HasTrID || !slices.Equal(got.Args, want.Args) ||
-			got.HasPayload != (plen >= 0) || len(got.Payload) != max(plen, 0) || (got.Args == nil) != (want.Args == nil) {
-			t.Fatalf("%q: the reader gives %v %q, ParseLine %v %q (payload %d)", line, got, got.Args, want, want.Args, plen)
+			if got.Name != want.Name || got.TrID != want.TrID || got.HasTrID != want.HasTrID || !slices.Equal(got.Args, want.Args) ||
+				got.HasPayload != (plen >= 0) || len(got.Payload) != max(plen, 0) || (got.Args == nil) != (want.Args == nil) {
+				t.Fatalf("%q: the reader gives %v %q, ParseLine %v %q (payload %d)", line, got, got.Args, want, want.Args, plen)
+			}
+			if next, err := r.ReadCommand(); err != nil || next.Name != "OUT" || !slices.Equal(next.Args, []string{"OTH"}) {
+				t.Fatalf("%q: the command after it reads as %v, %v", line, next, err)
+			}
 		}
 	})
 }

@@ -2,10 +2,12 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"strings"
 	"sync"
 	"unsafe"
@@ -72,6 +74,36 @@ const initialBuffer = 1024
 // NewReader returns a Reader of commands sent by dir, bounded by limits.
 func NewReader(r io.Reader, dir Direction, limits Limits) *Reader {
 	return &Reader{rd: r, dir: dir, limits: limits.withDefaults()}
+}
+
+// nextLine returns the next line without its line end (trailing CRs and LFs). When split is
+// true, sp holds the line's fields, found in the same pass over the bytes as the line end: the
+// usual case of a buffer holding the whole line. Otherwise sp is empty and err is readLine's.
+func (r *Reader) nextLine(sp *lineSpans) (line []byte, split bool, err error) {
+	if r.scan == r.r && r.r < r.w {
+		nl, ok := splitLine(r.buf[r.r:r.w], sp)
+		if nl >= 0 {
+			line = r.buf[r.r : r.r+nl]
+			r.r += nl + 1
+			r.scan = r.r
+			return trimLineEnd(line), ok, nil
+		}
+		if ok {
+			r.scan = r.w // none of the buffered bytes is a '\n'
+		}
+		sp.n = 0
+	}
+	line, err = r.readLine()
+	return trimLineEnd(line), false, err
+}
+
+// trimLineEnd drops trailing CRs and LFs: what bytes.TrimRight(line, "\r\n") does, without
+// its set.
+func trimLineEnd(line []byte) []byte {
+	for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
+		line = line[:len(line)-1]
+	}
+	return line
 }
 
 // errLineTooLong is readLine's signal that a line exceeds the limit.
@@ -158,7 +190,8 @@ func (r *Reader) readFull(p []byte) error {
 // peer closed cleanly between commands.
 func (r *Reader) ReadCommand() (*Command, error) {
 	for {
-		line, err := r.readLine()
+		var sp lineSpans
+		line, split, err := r.nextLine(&sp)
 		if errors.Is(err, errLineTooLong) {
 			return nil, &ProtocolError{Reason: fmt.Sprintf("command line longer than %d bytes", r.limits.MaxLine)}
 		}
@@ -168,16 +201,13 @@ func (r *Reader) ReadCommand() (*Command, error) {
 			}
 			return nil, err
 		}
-		for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
-			line = line[:len(line)-1] // what bytes.TrimRight(line, "\r\n") does, without its set
-		}
 		if len(line) == 0 {
 			continue
 		}
 		if len(line) > r.limits.MaxLine {
 			return nil, &ProtocolError{Reason: fmt.Sprintf("command line longer than %d bytes", r.limits.MaxLine)}
 		}
-		cmd, plen, err := r.parse(line)
+		cmd, plen, err := r.parse(line, &sp, split)
 		if err != nil {
 			return nil, err
 		}
@@ -203,57 +233,58 @@ type lineSpans struct {
 
 func (sp *lineSpans) field(line string, i int) string { return line[sp.start[i]:sp.end[i]] }
 
-// scan parses line in place: fields, TrID and payload length. ok is false when the line is
-// malformed or has too many fields; the caller then takes the slow path (ParseLine), which also
-// builds the error. firstArg is the index of the first argument after name and TrID.
-func scan(line string, dir Direction, sp *lineSpans) (trid uint32, hasTrID bool, firstArg, plen int, ok bool) {
-	if !splitSpaces(line, sp) {
-		return 0, false, 0, -1, false
-	}
-	return classify(line, dir, sp)
-}
-
-// splitSpaces records the fields of line in sp; false when there are too many. Lines without
-// tabs or CRs (all real ones) are split with vectorised byte searches.
-func splitSpaces(line string, sp *lineSpans) bool {
-	if strings.IndexByte(line, '\t') < 0 && strings.IndexByte(line, '\r') < 0 {
-		for i := 0; i < len(line); {
-			j := strings.IndexByte(line[i:], ' ')
-			if j < 0 {
-				j = len(line)
-			} else {
-				j += i
+// splitLine records in sp the fields of b up to its first '\n', separated by runs of spaces,
+// tabs and CRs (see [isSep]), and returns the index of that '\n', or -1 when b holds none. ok
+// is false when the line has more fields than sp holds; the search then stops (nl is -1) and
+// the caller takes the slow path. It reads b a word at a time: one test per 8 bytes finds the
+// bytes below '!', and only those few are looked at one by one.
+func splitLine(b []byte, sp *lineSpans) (nl int, ok bool) {
+	const (
+		low7  = 0x7f7f7f7f7f7f7f7f
+		high  = 0x8080808080808080
+		toBit = 0x5f5f5f5f5f5f5f5f // b+0x5f reaches 0x80 exactly when b >= '!' (for b < 0x80)
+	)
+	start := 0 // where the current field began: just after the last separator
+	// field ends the current field at p, a separator or the end of the line.
+	field := func(p int) bool {
+		if p > start {
+			if sp.n == len(sp.start) {
+				return false
 			}
-			if j > i {
-				if sp.n == len(sp.start) {
-					return false
-				}
-				sp.start[sp.n], sp.end[sp.n] = int32(i), int32(j)
-				sp.n++
-			}
-			i = j + 1
+			sp.start[sp.n], sp.end[sp.n] = int32(start), int32(p)
+			sp.n++
 		}
+		start = p + 1
 		return true
 	}
-	for i := 0; ; {
-		for i < len(line) && isSep(line[i]) {
-			i++
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		// A byte's high bit is set here when the byte is below '!' (no carry crosses bytes).
+		for m := ^(((w & low7) + toBit) | w) & high; m != 0; m &= m - 1 {
+			p := i + bits.TrailingZeros64(m)>>3
+			switch b[p] {
+			case ' ', '\t', '\r':
+				if !field(p) {
+					return -1, false
+				}
+			case '\n':
+				return p, field(p)
+			}
+			// Another control byte is part of its field, as ParseLine has it.
 		}
-		if i == len(line) {
-			break
-		}
-		j := i + 1
-		for j < len(line) && !isSep(line[j]) {
-			j++
-		}
-		if sp.n == len(sp.start) {
-			return false
-		}
-		sp.start[sp.n], sp.end[sp.n] = int32(i), int32(j)
-		sp.n++
-		i = j
 	}
-	return true
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case ' ', '\t', '\r':
+			if !field(i) {
+				return -1, false
+			}
+		case '\n':
+			return i, field(i)
+		}
+	}
+	return -1, field(len(b))
 }
 
 // classify finds the name, TrID and payload length among the fields in sp.
@@ -296,9 +327,13 @@ func classify(line string, dir Direction, sp *lineSpans) (trid uint32, hasTrID b
 // arguments and room for the payload, in one allocation. It parses the line in place first,
 // into offsets on the stack, to learn the sizes; malformed lines take the slow path, which
 // builds the error.
-func (r *Reader) parse(line []byte) (*Command, int, error) {
-	var sp lineSpans
-	trid, hasTrID, firstArg, plen, ok := scan(unsafe.String(unsafe.SliceData(line), len(line)), r.dir, &sp)
+func (r *Reader) parse(line []byte, sp *lineSpans, split bool) (*Command, int, error) {
+	if !split {
+		if _, ok := splitLine(line, sp); !ok {
+			return r.parseSlow(line)
+		}
+	}
+	trid, hasTrID, firstArg, plen, ok := classify(unsafe.String(unsafe.SliceData(line), len(line)), r.dir, sp)
 	if !ok {
 		return r.parseSlow(line)
 	}
