@@ -134,6 +134,10 @@ func (c *Connector) Start(ctx context.Context) error {
 	if err := c.Store.Upgrade(ctx); err != nil {
 		return bridgev2.DBUpgradeError{Err: err, Section: "msn"}
 	}
+	// bridgev2 has upgraded its tables before starting the connector.
+	if err := c.Store.IndexPortals(ctx); err != nil {
+		return bridgev2.DBUpgradeError{Err: err, Section: "msn"}
+	}
 	c.presence = puppet.NewPusher(puppet.PusherConfig{
 		Refresh: c.Config.presenceRefresh,
 		MaxRate: float64(c.Config.PresenceMaxRate),

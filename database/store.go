@@ -41,6 +41,22 @@ func (s *Store) Upgrade(ctx context.Context) error {
 	return nil
 }
 
+// portalReceiverIndex indexes bridgev2's portal table by login. The bridge reads a login's
+// portals at its first connect (the rooms that presence is pushed for), and neither the table's
+// primary key (bridge_id, id, receiver) nor bridgev2's indexes serve a lookup by receiver:
+// without this index each login's first connect reads every portal of the bridge, work that
+// grows with the square of the logins at every start.
+const portalReceiverIndex = `CREATE INDEX IF NOT EXISTS msn_portal_receiver_idx ON portal (bridge_id, receiver)`
+
+// IndexPortals adds the bridge's index to bridgev2's portal table; it does nothing when the
+// index exists. The table must exist: call it after bridgev2's own upgrade.
+func (s *Store) IndexPortals(ctx context.Context) error {
+	if _, err := s.DB.Exec(ctx, portalReceiverIndex); err != nil {
+		return fmt.Errorf("index portals by login: %w", err)
+	}
+	return nil
+}
+
 // Contact is one cached contact-list entry of a login.
 type Contact struct {
 	LoginID         networkid.UserLoginID
