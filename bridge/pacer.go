@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 )
 
@@ -44,7 +45,7 @@ type loginPacer struct {
 
 // newLoginPacer returns a pacer admitting perSecond logins per second (0: no limit).
 func newLoginPacer(perSecond int) *loginPacer {
-	p := &loginPacer{clock: realClock{}, spread: unlimitedSpread, randN: cryptoRandN, turn: make(chan struct{}, 1)}
+	p := &loginPacer{clock: realClock{}, spread: unlimitedSpread, randN: rand.Int64N, turn: make(chan struct{}, 1)}
 	if perSecond > 0 {
 		p.interval = max(time.Second/time.Duration(perSecond), time.Nanosecond)
 	}

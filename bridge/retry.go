@@ -2,10 +2,9 @@ package bridge
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
-	"math/big"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"strconv"
@@ -104,16 +103,7 @@ type reconnector struct {
 }
 
 func newReconnector(timing retryTiming, probe func(ctx context.Context) error) *reconnector {
-	return &reconnector{timing: timing, randN: cryptoRandN, sleep: waitCtx, probe: probe}
-}
-
-// cryptoRandN is a uniform random number in [0, n); crypto/rand needs no seeding or lock.
-func cryptoRandN(n int64) int64 {
-	v, err := rand.Int(rand.Reader, big.NewInt(n))
-	if err != nil {
-		return n / 2
-	}
-	return v.Int64()
+	return &reconnector{timing: timing, randN: rand.Int64N, sleep: waitCtx, probe: probe}
 }
 
 // jitter is a uniform random duration in [0, ceiling).

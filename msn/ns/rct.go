@@ -5,7 +5,9 @@ import (
 	"time"
 )
 
-// maxRCTMinutes bounds the delay of "OUT RCT <minutes>" (a day).
+// maxRCTMinutes bounds the delay of "OUT RCT <minutes>" (a day): the session reports what the
+// server asked for, within reason; a caller applies its own policy on top (the bridge waits at
+// most 2 hours, see bridge/retry.go).
 const maxRCTMinutes = 24 * 60
 
 // rctDelay parses the minutes of "OUT RCT <minutes>" (MSNP11+ temporary closure); zero when

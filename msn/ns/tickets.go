@@ -2,10 +2,9 @@ package ns
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"math/big"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -254,14 +253,6 @@ func renewAt(issued, expires time.Time, randN func(int64) int64) time.Time {
 	return at
 }
 
-func cryptoRandN(n int64) int64 {
-	v, err := rand.Int(rand.Reader, big.NewInt(n))
-	if err != nil {
-		return 0
-	}
-	return v.Int64()
-}
-
 // startTicketRenewal renews the tickets before they expire until the session ends, on a timer
 // (no goroutine waits in between). Tickets without a known expiry are renewed only on an
 // authentication fault (see the abch and oim Renew hooks).
@@ -272,7 +263,7 @@ func (s *Session) scheduleRenewal(retry time.Duration) {
 	s.mu.Lock()
 	issued, expires := s.renewal.issued, s.renewal.expires
 	s.mu.Unlock()
-	at := renewAt(issued, expires, cryptoRandN)
+	at := renewAt(issued, expires, rand.Int64N)
 	if at.IsZero() {
 		return
 	}
