@@ -104,3 +104,17 @@ func BenchmarkDecodeStream(b *testing.B) {
 		})
 	}
 }
+
+// blockSink keeps the benchmarked blocks from being optimised away.
+var blockSink *Command
+
+// BenchmarkCommandBlockNLN measures the allocation alone of the block a 59-byte NLN decodes
+// into (5 arguments, 56 bytes), at the NLN's bytes per op: the floor of BenchmarkDecodeCommand/NLN
+// under the Command type as it is (a 72-byte Command, a string header per argument).
+func BenchmarkCommandBlockNLN(b *testing.B) {
+	b.SetBytes(59)
+	b.ReportAllocs()
+	for b.Loop() {
+		blockSink, _, _ = newCommandBlock(5, 56)
+	}
+}
