@@ -38,6 +38,9 @@ type recorder struct {
 	// handled but not stored (the homeserver is down), as bridgev2's post-handle hook would see.
 	stored    map[networkid.MessageID]bool
 	failStore bool
+	// pending holds the outcome handlers of Matrix messages sent in the background
+	// (AddPendingSend), by transaction id.
+	pending map[networkid.TransactionID]bridgev2.RemoteEchoHandler
 }
 
 type ghostUpdate struct {
@@ -105,6 +108,41 @@ func (r *recorder) SaveLogin(context.Context) error {
 	return nil
 }
 func (r *recorder) SendState(st status.BridgeState) { r.states <- st }
+func (r *recorder) AddPendingSend(_ *bridgev2.MatrixMessage, _ *bridgedb.Message, txn networkid.TransactionID, handle bridgev2.RemoteEchoHandler) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pending == nil {
+		r.pending = make(map[networkid.TransactionID]bridgev2.RemoteEchoHandler)
+	}
+	r.pending[txn] = handle
+}
+
+// sendOutcome waits for the echo of a Matrix message sent in the background (resp.Pending) and
+// returns what bridgev2 makes of it: nil when the message was delivered (and is saved), its
+// failure status otherwise.
+func (h *harness) sendOutcome(t *testing.T, resp *bridgev2.MatrixMessageResponse) error {
+	t.Helper()
+	if resp == nil || !resp.Pending || resp.DB == nil {
+		t.Fatalf("not a pending send: %+v", resp)
+	}
+	txn := networkid.TransactionID(resp.DB.ID)
+	echo := wait(t, h.rec.events, "the outcome of "+string(txn), func(e bridgev2.RemoteEvent) bool {
+		m, ok := e.(bridgev2.RemoteMessageWithTransactionID)
+		return ok && m.GetTransactionID() == txn
+	})
+	h.rec.mu.Lock()
+	handle := h.rec.pending[txn]
+	delete(h.rec.pending, txn)
+	h.rec.mu.Unlock()
+	if handle == nil {
+		t.Fatalf("echo %s without a pending send", txn)
+	}
+	saved, err := handle(echo.(bridgev2.RemoteMessage), resp.DB)
+	if saved != (err == nil) {
+		t.Fatalf("outcome of %s: saved %v with error %v", txn, saved, err)
+	}
+	return err
+}
 
 func wait[T any](t *testing.T, ch chan T, what string, ok func(T) bool) T {
 	t.Helper()

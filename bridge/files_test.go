@@ -226,13 +226,18 @@ func TestClientSendsFiles(t *testing.T) {
 	bob := h.online(t, "bob@example.com")
 	bob.SetFilePolicy(msntest.FilesAccept)
 	bobKey := networkid.PortalKey{ID: "bob@example.com", Receiver: "alice@example.com"}
+	// send sends a file from Matrix and returns its outcome: refused at once, or sent in the
+	// background and then delivered or failed.
 	send := func(key networkid.PortalKey, content *event.MessageEventContent, typ event.Type) error {
-		_, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		resp, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
 			Event:   &event.Event{Type: typ},
 			Content: content,
 			Portal:  portalFor(key),
 		}})
-		return err
+		if err != nil {
+			return err
+		}
+		return h.sendOutcome(t, resp)
 	}
 	sum := sha256.Sum256(pic)
 	if err := send(bobKey, &event.MessageEventContent{MsgType: event.MsgImage, Body: "look at this", FileName: "cat.png", URL: "mxc://hs/pic", Info: &event.FileInfo{Size: len(pic), MimeType: "image/png"}}, event.EventMessage); err != nil {
@@ -272,15 +277,85 @@ func TestClientSendsFiles(t *testing.T) {
 	}
 }
 
-// TestClientSendsFileToGroup: a file sent in a group room is offered to each participant;
-// one accepts, one declines: the message is delivered and the room says who did not get it.
-func TestClientSendsFileToGroup(t *testing.T) {
+// picHarness is a connected MSNP18 harness whose Matrix side serves testPNG at mxc://hs/pic;
+// it returns the picture and a context for the test.
+func picHarness(t *testing.T) (*harness, []byte, context.Context) {
 	h := newHarness(t, 18)
 	pic := testPNG(t)
 	h.client.mx = &mediaSide{recorder: h.rec, files: map[id.ContentURIString][]byte{"mxc://hs/pic": pic}}
 	h.connect(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
+	return h, pic, ctx
+}
+
+// TestFileOfferDoesNotHoldTheRoom: a file sent from Matrix waits for the contact to answer in
+// the background. bridgev2 handles a room's events one at a time, so a handler that waited for
+// the answer (up to 2 minutes, then the data) held every later event of the room, both ways,
+// behind the file. The handler returns while the contact has not answered; meanwhile the
+// contact's messages come through and the user's go out; once the contact accepts, the file is
+// delivered.
+func TestFileOfferDoesNotHoldTheRoom(t *testing.T) {
+	h, pic, ctx := picHarness(t)
+	bob := h.online(t, "bob@example.com")
+	bob.SetFilePolicy(msntest.FilesHold)
+	bobKey := networkid.PortalKey{ID: "bob@example.com", Receiver: "alice@example.com"}
+	type result struct {
+		resp *bridgev2.MatrixMessageResponse
+		err  error
+	}
+	handled := make(chan result, 1)
+	go func() {
+		resp, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+			Event:   &event.Event{Type: event.EventMessage},
+			Content: &event.MessageEventContent{MsgType: event.MsgImage, Body: "cat.png", URL: "mxc://hs/pic", Info: &event.FileInfo{Size: len(pic)}},
+			Portal:  portalFor(bobKey),
+		}})
+		handled <- result{resp, err}
+	}()
+	var sent result
+	select {
+	case sent = <-handled:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the Matrix file's handler waits for the contact's answer: the room is held behind it")
+	}
+	if sent.err != nil || sent.resp == nil || !sent.resp.Pending {
+		t.Fatalf("file handed over: %+v, %v", sent.resp, sent.err)
+	}
+
+	// While bob has not answered: his message comes through, and one to him goes out.
+	if err := bob.Say(ctx, "alice@example.com", "what is it?"); err != nil {
+		t.Fatal(err)
+	}
+	got := wait(t, h.rec.events, "bob's message", func(e bridgev2.RemoteEvent) bool { return e.GetType() == bridgev2.RemoteEventMessage })
+	if body := convert(t, got).Body; body != "what is it?" {
+		t.Fatalf("bob's message: %q", body)
+	}
+	if _, err := h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Content: &event.MessageEventContent{MsgType: event.MsgText, Body: "a picture of my cat"}, Portal: portalFor(bobKey),
+	}}); err != nil {
+		t.Fatalf("text while the file waits: %v", err)
+	}
+	if m, err := bob.NextText(ctx); err != nil || !strings.Contains(m.Body, "a picture of my cat") {
+		t.Fatalf("bob got %+v, %v", m, err)
+	}
+	if files := bob.ReceivedFiles(); len(files) != 0 {
+		t.Fatalf("bob has files before answering: %+v", files)
+	}
+
+	bob.SetFilePolicy(msntest.FilesAccept)
+	if err := h.sendOutcome(t, sent.resp); err != nil {
+		t.Fatalf("accepted file: %v", err)
+	}
+	if files := receivedFiles(bob, 1); len(files) != 1 || files[0].Name != "cat.png" || files[0].Got != uint64(len(pic)) || files[0].Error != "" {
+		t.Fatalf("bob received %+v", files)
+	}
+}
+
+// TestClientSendsFileToGroup: a file sent in a group room is offered to each participant;
+// one accepts, one declines: the message is delivered and the room says who did not get it.
+func TestClientSendsFileToGroup(t *testing.T) {
+	h, pic, ctx := picHarness(t)
 	bob, carol := h.online(t, "bob@example.com"), h.online(t, "carol@example.com")
 	bob.SetFilePolicy(msntest.FilesAccept)
 	carol.SetFilePolicy(msntest.FilesDecline)
@@ -301,6 +376,9 @@ func TestClientSendsFileToGroup(t *testing.T) {
 	}})
 	if err != nil || resp == nil {
 		t.Fatalf("group file: %v", err)
+	}
+	if err := h.sendOutcome(t, resp); err != nil {
+		t.Fatalf("group file accepted by one of two: %v", err)
 	}
 	wait(t, h.rec.notices, "who did not get it", func(n string) bool {
 		return strings.Contains(n, "cat.png did not reach carol@example.com (declined)")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"maunium.net/go/mautrix/bridgev2"
+	bridgedb "maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/bridgev2/status"
 	"maunium.net/go/mautrix/event"
@@ -26,6 +27,9 @@ type matrixSide interface {
 	// MessageStored reports whether bridgev2 has stored the message with this id in portal p
 	// (its Matrix event was sent).
 	MessageStored(ctx context.Context, p *bridgev2.Portal, id networkid.MessageID) (bool, error)
+	// AddPendingSend tells bridgev2 that the outcome of Matrix message msg comes later, as a
+	// remote echo with transaction id txn; handle gives it then (bridgev2's AddPendingToSave).
+	AddPendingSend(msg *bridgev2.MatrixMessage, dbMsg *bridgedb.Message, txn networkid.TransactionID, handle bridgev2.RemoteEchoHandler)
 }
 
 // bridgeSide implements matrixSide with bridgev2.
@@ -110,4 +114,8 @@ func (b *bridgeSide) MessageStored(ctx context.Context, p *bridgev2.Portal, id n
 		return false, fmt.Errorf("look up message %s: %w", id, err)
 	}
 	return len(parts) > 0, nil
+}
+
+func (b *bridgeSide) AddPendingSend(msg *bridgev2.MatrixMessage, dbMsg *bridgedb.Message, txn networkid.TransactionID, handle bridgev2.RemoteEchoHandler) {
+	msg.AddPendingToSave(dbMsg, txn, handle)
 }

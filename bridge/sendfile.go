@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"os"
 	"path/filepath"
@@ -12,8 +13,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/bridgev2"
 	bridgedb "maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/simplevent"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -83,9 +87,13 @@ func outgoingFileName(content *event.MessageEventContent, sticker bool) string {
 }
 
 // sendMatrixFile offers a Matrix file to the contact of a DM, or to every participant of a
-// group, as an MSN file transfer with its original name. It returns once every offer ended:
-// delivered when at least one contact accepted and got all the data (in a group the room is
-// told who did not), failed with the reason otherwise.
+// group, as an MSN file transfer with its original name. It checks what it can at once and
+// downloads the file, then returns with the message pending: the offer (the contact's answer,
+// up to 2 minutes, and the data) runs in the background, so that the room's other messages,
+// both ways, are not held behind it, as a Messenger client does not hold a conversation behind a
+// file it offers. The outcome comes back through bridgev2's pending-message mechanism, as the
+// remote echo of the message (fileEcho): delivered when at least one contact accepted and got
+// all the data (in a group the room is told who did not), failed with the reason otherwise.
 func (c *Client) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
 	content := msg.Content
 	sticker := msg.Event != nil && msg.Event.Type == event.EventSticker
@@ -123,10 +131,45 @@ func (c *Client) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMessage
 	if mgr == nil {
 		return nil, ErrNotConnected
 	}
+	path, size, err := keepMatrixFile(ctx, dl, uri, file, name, limit)
+	if err != nil {
+		return nil, err
+	}
+	dbMsg := &bridgedb.Message{
+		ID:        newMessageID("mxfile"),
+		SenderID:  c.GetUserID(),
+		Timestamp: time.Now(),
+		Metadata:  &database.MessageMetadata{Snippet: "[" + name + "]", SenderName: c.ownName()},
+	}
+	txn := networkid.TransactionID(dbMsg.ID)
+	done := make(chan error, 1) // the outcome, sent before the echo is queued
+	c.mx.AddPendingSend(msg, dbMsg, txn, func(bridgev2.RemoteMessage, *bridgedb.Message) (bool, error) {
+		err := <-done
+		return err == nil, err
+	})
+	portal, log := msg.Portal, zerolog.Ctx(ctx).With().Str("file", name).Logger()
+	// The offer outlives the Matrix event's handling; it ends with its own timeout, or when
+	// the session's switchboards close (logout, shutdown).
+	offerCtx, cancel := context.WithTimeout(log.WithContext(context.WithoutCancel(ctx)), fileSendTimeout)
+	go func() {
+		defer cancel()
+		defer os.Remove(path)
+		errs := c.offerToAll(offerCtx, mgr, targets, name, path, size)
+		done <- c.fileOutcome(offerCtx, portal, name, targets, errs)
+		c.mx.QueueRemoteEvent(c.fileEcho(portal.PortalKey, dbMsg.ID, txn))
+	}()
+	return &bridgev2.MatrixMessageResponse{DB: dbMsg, Pending: true}, nil
+}
+
+// keepMatrixFile downloads a Matrix file into a temporary file of the bridge's own, which
+// outlives the download and is removed by the caller once the offer ended (or, if the bridge
+// stopped first, at a later start: removeStaleFiles). It returns the path and the size.
+func keepMatrixFile(ctx context.Context, dl mediaDownloader, uri id.ContentURIString, file *event.EncryptedFileInfo, name string, limit int64) (string, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, fileSendTimeout)
 	defer cancel()
-	var errs map[string]error
-	err = dl.DownloadMediaFile(ctx, uri, file, func(f *os.File) error {
+	var path string
+	var size int64
+	err := dl.DownloadMediaFile(ctx, uri, file, func(f *os.File) error {
 		st, err := f.Stat()
 		if err != nil {
 			return err
@@ -134,18 +177,40 @@ func (c *Client) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMessage
 		if st.Size() > limit {
 			return statusErr(fmt.Errorf("%s is %s, over the bridge's limit of %s for files", name, humanSize(uint64(st.Size())), humanSize(uint64(limit))), event.MessageStatusUnsupported)
 		}
-		errs = c.offerToAll(ctx, mgr, targets, name, f.Name(), st.Size())
+		kept, err := os.CreateTemp("", fileTempPattern)
+		if err != nil {
+			return err
+		}
+		_, err = f.Seek(0, io.SeekStart)
+		if err == nil {
+			_, err = io.Copy(kept, f)
+		}
+		if cerr := kept.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(kept.Name())
+			return err
+		}
+		path, size = kept.Name(), st.Size()
 		return nil
 	})
 	if err != nil {
 		var ms bridgev2.MessageStatus
 		if errors.As(err, &ms) {
-			return nil, err
+			return "", 0, err
 		}
-		return nil, statusErr(fmt.Errorf("downloading the file from Matrix: %w", err), event.MessageStatusGenericError)
+		return "", 0, statusErr(fmt.Errorf("downloading the file from Matrix: %w", err), event.MessageStatusGenericError)
 	}
+	return path, size, nil
+}
+
+// fileOutcome is the message status of a file offered to targets, from the failures by
+// passport: nil when at least one got it (the room is told who did not), the reason when
+// nobody did.
+func (c *Client) fileOutcome(ctx context.Context, portal *bridgev2.Portal, name string, targets []string, errs map[string]error) error {
 	if len(errs) == len(targets) {
-		return nil, fileSendError(name, errs[targets[0]])
+		return fileSendError(name, errs[targets[0]])
 	}
 	if len(errs) > 0 {
 		var failed []string
@@ -153,14 +218,29 @@ func (c *Client) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMessage
 			failed = append(failed, fmt.Sprintf("%s (%s)", p, fileFailureReason(e)))
 		}
 		sort.Strings(failed)
-		c.sendPortalNotice(ctx, msg.Portal, fmt.Sprintf("%s did not reach %s.", name, strings.Join(failed, ", ")))
+		c.sendPortalNotice(ctx, portal, fmt.Sprintf("%s did not reach %s.", name, strings.Join(failed, ", ")))
 	}
-	return &bridgev2.MatrixMessageResponse{DB: &bridgedb.Message{
-		ID:        newMessageID("mxfile"),
-		SenderID:  c.GetUserID(),
-		Timestamp: time.Now(),
-		Metadata:  &database.MessageMetadata{Snippet: "[" + name + "]", SenderName: c.ownName()},
-	}}, nil
+	return nil
+}
+
+// fileEcho is the remote echo of a file sent from Matrix: bridgev2 matches it to the pending
+// message by txn and asks the handler given to AddPendingSend for the outcome; it is never
+// shown as a message of its own.
+func (c *Client) fileEcho(key networkid.PortalKey, msgID networkid.MessageID, txn networkid.TransactionID) bridgev2.RemoteEvent {
+	return &simplevent.Message[struct{}]{
+		EventMeta: simplevent.EventMeta{
+			Type:      bridgev2.RemoteEventMessage,
+			PortalKey: key,
+			Sender:    c.sender("", true),
+			Timestamp: time.Now(),
+		},
+		ID:            msgID,
+		TransactionID: txn,
+		ConvertMessageFunc: func(context.Context, *bridgev2.Portal, bridgev2.MatrixAPI, struct{}) (*bridgev2.ConvertedMessage, error) {
+			// Reached only when bridgev2 forgot the pending message (the portal was deleted).
+			return nil, fmt.Errorf("the outcome of file %s arrived with no pending message for it", msgID)
+		},
+	}
 }
 
 // offerToAll offers the file at path to every passport at once (each with its own reader) and

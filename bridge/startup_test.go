@@ -33,6 +33,8 @@ func (connectedSink) UpdateGhost(context.Context, networkid.UserID, *bridgev2.Us
 func (connectedSink) NotifyUser(context.Context, string) error                     { return nil }
 func (connectedSink) PortalNotice(context.Context, *bridgev2.Portal, string) error { return nil }
 func (connectedSink) SaveLogin(context.Context) error                              { return nil }
+func (connectedSink) AddPendingSend(*bridgev2.MatrixMessage, *bridgedb.Message, networkid.TransactionID, bridgev2.RemoteEchoHandler) {
+}
 func (connectedSink) MessageStored(context.Context, *bridgev2.Portal, networkid.MessageID) (bool, error) {
 	return true, nil
 }

@@ -13,6 +13,7 @@ import (
 	"image/png"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"maunium.net/go/mautrix/event"
@@ -25,19 +26,35 @@ import (
 // The media test's MSN accounts: the user and one contact per subtest.
 const (
 	mdUser   = "md@example.com"
-	mdPic    = "md-pic@example.com"  // has a display picture, fetches the user's
-	mdSender = "md-send@example.com" // sends a 5 MB file
-	mdTaker  = "md-take@example.com" // accepts the user's image
-	mdNo     = "md-no@example.com"   // declines the user's file
+	mdPic    = "md-pic@example.com"   // has a display picture, fetches the user's
+	mdSender = "md-send@example.com"  // sends a 5 MB file
+	mdTaker  = "md-take@example.com"  // accepts the user's image
+	mdNo     = "md-no@example.com"    // declines the user's file
+	mdLater  = "md-later@example.com" // answers the user's file late, chatting meanwhile
 )
 
 func mediaAccounts() []account {
-	contacts := []string{mdPic, mdSender, mdTaker, mdNo}
+	contacts := []string{mdPic, mdSender, mdTaker, mdNo, mdLater}
 	out := []account{{Passport: mdUser, Password: faultPassword, Name: "Media user", Contacts: contacts}}
 	for _, c := range contacts {
 		out = append(out, account{Passport: c, Password: "x", Name: "Contact " + c, Status: "NLN", Scripted: true, Contacts: []string{mdUser}})
 	}
 	return out
+}
+
+// filesOf waits until the scripted contact who has received a file and returns its files.
+func filesOf(t *testing.T, who string) []fakeFile {
+	t.Helper()
+	var files []fakeFile
+	eventually(t, short, who+" has a file", func() error {
+		var err error
+		files, err = w.fake.files(who)
+		if err == nil && len(files) == 0 {
+			err = fmt.Errorf("no file yet")
+		}
+		return err
+	})
+	return files
 }
 
 // twoColourPNG is a w×h PNG, red on the left half and blue on the right.
@@ -251,18 +268,68 @@ func TestMedia(t *testing.T) {
 		cur := f.u.mark()
 		evt := sendMedia(t, f.u, room, event.MsgImage, upload(t, f.u, img, "image/png", "photo.png"), "photo.png", "image/png", len(img))
 		f.u.expect(t, cur, short, "the bot's delivery receipt for photo.png", readBy(room, evt, w.bridge.Bot))
-		var files []fakeFile
-		eventually(t, short, mdTaker+" has photo.png", func() error {
-			var err error
-			files, err = w.fake.files(mdTaker)
-			if err == nil && len(files) == 0 {
-				err = fmt.Errorf("no file yet")
-			}
-			return err
-		})
+		files := filesOf(t, mdTaker)
 		if len(files) != 1 || files[0].Name != "photo.png" || files[0].Error != "" || files[0].SHA256 != sha256Hex(img) || files[0].Got != uint64(len(img)) {
 			t.Fatalf("the contact received %+v; sent %d bytes with SHA-256 %s", files, len(img), sha256Hex(img))
 		}
+		if n := f.u.all(cur, statusNotice(room, evt)); len(n) > 0 {
+			t.Fatalf("delivered but reported failed: %q", n[0].str("body"))
+		}
+	})
+
+	// A file waiting for the contact's answer does not hold the room: bridgev2 handles a room's
+	// events one at a time, and the bridge used to wait for the answer (up to 2 minutes) inside
+	// the file's handler, so the contact's messages and the user's waited behind it.
+	t.Run("FileOfferDoesNotHoldTheRoom", func(t *testing.T) {
+		if err := w.fake.post("/v1/file/policy", map[string]any{"who": mdLater, "policy": "hold"}); err != nil {
+			t.Fatal(err)
+		}
+		room := f.openDM(t, mdLater)
+		doc := bytes.Repeat([]byte("the agenda\n"), 300)
+		offered, err := w.fake.receivedCount(mdLater)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur := f.u.mark()
+		evt := sendMedia(t, f.u, room, event.MsgFile, upload(t, f.u, doc, "text/plain", "agenda.txt"), "agenda.txt", "text/plain", len(doc))
+		// The offer has reached the contact: the bridge is past the file's download and waits
+		// for the answer.
+		if _, err := w.fake.expectReceived(mdLater, offered, short, "the file offer", func(r receivedItem) bool {
+			return strings.HasPrefix(r.Kind, "other:application/x-msnmsgrp2p")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.fake.say(mdLater, mdUser, "one moment, looking at it", nil); err != nil {
+			t.Fatal(err)
+		}
+		f.u.expect(t, cur, short, "the contact's message while the file waits for an answer", message(room, ghostOf(mdLater), equals("one moment, looking at it")))
+		since, err := w.fake.receivedCount(mdLater)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sendAs(t, f.u, room, "take your time")
+		if _, err := w.fake.expectReceived(mdLater, since, short, "the user's message while the file waits", func(r receivedItem) bool {
+			return r.Kind == "text" && r.Text == "take your time"
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n := f.u.all(cur, readBy(room, evt, w.bridge.Bot)); len(n) > 0 {
+			t.Fatal("the file was marked delivered before the contact answered")
+		}
+		if err := w.fake.post("/v1/file/policy", map[string]any{"who": mdLater, "policy": "accept"}); err != nil {
+			t.Fatal(err)
+		}
+		files := filesOf(t, mdLater)
+		if len(files) != 1 || files[0].Name != "agenda.txt" || files[0].Error != "" || files[0].SHA256 != sha256Hex(doc) {
+			t.Fatalf("the contact received %+v; sent %d bytes with SHA-256 %s", files, len(doc), sha256Hex(doc))
+		}
+		// The outcome goes through the room's queue as the file's remote echo, ahead of what the
+		// contact says next. (The bot's receipt for the file is not looked for: the user's
+		// later message already carries one, and receipts do not go back.)
+		if err := w.fake.say(mdLater, mdUser, "got it, thanks", nil); err != nil {
+			t.Fatal(err)
+		}
+		f.u.expect(t, cur, short, "the contact's thanks", message(room, ghostOf(mdLater), equals("got it, thanks")))
 		if n := f.u.all(cur, statusNotice(room, evt)); len(n) > 0 {
 			t.Fatalf("delivered but reported failed: %q", n[0].str("body"))
 		}

@@ -309,7 +309,7 @@ type request struct {
 	DelayMS int64 `json:"delay_ms"`
 	HoldMS  int64 `json:"hold_ms"`
 	// Data (base64) or Size (pseudo-random bytes) is the file of /v1/file/send; Policy is
-	// "accept" or "decline" for /v1/file/policy.
+	// "accept", "decline" or "hold" for /v1/file/policy.
 	Data   string `json:"data"`
 	Size   int64  `json:"size"`
 	Policy string `json:"policy"`

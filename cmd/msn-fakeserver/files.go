@@ -55,7 +55,8 @@ func (ctl *control) fileSend(ctx context.Context, req *request) (any, error) {
 }
 
 // filePolicy: whether the scripted contact "who" accepts ("accept") or declines ("decline")
-// the files offered to it from now on.
+// the files offered to it from now on, or leaves them unanswered ("hold") until the next
+// policy, which then answers them.
 func (ctl *control) filePolicy(_ context.Context, req *request) (any, error) {
 	if err := need(map[string]string{"who": req.Who, "policy": req.Policy}); err != nil {
 		return nil, err
@@ -69,8 +70,10 @@ func (ctl *control) filePolicy(_ context.Context, req *request) (any, error) {
 		rec.c.SetFilePolicy(msntest.FilesAccept)
 	case "decline":
 		rec.c.SetFilePolicy(msntest.FilesDecline)
+	case "hold":
+		rec.c.SetFilePolicy(msntest.FilesHold)
 	default:
-		return nil, badRequest("policy must be accept or decline, not %q", req.Policy)
+		return nil, badRequest("policy must be accept, decline or hold, not %q", req.Policy)
 	}
 	return nil, nil
 }

@@ -30,7 +30,9 @@
 //	                                                   answers {"size","sha256"} once the client
 //	                                                   acknowledged it, 409 when it declined
 //	POST /v1/file/policy {"who","policy"}              a contact accepts ("accept") or declines
-//	                                                   ("decline", the default) offered files
+//	                                                   ("decline", the default) offered files, or
+//	                                                   holds them unanswered ("hold") until the
+//	                                                   next policy, which then answers them
 //	GET  /v1/files?contact=                            the files a contact accepted: name, size,
 //	                                                   received, sha256, error
 //	POST /v1/picture {"who","data"}                    a contact's display picture (base64): its

@@ -40,7 +40,9 @@ type Contact struct {
 	picture    []byte
 	pictureObj *p2p.MSNObject
 	filePolicy FilePolicy
-	files      []ReceivedFile
+	// held is closed when the FilesHold policy ends (nil while none is held).
+	held  chan struct{}
+	files []ReceivedFile
 }
 
 // Contact returns the scripted handle of an existing account (the same handle every time).

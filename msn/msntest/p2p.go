@@ -32,6 +32,10 @@ const (
 	FilesDecline FilePolicy = iota
 	// FilesAccept accepts every offer and records the file (ReceivedFiles).
 	FilesAccept
+	// FilesHold answers no offer until the policy changes (as a user who has not clicked yet),
+	// then answers the held offers by the new policy. The contact's other P2P traffic waits
+	// meanwhile.
+	FilesHold
 )
 
 // ReceivedFile is a file offered to a scripted contact that accepted it.
@@ -90,6 +94,10 @@ func (c *Contact) ServeDisplayPicture(data []byte) (*p2p.MSNObject, error) {
 func (c *Contact) SetFilePolicy(p FilePolicy) {
 	c.mu.Lock()
 	c.filePolicy = p
+	if p != FilesHold && c.held != nil {
+		close(c.held)
+		c.held = nil
+	}
 	c.mu.Unlock()
 	c.ensureP2P()
 }
@@ -117,6 +125,20 @@ func (s *hashSink) Write(b []byte) (int, error) {
 func (c *Contact) acceptFile(t *p2p.Transfer) io.Writer {
 	c.mu.Lock()
 	policy := c.filePolicy
+	for policy == FilesHold {
+		if c.held == nil {
+			c.held = make(chan struct{})
+		}
+		held := c.held
+		c.mu.Unlock()
+		select {
+		case <-held:
+		case <-c.s.closed:
+			return nil
+		}
+		c.mu.Lock()
+		policy = c.filePolicy
+	}
 	c.mu.Unlock()
 	if policy != FilesAccept {
 		return nil
