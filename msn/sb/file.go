@@ -53,8 +53,9 @@ func (c *Conversation) watchTransfer(t *p2p.Transfer) {
 // sent in chunks of at most 1202 bytes as it is read, never held whole. It returns nil when
 // the contact acknowledged all the data; otherwise an error wrapping p2p.ErrDeclined (the
 // contact declined), p2p.ErrClosed (the contact cancelled), p2p.ErrTimeout (the contact did
-// nothing for P2P.FileTimeout), ctx's error, the reader's error, or the Result error of a
-// frame that could not be sent (the contact is offline: ErrOffline and the like). On every
+// nothing for P2P.FileTimeout), ErrClosed (the manager closed meanwhile), ctx's error, the
+// reader's error, or the Result error of a frame that could not be sent (the contact is
+// offline: ErrOffline and the like). On every
 // failure after the offer went out, the session is closed with BYE.
 func (c *Conversation) SendFile(ctx context.Context, name string, size int64, r io.Reader) error {
 	if c.group {
@@ -89,6 +90,8 @@ func (c *Conversation) SendFile(ctx context.Context, name string, size int64, r 
 		return fail(t.Err())
 	case <-ctx.Done():
 		return fail(ctx.Err())
+	case <-c.m.ctx.Done(): // the manager closed (logout, shutdown): nobody will send the data
+		return fail(ErrClosed)
 	case <-timer.C:
 		return fail(fmt.Errorf("%w: no answer to the offer for %s", p2p.ErrTimeout, timeout))
 	}
@@ -105,6 +108,8 @@ func (c *Conversation) SendFile(ctx context.Context, name string, size int64, r 
 		return nil
 	case <-ctx.Done():
 		return fail(ctx.Err())
+	case <-c.m.ctx.Done():
+		return fail(ErrClosed)
 	case <-timer.C:
 		return fail(fmt.Errorf("%w: the data was never acknowledged", p2p.ErrTimeout))
 	}

@@ -20,6 +20,30 @@ func readBYE(t *testing.T, pc *peerConn, callID string) {
 	}
 }
 
+// TestSendFileEndsWhenManagerCloses: an offer waiting for the contact's answer ends with
+// ErrClosed as soon as the manager closes (logout, shutdown), not when the answer times out.
+func TestSendFileEndsWhenManagerCloses(t *testing.T) {
+	e := newEnv(t, 12, Config{P2P: p2p.SessionConfig{FileTimeout: time.Hour}})
+	conv, pc := e.acceptInvite(t, Invitation{SessionID: "1", Cookie: "2", Inviter: "bob@example.com", InviterName: "Bob"}, "bob@example.com Bob 1342472228")
+	waitEvent[*JoinedEvent](t, e.rec)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- conv.SendFile(context.Background(), "a.txt", 3, bytes.NewReader([]byte("abc")))
+	}()
+	if _, inv := readP2P(t, pc); inv.Header.SessionID != 0 {
+		t.Fatalf("expected the offer, got %+v", inv.Header)
+	}
+	e.m.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("SendFile after Close: %v", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("SendFile still waits for the answer after the manager closed")
+	}
+}
+
 // TestSendFileSenderTimeouts: a contact that never answers the offer, and one that accepts and
 // takes the data (the server ACKs every chunk) but never acknowledges it, make SendFile fail
 // with p2p.ErrTimeout after P2P.FileTimeout and close the session with BYE. The data goes out
