@@ -81,7 +81,7 @@ func FuzzReaderMatchesParseLine(f *testing.F) {
 				if err == nil {
 					t.Fatalf("%q: the reader accepts %v, ParseLine says %v (payload %d)", line, got, wantErr, plen)
 				}
-				return
+				continue // and the other way of reading it
 			case err != nil:
 				t.Fatalf("%q: the reader fails (%v), ParseLine gives %v", line, err, want)
 			}
@@ -94,6 +94,31 @@ func FuzzReaderMatchesParseLine(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReaderPartialLineAtEOF: a stream that ends in the middle of a command line is an
+// unexpected EOF, even when all it has of the line is a CR; a stream that ends between
+// commands is a clean EOF.
+func TestReaderPartialLineAtEOF(t *testing.T) {
+	for _, tc := range []struct {
+		data  string
+		clean bool
+	}{
+		{"PNG\r\n", true},
+		{"PNG\r\nQNG 5", false},
+		{"PNG\r\n\r", false},
+		{"PNG\r\n\r\r", false},
+	} {
+		r := NewReader(strings.NewReader(tc.data), FromServer, Limits{})
+		if _, err := r.ReadCommand(); err != nil {
+			t.Fatalf("%q: first command: %v", tc.data, err)
+		}
+		_, err := r.ReadCommand()
+		var pe *ProtocolError
+		if tc.clean && err != io.EOF || !tc.clean && (!errors.As(err, &pe) || !errors.Is(err, io.ErrUnexpectedEOF)) {
+			t.Errorf("%q: at the end: %v", tc.data, err)
+		}
+	}
 }
 
 // FuzzDecodeParam checks the tolerant URL decoder and the encoder agree.

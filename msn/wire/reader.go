@@ -80,12 +80,20 @@ func NewReader(r io.Reader, dir Direction, limits Limits) *Reader {
 // true, sp holds the line's fields, found in the same pass over the bytes as the line end: the
 // usual case of a buffer holding the whole line. Otherwise sp is empty and err is readLine's.
 func (r *Reader) nextLine(sp *lineSpans) (line []byte, split bool, err error) {
+	if r.r == r.w && r.err == nil {
+		// Nothing buffered (a connection gets one command per read, often): read first, so
+		// that the search for the line end splits the line too.
+		r.fill()
+	}
 	if r.scan == r.r && r.r < r.w {
 		nl, ok := splitLine(r.buf[r.r:r.w], sp)
 		if nl >= 0 {
 			line = r.buf[r.r : r.r+nl]
 			r.r += nl + 1
 			r.scan = r.r
+			if !ok {
+				sp.n = 0 // too many fields: the caller takes the slow path
+			}
 			return trimLineEnd(line), ok, nil
 		}
 		if ok {
@@ -94,7 +102,10 @@ func (r *Reader) nextLine(sp *lineSpans) (line []byte, split bool, err error) {
 		sp.n = 0
 	}
 	line, err = r.readLine()
-	return trimLineEnd(line), false, err
+	if err != nil {
+		return line, false, err // a partial line at EOF is reported as such, CRs and all
+	}
+	return trimLineEnd(line), false, nil
 }
 
 // trimLineEnd drops trailing CRs and LFs: what bytes.TrimRight(line, "\r\n") does, without
@@ -235,8 +246,8 @@ func (sp *lineSpans) field(line string, i int) string { return line[sp.start[i]:
 
 // splitLine records in sp the fields of b up to its first '\n', separated by runs of spaces,
 // tabs and CRs (see [isSep]), and returns the index of that '\n', or -1 when b holds none. ok
-// is false when the line has more fields than sp holds; the search then stops (nl is -1) and
-// the caller takes the slow path. It reads b a word at a time: one test per 8 bytes finds the
+// is false when the line has more fields than sp holds, and the caller takes the slow path:
+// the search stops there (nl is -1), unless the field that overflowed ended at the '\n'. It reads b a word at a time: one test per 8 bytes finds the
 // bytes below '!', and only those few are looked at one by one.
 func splitLine(b []byte, sp *lineSpans) (nl int, ok bool) {
 	const (
