@@ -135,6 +135,13 @@ func (c *Conversation) sendBound(s *switchboard, f p2p.Frame) *Result {
 	return res
 }
 
+// p2pBusy reports whether a P2P session of the conversation is in progress: a file transfer
+// either way, a display-picture fetch or one being served.
+func (c *Conversation) p2pBusy() bool {
+	r := c.p2p.responder(c)
+	return r.Transfers() > 0 || r.Fetches() > 0 || r.Serves() > 0
+}
+
 // p2pEndpoint is this client's endpoint in P2P addresses: its machine GUID on MSNP16+, ""
 // before.
 func (c *Conversation) p2pEndpoint() string {

@@ -3,6 +3,7 @@ package sb
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -336,6 +337,52 @@ func TestServeBoundsShareAcrossConversations(t *testing.T) {
 	}
 	if out := ask("carol@example.com"); out.Served || !out.Declined {
 		t.Fatalf("carol's request over the bound: %+v", out)
+	}
+}
+
+// TestRetiredSwitchboardKeptForP2P: our file offer goes out on our switchboard, then the
+// contact's own switchboard (opened at the same moment: they cross) replaces it. The contact
+// answers the offer on the switchboard it came on, as clients do: the replaced one stays open
+// while the transfer runs, its answer is acknowledged there and the data goes out on the live
+// one; once the transfer ended, the replaced switchboard is left.
+func TestRetiredSwitchboardKeptForP2P(t *testing.T) {
+	e := newEnv(t, 12, Config{P2P: p2p.SessionConfig{FileTimeout: time.Hour}})
+	c := e.m.Conversation("bob@example.com")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	data := bytes.Repeat([]byte("x"), 3000)
+	go func() { errc <- c.SendFile(ctx, "a.txt", int64(len(data)), bytes.NewReader(data)) }()
+	old := e.peer.accept()
+	old.openAndJoin("alice@example.com", "bob@example.com")
+	_, inv := readP2P(t, old) // acknowledged by the server: nothing in flight on old
+	m, err := p2p.ParseSLP(inv.Data)
+	if err != nil || m.Method != "INVITE" {
+		t.Fatalf("offer %+v %v", m, err)
+	}
+
+	_, pc := e.acceptInvite(t, Invitation{SessionID: "2", Cookie: "c2", Inviter: "bob@example.com", InviterName: "Bob"}, "bob@example.com Bob 1342472228")
+	for _, ch := range p2p.Chunks(p2p.Header{Identifier: 7, AckID: 9}, p2p.NewResponse(m, 200, "OK", "bob@example.com").Bytes(), 0) {
+		payload, err := p2p.MessagePayload("alice@example.com", ch.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		old.sendMSG("bob@example.com", "Bob", string(payload))
+	}
+	// The answer is acknowledged on the switchboard it came on (a closed one would say OUT).
+	if _, ack := readP2P(t, old); ack.Header.Flags != p2p.FlagAck {
+		t.Fatalf("on the replaced switchboard: %+v", ack.Header)
+	}
+	// The data goes out on the live switchboard.
+	if _, chunk := readP2P(t, pc); chunk.Header.SessionID == 0 || chunk.Header.Flags != p2p.FlagWLMFile {
+		t.Fatalf("on the live switchboard: %+v", chunk.Header)
+	}
+	cancel() // the transfer ends (BYE): the replaced switchboard may go
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("SendFile: %v", err)
+	}
+	if got := old.expectClosed(); len(got) == 0 || got[len(got)-1].Name != "OUT" {
+		t.Fatalf("replaced switchboard got %v, want OUT at the end", got)
 	}
 }
 

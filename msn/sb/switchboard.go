@@ -72,7 +72,9 @@ type switchboard struct {
 	closing    bool // shutdown started: no new writes
 	leaving    bool // this side said OUT (or closed): the connection ends soon
 	retired    bool // replaced by a newer switchboard: close once nothing is in flight
-	abandoned  bool // left on the user's request: in-flight parts fail instead of re-sending
+	retiredAt  time.Time
+	recheck    *time.Timer // a retired switchboard kept for P2P looks again (leaveRetired)
+	abandoned  bool        // left on the user's request: in-flight parts fail instead of re-sending
 	err        error
 	joinedOnce bool
 	joined     chan struct{} // closed at the first JOI/IRO of someone else
@@ -178,7 +180,7 @@ func (s *switchboard) handleError(cmd *wire.Command) {
 	drained := p != nil && s.retired && len(s.inflight) == 0
 	s.mu.Unlock()
 	if drained {
-		defer s.leave()
+		defer s.leaveRetired()
 	}
 	switch {
 	case ch != nil:
@@ -293,7 +295,7 @@ func (s *switchboard) handleAck(cmd *wire.Command, ok bool) {
 	drained := s.retired && len(s.inflight) == 0
 	s.mu.Unlock()
 	if drained {
-		defer s.leave()
+		defer s.leaveRetired()
 	}
 	if p == nil {
 		return
@@ -346,7 +348,7 @@ func (s *switchboard) ackTimedOut(trid uint32) {
 		c.onAckLost(s, err)
 	}
 	if drained {
-		s.leave()
+		s.leaveRetired()
 	}
 }
 
@@ -499,15 +501,52 @@ func (s *switchboard) write(cmd *wire.Command) error {
 	return nil
 }
 
-// retire closes a switchboard another one replaced, once its messages are acknowledged.
+// retire closes a switchboard another one replaced, once its messages are acknowledged (and
+// its conversation's P2P sessions ended: leaveRetired).
 func (s *switchboard) retire() {
 	s.mu.Lock()
-	s.retired = true
+	if !s.retired {
+		s.retired, s.retiredAt = true, time.Now()
+	}
 	idle := len(s.inflight) == 0
 	s.mu.Unlock()
 	if idle {
-		s.leave()
+		s.leaveRetired()
 	}
+}
+
+// A retired switchboard kept for P2P looks every retiredRecheck whether it may go, for at most
+// maxRetiredKeep after it was retired.
+const (
+	retiredRecheck = 2 * time.Second
+	maxRetiredKeep = 10 * time.Minute
+)
+
+// leaveRetired leaves a retired switchboard with nothing in flight, unless its conversation
+// has a P2P session in progress (a file transfer, a picture fetch or serve). A contact's client
+// answers a P2P message on the switchboard it came on, so when the two sides' switchboards
+// cross (both opened one at the same moment) and this one is replaced, the answers to what
+// went out on it still come here: leaving would lose them and hang the transfer. It stays,
+// read but no longer written to, and looks again every retiredRecheck until the sessions ended.
+func (s *switchboard) leaveRetired() {
+	c := s.conv.Load()
+	s.mu.Lock()
+	keep := c != nil && !s.closing && time.Since(s.retiredAt) < maxRetiredKeep
+	s.mu.Unlock()
+	if keep && c.p2pBusy() {
+		s.mu.Lock()
+		if s.recheck == nil && !s.closing {
+			s.recheck = time.AfterFunc(retiredRecheck, func() {
+				s.mu.Lock()
+				s.recheck = nil
+				s.mu.Unlock()
+				s.leaveRetired()
+			})
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.leave()
 }
 
 // abandon is leave on the user's request: messages still waiting for their ACK fail, and the
