@@ -115,6 +115,8 @@ type Client struct {
 	// roomWaits are the portals whose room is being created, each with one goroutine waiting
 	// to tell the pusher (presencerooms.go).
 	roomWaits map[networkid.PortalKey]struct{}
+	// files runs the offers of files sent from Matrix, room by room (sendfile.go).
+	files fileSends
 }
 
 var (
@@ -552,6 +554,11 @@ func (c *Client) Disconnect() {
 		case <-time.After(10 * time.Second):
 			c.log.Warn().Msg("Connection loop did not stop in time")
 		}
+	}
+	// The switchboards are closed: file offers end at once, remove their temporary copies and
+	// hand their outcome (failed, disconnected) to bridgev2.
+	if !c.files.wait(5 * time.Second) {
+		c.log.Warn().Msg("File offers did not end in time")
 	}
 }
 

@@ -117,6 +117,12 @@ func (r *recorder) AddPendingSend(_ *bridgev2.MatrixMessage, _ *bridgedb.Message
 	r.pending[txn] = handle
 }
 
+func (r *recorder) RemovePendingSend(_ *bridgev2.MatrixMessage, txn networkid.TransactionID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.pending, txn)
+}
+
 // sendOutcome waits for the echo of a Matrix message sent in the background (resp.Pending) and
 // returns what bridgev2 makes of it: nil when the message was delivered (and is saved), its
 // failure status otherwise.
@@ -490,9 +496,34 @@ var _ = message.Text{}
 
 func testLogger(t *testing.T) zerolog.Logger {
 	if testing.Verbose() {
-		return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
+		w := &endingTestWriter{t: t}
+		t.Cleanup(w.end)
+		return zerolog.New(w).Level(zerolog.DebugLevel)
 	}
 	return zerolog.Nop()
+}
+
+// endingTestWriter logs through t until the test ends, and drops what goroutines still log
+// after (t.Log would panic then): a client's goroutines may outlive the test by a moment.
+type endingTestWriter struct {
+	t     *testing.T
+	mu    sync.Mutex
+	ended bool
+}
+
+func (w *endingTestWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.ended {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *endingTestWriter) end() {
+	w.mu.Lock()
+	w.ended = true
+	w.mu.Unlock()
 }
 
 func TestClientGroupConversation(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -349,6 +351,105 @@ func TestFileOfferDoesNotHoldTheRoom(t *testing.T) {
 	}
 	if files := receivedFiles(bob, 1); len(files) != 1 || files[0].Name != "cat.png" || files[0].Got != uint64(len(pic)) || files[0].Error != "" {
 		t.Fatalf("bob received %+v", files)
+	}
+}
+
+// sendFileTo sends a file from Matrix into the room of key, as a Matrix client does, and returns
+// the handler's answer.
+func (h *harness) sendFileTo(ctx context.Context, key networkid.PortalKey, name string) (*bridgev2.MatrixMessageResponse, error) {
+	return h.client.HandleMatrixMessage(ctx, &bridgev2.MatrixMessage{MatrixEventBase: bridgev2.MatrixEventBase[*event.MessageEventContent]{
+		Event:   &event.Event{Type: event.EventMessage},
+		Content: &event.MessageEventContent{MsgType: event.MsgImage, Body: name, URL: "mxc://hs/pic"},
+		Portal:  portalFor(key),
+	}})
+}
+
+// tempCopies counts the bridge's temporary files.
+func tempCopies(t *testing.T) int {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(os.TempDir(), fileTempPattern))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(paths)
+}
+
+// TestFileSendsQueueInRoomOrder: files sent into one room while the contact has not answered
+// wait their turn and reach the contact one after the other, in the order sent, as when the
+// room's event queue held each file; the bridge never asks the contact for more transfers than
+// it allows at once (4), and a room takes at most maxQueuedFiles waiting files (the next is
+// refused at once, saying so).
+func TestFileSendsQueueInRoomOrder(t *testing.T) {
+	h, pic, ctx := picHarness(t)
+	bob := h.online(t, "bob@example.com")
+	bob.SetFilePolicy(msntest.FilesHold)
+	bobKey := networkid.PortalKey{ID: "bob@example.com", Receiver: "alice@example.com"}
+	var sent []*bridgev2.MatrixMessageResponse
+	for i := range maxQueuedFiles {
+		resp, err := h.sendFileTo(ctx, bobKey, fmt.Sprintf("cat%d.png", i+1))
+		if err != nil || resp == nil || !resp.Pending {
+			t.Fatalf("file %d: %+v, %v", i+1, resp, err)
+		}
+		sent = append(sent, resp)
+	}
+	if _, err := h.sendFileTo(ctx, bobKey, "one-too-many.png"); err == nil || !strings.Contains(err.Error(), "already waiting") {
+		t.Fatalf("file %d of the room: %v", maxQueuedFiles+1, err)
+	}
+	bob.SetFilePolicy(msntest.FilesAccept)
+	// The outcomes come in the order sent (sendOutcome drops the events before the one it
+	// waits for, so a later file's outcome first would fail the wait for the earlier one).
+	for i, resp := range sent {
+		if err := h.sendOutcome(t, resp); err != nil {
+			t.Fatalf("file %d: %v", i+1, err)
+		}
+	}
+	// Bob records each file when its transfer ends, from a goroutine of its own: the order of
+	// his list is not the order of the transfers.
+	got := receivedFiles(bob, maxQueuedFiles)
+	names := make([]string, 0, len(got))
+	for _, f := range got {
+		if f.Got != uint64(len(pic)) || f.Error != "" {
+			t.Fatalf("bob received %+v", f)
+		}
+		names = append(names, f.Name)
+	}
+	sort.Strings(names)
+	if want := "cat1.png cat2.png cat3.png cat4.png cat5.png cat6.png cat7.png cat8.png"; strings.Join(names, " ") != want {
+		t.Fatalf("bob received %v, want %s", names, want)
+	}
+}
+
+// TestFileOfferEndsOnDisconnect: a file waiting for the contact's answer when the login
+// disconnects (logout, shutdown) fails at once, saying the bridge was disconnected, and its
+// temporary copy is removed; it does not wait out the contact's 2 minutes.
+func TestFileOfferEndsOnDisconnect(t *testing.T) {
+	h, _, ctx := picHarness(t)
+	bob := h.online(t, "bob@example.com")
+	bob.SetFilePolicy(msntest.FilesHold)
+	before := tempCopies(t)
+	resp, err := h.sendFileTo(ctx, networkid.PortalKey{ID: "bob@example.com", Receiver: "alice@example.com"}, "cat.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The offer has reached bob, who holds it.
+	for {
+		m, err := bob.Next(ctx)
+		if err != nil {
+			t.Fatalf("waiting for the offer: %v", err)
+		}
+		if strings.Contains(m.ContentType, "x-msnmsgrp2p") {
+			break
+		}
+	}
+	if n := tempCopies(t); n != before+1 {
+		t.Fatalf("%d temporary files while the offer waits, %d before", n, before)
+	}
+	h.client.Disconnect()
+	if err := h.sendOutcome(t, resp); err == nil || !strings.Contains(err.Error(), "disconnected") {
+		t.Fatalf("outcome after the disconnect: %v", err)
+	}
+	if n := tempCopies(t); n != before {
+		t.Fatalf("%d temporary files after the offer ended, %d before", n, before)
 	}
 }
 

@@ -30,6 +30,8 @@ type matrixSide interface {
 	// AddPendingSend tells bridgev2 that the outcome of Matrix message msg comes later, as a
 	// remote echo with transaction id txn; handle gives it then (bridgev2's AddPendingToSave).
 	AddPendingSend(msg *bridgev2.MatrixMessage, dbMsg *bridgedb.Message, txn networkid.TransactionID, handle bridgev2.RemoteEchoHandler)
+	// RemovePendingSend forgets a pending message whose echo could not be queued.
+	RemovePendingSend(msg *bridgev2.MatrixMessage, txn networkid.TransactionID)
 }
 
 // bridgeSide implements matrixSide with bridgev2.
@@ -118,4 +120,8 @@ func (b *bridgeSide) MessageStored(ctx context.Context, p *bridgev2.Portal, id n
 
 func (b *bridgeSide) AddPendingSend(msg *bridgev2.MatrixMessage, dbMsg *bridgedb.Message, txn networkid.TransactionID, handle bridgev2.RemoteEchoHandler) {
 	msg.AddPendingToSave(dbMsg, txn, handle)
+}
+
+func (b *bridgeSide) RemovePendingSend(msg *bridgev2.MatrixMessage, txn networkid.TransactionID) {
+	msg.RemovePending(txn)
 }

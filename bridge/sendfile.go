@@ -127,9 +127,12 @@ func (c *Client) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMessage
 			return nil, statusErr(errors.New("nobody is in this group conversation"), event.MessageStatusUnsupported)
 		}
 	}
-	_, mgr := c.session()
-	if mgr == nil {
+	if _, mgr := c.session(); mgr == nil {
 		return nil, ErrNotConnected
+	}
+	key := msg.Portal.PortalKey
+	if c.files.queued(key) >= maxQueuedFiles {
+		return nil, statusErr(fmt.Errorf("%s was not sent: %d files of this room are already waiting for their contacts; send it again once they are through", name, maxQueuedFiles), event.MessageStatusGenericError)
 	}
 	path, size, err := keepMatrixFile(ctx, dl, uri, file, name, limit)
 	if err != nil {
@@ -147,18 +150,104 @@ func (c *Client) sendMatrixFile(ctx context.Context, msg *bridgev2.MatrixMessage
 		err := <-done
 		return err == nil, err
 	})
-	portal, log := msg.Portal, zerolog.Ctx(ctx).With().Str("file", name).Logger()
-	// The offer outlives the Matrix event's handling; it ends with its own timeout, or when
-	// the session's switchboards close (logout, shutdown).
-	offerCtx, cancel := context.WithTimeout(log.WithContext(context.WithoutCancel(ctx)), fileSendTimeout)
-	go func() {
+	portal := msg.Portal
+	log := zerolog.Ctx(ctx).With().Str("file", name).Str("txn_id", string(txn)).Logger()
+	c.files.add(key, func() {
+		outcome := statusErr(fmt.Errorf("%s was not delivered: the bridge failed while offering it", name), event.MessageStatusGenericError)
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error().Any("panic", r).Msg("Panic while offering a file sent from Matrix")
+			}
+			_ = os.Remove(path)
+			done <- outcome
+			if !c.mx.QueueRemoteEvent(c.fileEcho(key, dbMsg, txn)) {
+				c.mx.RemovePendingSend(msg, txn)
+				log.Warn().Msg("The outcome of a file sent from Matrix could not be handed to bridgev2; the file gets no status")
+			}
+		}()
+		// The offer outlives the Matrix event's handling; it ends with its own timeout, or
+		// when the switchboard manager closes (logout, shutdown).
+		ctx, cancel := context.WithTimeout(log.WithContext(context.Background()), fileSendTimeout)
 		defer cancel()
-		defer os.Remove(path)
-		errs := c.offerToAll(offerCtx, mgr, targets, name, path, size)
-		done <- c.fileOutcome(offerCtx, portal, name, targets, errs)
-		c.mx.QueueRemoteEvent(c.fileEcho(portal.PortalKey, dbMsg.ID, txn))
-	}()
+		_, mgr := c.session()
+		if mgr == nil {
+			outcome = fileSendError(name, ErrNotConnected)
+			return
+		}
+		outcome = c.fileOutcome(ctx, portal, name, targets, c.offerToAll(ctx, mgr, targets, name, path, size))
+	})
 	return &bridgev2.MatrixMessageResponse{DB: dbMsg, Pending: true}, nil
+}
+
+// maxQueuedFiles bounds the files of one room offered or waiting to be offered: each holds a
+// temporary copy of the file until its contacts answered.
+const maxQueuedFiles = 8
+
+// fileSends runs the offers of files sent from Matrix in the background: one room's files one
+// after the other, in the order they were sent (as the room's event queue did when the handler
+// waited for each), so a contact gets them in order and one room never asks a contact for
+// more transfers than it allows at once; rooms run in parallel. The zero value is ready.
+type fileSends struct {
+	mu    sync.Mutex
+	rooms map[networkid.PortalKey][]func() // the room's offers: the first one runs
+	wg    sync.WaitGroup                   // every offer added, until it ended
+}
+
+// queued is how many files of the room are offered or waiting.
+func (fs *fileSends) queued(key networkid.PortalKey) int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return len(fs.rooms[key])
+}
+
+// add queues an offer of the room; a room's first offer starts its worker, which ends with
+// the room's last offer (no goroutine waits while nothing is queued).
+func (fs *fileSends) add(key networkid.PortalKey, offer func()) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.rooms == nil {
+		fs.rooms = make(map[networkid.PortalKey][]func())
+	}
+	fs.rooms[key] = append(fs.rooms[key], offer)
+	fs.wg.Add(1)
+	if len(fs.rooms[key]) == 1 {
+		go fs.run(key)
+	}
+}
+
+// run runs the room's offers until none is left.
+func (fs *fileSends) run(key networkid.PortalKey) {
+	for {
+		fs.mu.Lock()
+		offer := fs.rooms[key][0]
+		fs.mu.Unlock()
+		offer()
+		fs.wg.Done()
+		fs.mu.Lock()
+		rest := fs.rooms[key][1:]
+		if len(rest) == 0 {
+			delete(fs.rooms, key)
+			fs.mu.Unlock()
+			return
+		}
+		fs.rooms[key] = rest
+		fs.mu.Unlock()
+	}
+}
+
+// wait waits up to d for every queued offer to end; false when some are still running.
+func (fs *fileSends) wait(d time.Duration) bool {
+	ended := make(chan struct{})
+	go func() {
+		fs.wg.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+		return true
+	case <-time.After(d):
+		return false
+	}
 }
 
 // keepMatrixFile downloads a Matrix file into a temporary file of the bridge's own, which
@@ -218,7 +307,10 @@ func (c *Client) fileOutcome(ctx context.Context, portal *bridgev2.Portal, name 
 			failed = append(failed, fmt.Sprintf("%s (%s)", p, fileFailureReason(e)))
 		}
 		sort.Strings(failed)
-		c.sendPortalNotice(ctx, portal, fmt.Sprintf("%s did not reach %s.", name, strings.Join(failed, ", ")))
+		// The offer's context may be spent after a long transfer: the notice gets its own.
+		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		c.sendPortalNotice(nctx, portal, fmt.Sprintf("%s did not reach %s.", name, strings.Join(failed, ", ")))
 	}
 	return nil
 }
@@ -226,19 +318,20 @@ func (c *Client) fileOutcome(ctx context.Context, portal *bridgev2.Portal, name 
 // fileEcho is the remote echo of a file sent from Matrix: bridgev2 matches it to the pending
 // message by txn and asks the handler given to AddPendingSend for the outcome; it is never
 // shown as a message of its own.
-func (c *Client) fileEcho(key networkid.PortalKey, msgID networkid.MessageID, txn networkid.TransactionID) bridgev2.RemoteEvent {
+func (c *Client) fileEcho(key networkid.PortalKey, dbMsg *bridgedb.Message, txn networkid.TransactionID) bridgev2.RemoteEvent {
 	return &simplevent.Message[struct{}]{
 		EventMeta: simplevent.EventMeta{
 			Type:      bridgev2.RemoteEventMessage,
 			PortalKey: key,
 			Sender:    c.sender("", true),
-			Timestamp: time.Now(),
+			// bridgev2 saves the message with the echo's time: keep the time it was sent.
+			Timestamp: dbMsg.Timestamp,
 		},
-		ID:            msgID,
+		ID:            dbMsg.ID,
 		TransactionID: txn,
 		ConvertMessageFunc: func(context.Context, *bridgev2.Portal, bridgev2.MatrixAPI, struct{}) (*bridgev2.ConvertedMessage, error) {
 			// Reached only when bridgev2 forgot the pending message (the portal was deleted).
-			return nil, fmt.Errorf("the outcome of file %s arrived with no pending message for it", msgID)
+			return nil, fmt.Errorf("%w: the outcome of file %s arrived with no pending message for it", bridgev2.ErrIgnoringRemoteEvent, dbMsg.ID)
 		},
 	}
 }
@@ -284,6 +377,10 @@ func fileFailureReason(err error) string {
 		return "timed out"
 	case errors.Is(err, p2p.ErrClosed):
 		return "cancelled"
+	case errors.Is(err, sb.ErrClosed), errors.Is(err, ErrNotConnected):
+		return "disconnected"
+	case errors.Is(err, p2p.ErrBusy):
+		return "busy"
 	}
 	return "failed"
 }
@@ -297,9 +394,12 @@ func fileSendError(name string, err error) error {
 		"timed out": "did not accept it in time",
 		"cancelled": "cancelled the transfer",
 		"failed":    "could not receive it",
+		// The bridge's MSN connection ended (logout, shutdown, a drop) before it was through.
+		"disconnected": "could not get it before the bridge was disconnected from MSN",
+		"busy":         "has too many file transfers in progress",
 	}[reason])
 	st := event.MessageStatusGenericError
-	if reason == "offline" || reason == "timed out" {
+	if reason == "offline" || reason == "timed out" || reason == "disconnected" || reason == "busy" {
 		st = event.MessageStatusNetworkError
 	}
 	return statusErr(fmt.Errorf("%s: %w", text, err), st)

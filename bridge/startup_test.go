@@ -35,6 +35,7 @@ func (connectedSink) PortalNotice(context.Context, *bridgev2.Portal, string) err
 func (connectedSink) SaveLogin(context.Context) error                              { return nil }
 func (connectedSink) AddPendingSend(*bridgev2.MatrixMessage, *bridgedb.Message, networkid.TransactionID, bridgev2.RemoteEchoHandler) {
 }
+func (connectedSink) RemovePendingSend(*bridgev2.MatrixMessage, networkid.TransactionID) {}
 func (connectedSink) MessageStored(context.Context, *bridgev2.Portal, networkid.MessageID) (bool, error) {
 	return true, nil
 }

@@ -323,9 +323,18 @@ func TestMedia(t *testing.T) {
 		if len(files) != 1 || files[0].Name != "agenda.txt" || files[0].Error != "" || files[0].SHA256 != sha256Hex(doc) {
 			t.Fatalf("the contact received %+v; sent %d bytes with SHA-256 %s", files, len(doc), sha256Hex(doc))
 		}
-		// The outcome goes through the room's queue as the file's remote echo, ahead of what the
-		// contact says next. (The bot's receipt for the file is not looked for: the user's
-		// later message already carries one, and receipts do not go back.)
+		// The outcome reaches bridgev2 as the file's remote echo, which sets its status (and
+		// sends a notice if it failed) before it logs the echo. (The bot's receipt for the file
+		// is not looked for: the user's later message already carries one, and receipts do
+		// not go back.) What the contact says after that comes after any such notice.
+		eventually(t, short, "the bridge handling the outcome of agenda.txt", func() error {
+			for _, line := range strings.Split(w.bridge.log(), "\n") {
+				if strings.Contains(line, "Received remote echo for message") && strings.Contains(line, string(evt)) {
+					return nil
+				}
+			}
+			return fmt.Errorf("no remote echo for %s in the bridge log", evt)
+		})
 		if err := w.fake.say(mdLater, mdUser, "got it, thanks", nil); err != nil {
 			t.Fatal(err)
 		}
