@@ -315,8 +315,8 @@ func classify(line string, dir Direction, sp *lineSpans) (trid uint32, hasTrID b
 	if !noTrID(name) && sp.n > 1 {
 		if v, isNum := parseUint32(sp.field(line, 1)); isNum {
 			trid, hasTrID, firstArg = v, true, 2
-		} else if dir == FromClient {
-			return 0, false, 0, -1, false
+		} else if dir == FromClient || IsDigits(sp.field(line, 1)) {
+			return 0, false, 0, -1, false // the slow path says why
 		}
 	}
 	nargs := sp.n - firstArg
@@ -569,6 +569,10 @@ func parseInto(cmd *Command, line string, dir Direction) (int, error) {
 			cmd.TrID = v
 			cmd.HasTrID = true
 			cmd.Args = cmd.Args[:copy(cmd.Args, cmd.Args[1:])]
+		} else if IsDigits(cmd.Args[0]) {
+			// A TrID past 2^32 - 1: taken as an argument, it would make the command mean
+			// something else (and encode to a different line).
+			return -1, &ProtocolError{Command: name, Reason: fmt.Sprintf("transaction id %q out of range", truncate(cmd.Args[0], 16))}
 		} else if dir == FromClient {
 			return -1, &ProtocolError{Command: name, Reason: fmt.Sprintf("non-numeric transaction id %q", truncate(cmd.Args[0], 16))}
 		}

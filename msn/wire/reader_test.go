@@ -96,6 +96,9 @@ func TestBounds(t *testing.T) {
 		"short payload":   "MSG a b 5\r\nab",
 		"bad code":        "VERSION 1\r\n",
 		"cut line":        "VER 1 MSNP8",
+		// A TrID past 2^32-1 would be read as an argument: here as GCF's payload length.
+		"trid out of range": "GCF 00000000000\r\n",
+		"trid over 2^32":    "ILN 4294967296 NLN bob@x Bob\r\n",
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
