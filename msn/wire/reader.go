@@ -315,7 +315,7 @@ func classify(line string, dir Direction, sp *lineSpans) (trid uint32, hasTrID b
 	if !noTrID(name) && sp.n > 1 {
 		if v, isNum := parseUint32(sp.field(line, 1)); isNum {
 			trid, hasTrID, firstArg = v, true, 2
-		} else if dir == FromClient || IsDigits(sp.field(line, 1)) {
+		} else if dir == FromClient || IsDigits(sp.field(line, 1)) && serverPayload(name) {
 			return 0, false, 0, -1, false // the slow path says why
 		}
 	}
@@ -569,9 +569,11 @@ func parseInto(cmd *Command, line string, dir Direction) (int, error) {
 			cmd.TrID = v
 			cmd.HasTrID = true
 			cmd.Args = cmd.Args[:copy(cmd.Args, cmd.Args[1:])]
-		} else if IsDigits(cmd.Args[0]) {
-			// A TrID past 2^32 - 1: taken as an argument, it would make the command mean
-			// something else (and encode to a different line).
+		} else if dir == FromServer && IsDigits(cmd.Args[0]) && serverPayload(name) {
+			// A TrID past 2^32 - 1 of a payload command: taken as an argument, it could be
+			// read as the payload length and the command framed differently ("GCF 00000000000").
+			// Elsewhere a long number there is an argument: MSNP10-12 send "LSG <name> <guid>"
+			// without a TrID, and a group may be named 12345678901.
 			return -1, &ProtocolError{Command: name, Reason: fmt.Sprintf("transaction id %q out of range", truncate(cmd.Args[0], 16))}
 		} else if dir == FromClient {
 			return -1, &ProtocolError{Command: name, Reason: fmt.Sprintf("non-numeric transaction id %q", truncate(cmd.Args[0], 16))}

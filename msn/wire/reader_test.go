@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -98,7 +99,7 @@ func TestBounds(t *testing.T) {
 		"cut line":        "VER 1 MSNP8",
 		// A TrID past 2^32-1 would be read as an argument: here as GCF's payload length.
 		"trid out of range": "GCF 00000000000\r\n",
-		"trid over 2^32":    "ILN 4294967296 NLN bob@x Bob\r\n",
+		"trid over 2^32":    "ADL 4294967296 5\r\n<ml/>",
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -108,6 +109,21 @@ func TestBounds(t *testing.T) {
 				t.Fatalf("want *ProtocolError, got %v", err)
 			}
 		})
+	}
+}
+
+// TestLongNumberWhereTrIDMayBe: a server command without a TrID whose first argument is a long
+// number keeps it as an argument: MSNP10-12's "LSG <name> <guid>" for a group named with
+// digits (its TrID-less form is parsed back by package ns).
+func TestLongNumberWhereTrIDMayBe(t *testing.T) {
+	for _, line := range []string{"LSG 12345678901 2c9c8d3a-0e2f-4e8b-b3a5-3a8b1c7e9f10", "LSG 4294967296 g1"} {
+		cmd, err := NewReader(strings.NewReader(line+"\r\n"), FromServer, Limits{}).ReadCommand()
+		if err != nil || cmd.HasTrID || len(cmd.Args) != 2 || cmd.Args[0] != strings.Fields(line)[1] {
+			t.Errorf("%q: %v %v", line, cmd, err)
+		}
+		if want, _, err := ParseLine(line, FromServer); err != nil || want.HasTrID || !slices.Equal(want.Args, cmd.Args) {
+			t.Errorf("%q: ParseLine gives %v %v", line, want, err)
+		}
 	}
 }
 
