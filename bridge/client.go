@@ -557,7 +557,7 @@ func (c *Client) Disconnect() {
 	}
 	// The switchboards are closed: file offers end at once, remove their temporary copies and
 	// hand their outcome (failed, disconnected) to bridgev2.
-	if !c.files.wait(5 * time.Second) {
+	if !c.files.wait(3 * time.Second) {
 		c.log.Warn().Msg("File offers did not end in time")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -416,6 +417,51 @@ func TestFileSendsQueueInRoomOrder(t *testing.T) {
 	sort.Strings(names)
 	if want := "cat1.png cat2.png cat3.png cat4.png cat5.png cat6.png cat7.png cat8.png"; strings.Join(names, " ") != want {
 		t.Fatalf("bob received %v, want %s", names, want)
+	}
+}
+
+// TestFileSendsWait: wait returns once every offer ended, those added while it waits included
+// (a Matrix file may arrive while the login disconnects), and false when its time is up; one
+// room's offers run one at a time, rooms side by side.
+func TestFileSendsWait(t *testing.T) {
+	var fs fileSends
+	if !fs.wait(0) {
+		t.Fatal("wait with no offer")
+	}
+	a, b := networkid.PortalKey{ID: "a"}, networkid.PortalKey{ID: "b"}
+	for range 200 {
+		releaseA, releaseB := make(chan struct{}), make(chan struct{})
+		var running atomic.Int32
+		offer := func(release chan struct{}) func() {
+			return func() {
+				if running.Add(1) > 2 {
+					t.Error("more than one offer of a room at once")
+				}
+				<-release
+				running.Add(-1)
+			}
+		}
+		fs.add(a, offer(releaseA))
+		fs.add(a, offer(releaseA))
+		waited := make(chan bool)
+		go func() { waited <- fs.wait(time.Minute) }()
+		fs.add(b, offer(releaseB)) // while wait waits
+		close(releaseA)
+		select {
+		case <-waited:
+			t.Fatal("wait returned while an offer added meanwhile runs")
+		default:
+		}
+		if fs.wait(0) {
+			t.Fatal("wait(0) with an offer running")
+		}
+		close(releaseB)
+		if !<-waited {
+			t.Fatal("wait gave up")
+		}
+		if fs.queued(a)+fs.queued(b) != 0 {
+			t.Fatalf("offers left: %d, %d", fs.queued(a), fs.queued(b))
+		}
 	}
 }
 

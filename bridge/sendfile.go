@@ -190,7 +190,11 @@ const maxQueuedFiles = 8
 type fileSends struct {
 	mu    sync.Mutex
 	rooms map[networkid.PortalKey][]func() // the room's offers: the first one runs
-	wg    sync.WaitGroup                   // every offer added, until it ended
+	// pending counts the offers added and not ended; idle is closed while it is 0 (nil: not
+	// made yet, as good as closed). A counter rather than a WaitGroup: offers may be added
+	// while Disconnect waits.
+	pending int
+	idle    chan struct{}
 }
 
 // queued is how many files of the room are offered or waiting.
@@ -209,7 +213,10 @@ func (fs *fileSends) add(key networkid.PortalKey, offer func()) {
 		fs.rooms = make(map[networkid.PortalKey][]func())
 	}
 	fs.rooms[key] = append(fs.rooms[key], offer)
-	fs.wg.Add(1)
+	if fs.pending == 0 {
+		fs.idle = make(chan struct{})
+	}
+	fs.pending++
 	if len(fs.rooms[key]) == 1 {
 		go fs.run(key)
 	}
@@ -222,31 +229,39 @@ func (fs *fileSends) run(key networkid.PortalKey) {
 		offer := fs.rooms[key][0]
 		fs.mu.Unlock()
 		offer()
-		fs.wg.Done()
 		fs.mu.Lock()
-		rest := fs.rooms[key][1:]
-		if len(rest) == 0 {
+		if fs.pending--; fs.pending == 0 {
+			close(fs.idle)
+		}
+		queue := fs.rooms[key]
+		if len(queue) == 1 {
 			delete(fs.rooms, key)
 			fs.mu.Unlock()
 			return
 		}
-		fs.rooms[key] = rest
+		queue[0] = nil // the ended offer's closure is not kept by the array
+		fs.rooms[key] = queue[1:]
 		fs.mu.Unlock()
 	}
 }
 
-// wait waits up to d for every queued offer to end; false when some are still running.
+// wait waits up to d for the offers queued now, and any added meanwhile, to end; false when
+// some are still running.
 func (fs *fileSends) wait(d time.Duration) bool {
-	ended := make(chan struct{})
-	go func() {
-		fs.wg.Wait()
-		close(ended)
-	}()
-	select {
-	case <-ended:
-		return true
-	case <-time.After(d):
-		return false
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		fs.mu.Lock()
+		idle, pending := fs.idle, fs.pending
+		fs.mu.Unlock()
+		if pending == 0 {
+			return true
+		}
+		select {
+		case <-idle: // look again: another offer may have been added since
+		case <-timer.C:
+			return false
+		}
 	}
 }
 
@@ -346,7 +361,13 @@ func (c *Client) offerToAll(ctx context.Context, mgr *sb.Manager, passports []st
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := func() error {
+			err := func() (err error) {
+				defer func() {
+					if r := recover(); r != nil {
+						c.log.Error().Any("panic", r).Str("contact", p).Msg("Panic while offering a file")
+						err = fmt.Errorf("the bridge failed while offering the file: %v", r)
+					}
+				}()
 				f, err := os.Open(path)
 				if err != nil {
 					return err
