@@ -10,10 +10,15 @@ import (
 	"github.com/msnbridge/msnbridge/msn/p2p"
 )
 
-// readBYE reads the client's next P2P frame and checks it is an SLP BYE for callID.
+// readBYE reads the client's next P2P frame that is not an ACK and checks it is an SLP BYE for
+// callID. (The client's ACK of the contact's 200 OK is sent by the switchboard's reader while
+// the data goes out from SendFile: it may come after the last chunk.)
 func readBYE(t *testing.T, pc *peerConn, callID string) {
 	t.Helper()
 	_, pk := readP2P(t, pc)
+	for pk.Header.Flags == p2p.FlagAck {
+		_, pk = readP2P(t, pc)
+	}
 	m, err := p2p.ParseSLP(pk.Data)
 	if err != nil || m.Method != "BYE" || m.CallID() != callID {
 		t.Fatalf("expected BYE for %s, got %+v %v", callID, m, err)

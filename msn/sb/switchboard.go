@@ -531,6 +531,11 @@ const (
 func (s *switchboard) leaveRetired() {
 	c := s.conv.Load()
 	s.mu.Lock()
+	if len(s.inflight) > 0 && !s.closing {
+		// A message is waiting for its ACK (a P2P ACK bound here): its ACK calls this again.
+		s.mu.Unlock()
+		return
+	}
 	keep := c != nil && !s.closing && time.Since(s.retiredAt) < maxRetiredKeep
 	s.mu.Unlock()
 	if keep && c.p2pBusy() {
