@@ -181,12 +181,12 @@ func (c *Client) callOnce(ctx context.Context, endpoint, method, scenario, body 
 	start := time.Now()
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("abch: %s: %w", method, err)
+		return nil, fmt.Errorf("abch: %s: %w", method, transportError{err})
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("abch: %s: read response: %w", method, err)
+		return nil, fmt.Errorf("abch: %s: read response: %w", method, transportError{err})
 	}
 	if len(data) > MaxResponseBytes {
 		return nil, fmt.Errorf("abch: %s: %w (more than %d bytes)", method, ErrResponseTooLarge, MaxResponseBytes)

@@ -7,10 +7,29 @@ import (
 	"strings"
 )
 
+// transportError marks an error of the HTTP exchange itself (the connection failed or closed
+// before the whole answer came), as opposed to an answer: a fault or an error status.
+type transportError struct{ err error }
+
+func (e transportError) Error() string { return e.err.Error() }
+func (e transportError) Unwrap() error { return e.err }
+
+// readOnlyMethods are the calls that change nothing on the server: trying one again cannot
+// do anything twice.
+var readOnlyMethods = map[string]bool{"FindMembership": true, "ABFindAll": true, "ABFindContactsPaged": true}
+
 // call is callOnce, renewing the ticket and trying again once when the service refuses the
-// ticket (Renew set).
+// ticket (Renew set). A read-only call whose HTTP exchange failed (a keep-alive connection the
+// server or a proxy closed under it, a reset) is tried once more on a new attempt: at login it
+// would otherwise fail the whole sign-in. Calls that change something are not repeated, as the
+// server may have done the change before the connection failed.
 func (c *Client) call(ctx context.Context, endpoint, method, scenario, body string) ([]byte, error) {
 	data, err := c.callOnce(ctx, endpoint, method, scenario, body)
+	var te transportError
+	if err != nil && readOnlyMethods[method] && errors.As(err, &te) && ctx.Err() == nil {
+		c.Logger.Debug().Err(err).Str("method", method).Msg("abch call failed in transit; trying once more")
+		data, err = c.callOnce(ctx, endpoint, method, scenario, body)
+	}
 	if err == nil || c.Renew == nil || !IsAuthFault(err) {
 		return data, err
 	}
