@@ -41,6 +41,21 @@ func storeWithPortals(t *testing.T) (*database.Store, *bridgedb.Database) {
 	return store, bdb
 }
 
+// upgradedStore brings db to bridgev2's schema and the bridge's own (without the bridge's
+// index on portal) and returns the bridge's store on it.
+func upgradedStore(tb testing.TB, db *dbutil.Database) *database.Store {
+	tb.Helper()
+	ctx := context.Background()
+	if err := bridgedb.New("test", (&Connector{}).GetDBMetaTypes(), db).Upgrade(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	store := database.New("test", db, dbutil.ZeroLogger(zerolog.Nop()))
+	if err := store.Upgrade(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return store
+}
+
 // queryPlan is SQLite's plan for query with args, its steps joined by "; ".
 func queryPlan(t testing.TB, db *dbutil.Database, query string, args ...any) string {
 	t.Helper()
@@ -71,13 +86,7 @@ func queryPlan(t testing.TB, db *dbutil.Database, query string, args ...any) str
 func TestPresenceRoomsQueryUsesIndex(t *testing.T) {
 	db := testDB(t)
 	ctx := context.Background()
-	if err := bridgedb.New("test", (&Connector{}).GetDBMetaTypes(), db).Upgrade(ctx); err != nil {
-		t.Fatal(err)
-	}
-	store := database.New("test", db, dbutil.ZeroLogger(zerolog.Nop()))
-	if err := store.Upgrade(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := upgradedStore(t, db)
 	before := queryPlan(t, db, presenceRoomsQuery, "test", "alice@example.com")
 	if strings.Contains(before, "msn_portal_receiver_idx") || !strings.Contains(before, " p") {
 		t.Fatalf("plan before the index: %s", before)
@@ -110,13 +119,7 @@ func BenchmarkPresenceRoomsQuery(b *testing.B) {
 			db.RawDB.SetMaxOpenConns(1)
 			defer db.Close()
 			ctx := context.Background()
-			if err := bridgedb.New("test", (&Connector{}).GetDBMetaTypes(), db).Upgrade(ctx); err != nil {
-				b.Fatal(err)
-			}
-			store := database.New("test", db, dbutil.ZeroLogger(zerolog.Nop()))
-			if err := store.Upgrade(ctx); err != nil {
-				b.Fatal(err)
-			}
+			store := upgradedStore(b, db)
 			if indexed {
 				if err := store.IndexPortals(ctx); err != nil {
 					b.Fatal(err)
