@@ -26,19 +26,11 @@ import (
 func storeWithPortals(t *testing.T) (*database.Store, *bridgedb.Database) {
 	t.Helper()
 	db := testDB(t)
-	ctx := context.Background()
-	bdb := bridgedb.New("test", (&Connector{}).GetDBMetaTypes(), db)
-	if err := bdb.Upgrade(ctx); err != nil {
+	store := upgradedStore(t, db)
+	if err := store.IndexPortals(context.Background()); err != nil { // as Connector.Start does
 		t.Fatal(err)
 	}
-	store := database.New("test", db, dbutil.ZeroLogger(zerolog.Nop()))
-	if err := store.Upgrade(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.IndexPortals(ctx); err != nil { // as Connector.Start does
-		t.Fatal(err)
-	}
-	return store, bdb
+	return store, bridgedb.New("test", (&Connector{}).GetDBMetaTypes(), db)
 }
 
 // upgradedStore brings db to bridgev2's schema and the bridge's own (without the bridge's
