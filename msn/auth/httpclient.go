@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -56,6 +57,9 @@ func noRedirectClient(c *http.Client) *http.Client {
 	return &cp
 }
 
+// errBodyTooLarge is readBounded's error for a body over its limit.
+var errBodyTooLarge = errors.New("response body exceeds the limit")
+
 // readBounded reads at most limit bytes of r and fails if there is more.
 func readBounded(r io.Reader, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
@@ -63,10 +67,25 @@ func readBounded(r io.Reader, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("response body exceeds %d bytes", limit)
+		return nil, fmt.Errorf("%w of %d bytes", errBodyTooLarge, limit)
 	}
 	return b, nil
 }
+
+// errInTransit marks an error of the HTTP exchange itself (the connection failed or closed
+// before the whole answer came), as opposed to an answer.
+var errInTransit = errors.New("in transit")
+
+// inTransitError is an exchange error, matching errInTransit with errors.Is; its text is the
+// cause's alone.
+type inTransitError struct{ err error }
+
+func (e inTransitError) Error() string        { return e.err.Error() }
+func (e inTransitError) Unwrap() error        { return e.err }
+func (e inTransitError) Is(target error) bool { return target == errInTransit }
+
+// inTransit marks err as an error of the HTTP exchange.
+func inTransit(err error) error { return inTransitError{err} }
 
 // drainAndClose discards a bounded part of an ignored body and closes it.
 func drainAndClose(body io.ReadCloser) {

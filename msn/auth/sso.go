@@ -108,6 +108,11 @@ func (s *SSO) Login(ctx context.Context, passport, password, policy string) (*SS
 	target := s.URL
 	for hop := 0; ; hop++ {
 		res, redirect, err := s.post(ctx, client, target, body, password)
+		if errors.Is(err, errInTransit) && ctx.Err() == nil {
+			// A token request changes nothing: one whose exchange broke (a keep-alive
+			// connection closed under it, an answer cut off) is made once more.
+			res, redirect, err = s.post(ctx, client, target, body, password)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +141,7 @@ func (s *SSO) post(ctx context.Context, client *http.Client, target string, body
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, "", &Error{Op: "sso login", URL: safeURL(target), Err: stripURLError(err)}
+		return nil, "", &Error{Op: "sso login", URL: safeURL(target), Err: inTransit(stripURLError(err))}
 	}
 	defer drainAndClose(resp.Body)
 	fail := func(err error) (*SSOResult, string, error) {
@@ -148,6 +153,9 @@ func (s *SSO) post(ctx context.Context, client *http.Client, target string, body
 	}
 	data, err := readBounded(resp.Body, maxBodyBytes)
 	if err != nil {
+		if !errors.Is(err, errBodyTooLarge) {
+			err = inTransit(err)
+		}
 		return fail(err)
 	}
 	res, err := parseRSTResponse(data)

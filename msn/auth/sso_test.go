@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -149,6 +150,42 @@ func TestSSOLogin(t *testing.T) {
 	var nilRes *SSOResult
 	if _, ok := nilRes.Token(DomainContacts); ok {
 		t.Error("nil result has a token")
+	}
+}
+
+// TestSSORetriesABrokenExchange: a token request whose answer is cut off after its headers (a
+// keep-alive connection closed under it) is made once more and the login succeeds; a second cut
+// fails the login with the cause.
+func TestSSORetriesABrokenExchange(t *testing.T) {
+	for _, cuts := range []int32{1, 2} {
+		var calls atomic.Int32
+		inner := rstHandler(t, "alice@example.com", "alicepass1")
+		srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) <= cuts {
+				_, _ = io.ReadAll(r.Body)
+				conn, buf, err := w.(http.Hijacker).Hijack()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 4000\r\n\r\n<S:Envelope")
+				_ = buf.Flush()
+				_ = conn.Close()
+				return
+			}
+			inner.ServeHTTP(w, r)
+		}))
+		s := &SSO{HTTP: srv.Client(), URL: srv.URL + "/RST.srf"}
+		res, err := s.Login(context.Background(), "alice@example.com", "alicepass1", "MBI_KEY_OLD")
+		switch {
+		case cuts == 1 && (err != nil || res == nil):
+			t.Fatalf("one cut answer: %v", err)
+		case cuts == 2 && (err == nil || !errors.Is(err, io.ErrUnexpectedEOF)):
+			t.Fatalf("two cut answers: %v", err)
+		}
+		if calls.Load() != 2 {
+			t.Fatalf("%d cuts: %d requests, want 2", cuts, calls.Load())
+		}
 	}
 }
 
