@@ -465,6 +465,42 @@ func TestFileSendsWait(t *testing.T) {
 	}
 }
 
+// TestKeepDownload: a downloaded file gets a name of the bridge's own with the same bytes, by
+// a hard link where the download's name can be linked and by a copy where it cannot (here: the
+// download's name is gone already); the name survives the download's removal.
+func TestKeepDownload(t *testing.T) {
+	data := []byte("the agenda, twice over: the agenda")
+	for _, linkable := range []bool{true, false} {
+		f, err := os.CreateTemp("", "test-download-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if !linkable {
+			_ = os.Remove(f.Name())
+		}
+		path, err := keepDownload(f)
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		if err != nil {
+			t.Fatalf("linkable %v: %v", linkable, err)
+		}
+		got, err := os.ReadFile(path)
+		_ = os.Remove(path)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("linkable %v: kept %q, %v", linkable, got, err)
+		}
+		if linked := strings.HasSuffix(path, "-l"); linked != linkable {
+			t.Fatalf("linkable %v: kept as %s (linked: %v)", linkable, path, linked)
+		}
+		if ok, _ := filepath.Match(fileTempPattern, filepath.Base(path)); !ok {
+			t.Fatalf("kept as %s, not a name removeStaleFiles knows", path)
+		}
+	}
+}
+
 // TestFileOfferEndsOnDisconnect: a file waiting for the contact's answer when the login
 // disconnects (logout, shutdown) fails at once, saying the bridge was disconnected, and its
 // temporary copy is removed; it does not wait out the contact's 2 minutes.

@@ -281,22 +281,10 @@ func keepMatrixFile(ctx context.Context, dl mediaDownloader, uri id.ContentURISt
 		if st.Size() > limit {
 			return statusErr(fmt.Errorf("%s is %s, over the bridge's limit of %s for files", name, humanSize(uint64(st.Size())), humanSize(uint64(limit))), event.MessageStatusUnsupported)
 		}
-		kept, err := os.CreateTemp("", fileTempPattern)
-		if err != nil {
+		if path, err = keepDownload(f); err != nil {
 			return err
 		}
-		_, err = f.Seek(0, io.SeekStart)
-		if err == nil {
-			_, err = io.Copy(kept, f)
-		}
-		if cerr := kept.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			_ = os.Remove(kept.Name())
-			return err
-		}
-		path, size = kept.Name(), st.Size()
+		size = st.Size()
 		return nil
 	})
 	if err != nil {
@@ -307,6 +295,33 @@ func keepMatrixFile(ctx context.Context, dl mediaDownloader, uri id.ContentURISt
 		return "", 0, statusErr(fmt.Errorf("downloading the file from Matrix: %w", err), event.MessageStatusGenericError)
 	}
 	return path, size, nil
+}
+
+// keepDownload gives the downloaded file f a name of the bridge's own (matching
+// fileTempPattern), so that it outlives the download: a hard link, which copies nothing (both
+// names are in the temporary directory), or else a copy.
+func keepDownload(f *os.File) (string, error) {
+	kept, err := os.CreateTemp("", fileTempPattern)
+	if err != nil {
+		return "", err
+	}
+	if linked := kept.Name() + "-l"; os.Link(f.Name(), linked) == nil {
+		_ = kept.Close()
+		_ = os.Remove(kept.Name())
+		return linked, nil
+	}
+	_, err = f.Seek(0, io.SeekStart)
+	if err == nil {
+		_, err = io.Copy(kept, f)
+	}
+	if cerr := kept.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(kept.Name())
+		return "", err
+	}
+	return kept.Name(), nil
 }
 
 // fileOutcome is the message status of a file offered to targets, from the failures by
