@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/msnbridge/msnbridge/msn/internal/transit"
 )
 
 // DefaultApplicationID is the ABApplicationHeader ApplicationId sent when
@@ -181,12 +183,12 @@ func (c *Client) callOnce(ctx context.Context, endpoint, method, scenario, body 
 	start := time.Now()
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("abch: %s: %w", method, transportError{err})
+		return nil, fmt.Errorf("abch: %s: %w", method, transit.Mark(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("abch: %s: read response: %w", method, transportError{err})
+		return nil, fmt.Errorf("abch: %s: read response: %w", method, transit.Mark(err))
 	}
 	if len(data) > MaxResponseBytes {
 		return nil, fmt.Errorf("abch: %s: %w (more than %d bytes)", method, ErrResponseTooLarge, MaxResponseBytes)

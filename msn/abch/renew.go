@@ -5,14 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/msnbridge/msnbridge/msn/internal/transit"
 )
-
-// transportError marks an error of the HTTP exchange itself (the connection failed or closed
-// before the whole answer came), as opposed to an answer: a fault or an error status.
-type transportError struct{ err error }
-
-func (e transportError) Error() string { return e.err.Error() }
-func (e transportError) Unwrap() error { return e.err }
 
 // readOnlyMethods are the calls that change nothing on the server: trying one again cannot
 // do anything twice.
@@ -25,8 +20,7 @@ var readOnlyMethods = map[string]bool{"FindMembership": true, "ABFindAll": true,
 // server may have done the change before the connection failed.
 func (c *Client) call(ctx context.Context, endpoint, method, scenario, body string) ([]byte, error) {
 	data, err := c.callOnce(ctx, endpoint, method, scenario, body)
-	var te transportError
-	if err != nil && readOnlyMethods[method] && errors.As(err, &te) && ctx.Err() == nil {
+	if err != nil && readOnlyMethods[method] && errors.Is(err, transit.ErrInTransit) && ctx.Err() == nil {
 		c.Logger.Debug().Err(err).Str("method", method).Msg("abch call failed in transit; trying once more")
 		data, err = c.callOnce(ctx, endpoint, method, scenario, body)
 	}

@@ -72,21 +72,6 @@ func readBounded(r io.Reader, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// errInTransit marks an error of the HTTP exchange itself (the connection failed or closed
-// before the whole answer came), as opposed to an answer.
-var errInTransit = errors.New("in transit")
-
-// inTransitError is an exchange error, matching errInTransit with errors.Is; its text is the
-// cause's alone.
-type inTransitError struct{ err error }
-
-func (e inTransitError) Error() string        { return e.err.Error() }
-func (e inTransitError) Unwrap() error        { return e.err }
-func (e inTransitError) Is(target error) bool { return target == errInTransit }
-
-// inTransit marks err as an error of the HTTP exchange.
-func inTransit(err error) error { return inTransitError{err} }
-
 // drainAndClose discards a bounded part of an ignored body and closes it.
 func drainAndClose(body io.ReadCloser) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(body, maxDrainBytes))

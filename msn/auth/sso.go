@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/msnbridge/msnbridge/msn/internal/transit"
 )
 
 // Service domains of the security tokens requested by SSO.Login.
@@ -108,7 +110,7 @@ func (s *SSO) Login(ctx context.Context, passport, password, policy string) (*SS
 	target := s.URL
 	for hop := 0; ; hop++ {
 		res, redirect, err := s.post(ctx, client, target, body, password)
-		if errors.Is(err, errInTransit) && ctx.Err() == nil {
+		if errors.Is(err, transit.ErrInTransit) && ctx.Err() == nil {
 			// A token request changes nothing: one whose exchange broke (a keep-alive
 			// connection closed under it, an answer cut off) is made once more.
 			res, redirect, err = s.post(ctx, client, target, body, password)
@@ -141,7 +143,7 @@ func (s *SSO) post(ctx context.Context, client *http.Client, target string, body
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, "", &Error{Op: "sso login", URL: safeURL(target), Err: inTransit(stripURLError(err))}
+		return nil, "", &Error{Op: "sso login", URL: safeURL(target), Err: transit.Mark(stripURLError(err))}
 	}
 	defer drainAndClose(resp.Body)
 	fail := func(err error) (*SSOResult, string, error) {
@@ -154,7 +156,7 @@ func (s *SSO) post(ctx context.Context, client *http.Client, target string, body
 	data, err := readBounded(resp.Body, maxBodyBytes)
 	if err != nil {
 		if !errors.Is(err, errBodyTooLarge) {
-			err = inTransit(err)
+			err = transit.Mark(err)
 		}
 		return fail(err)
 	}
