@@ -73,8 +73,8 @@ type switchboard struct {
 	leaving    bool // this side said OUT (or closed): the connection ends soon
 	retired    bool // replaced by a newer switchboard: close once nothing is in flight
 	retiredAt  time.Time
-	recheck    *time.Timer // a retired switchboard kept for P2P looks again (leaveRetired)
-	abandoned  bool        // left on the user's request: in-flight parts fail instead of re-sending
+	rechecking bool // a retired switchboard kept for P2P will look again (leaveRetired)
+	abandoned  bool // left on the user's request: in-flight parts fail instead of re-sending
 	err        error
 	joinedOnce bool
 	joined     chan struct{} // closed at the first JOI/IRO of someone else
@@ -540,10 +540,11 @@ func (s *switchboard) leaveRetired() {
 	s.mu.Unlock()
 	if keep && c.p2pBusy() {
 		s.mu.Lock()
-		if s.recheck == nil && !s.closing {
-			s.recheck = time.AfterFunc(retiredRecheck, func() {
+		if !s.rechecking && !s.closing {
+			s.rechecking = true
+			time.AfterFunc(retiredRecheck, func() {
 				s.mu.Lock()
-				s.recheck = nil
+				s.rechecking = false
 				s.mu.Unlock()
 				s.leaveRetired()
 			})
